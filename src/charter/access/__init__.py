@@ -1,0 +1,1 @@
+"""Access: Cedar authorization and the governed operation pipeline every action goes through."""

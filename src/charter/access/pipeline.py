@@ -1,0 +1,174 @@
+"""The governed operation pipeline: authenticate (done by the caller) -> authorize with
+Cedar -> proactive controls -> execute -> audit + events, in one transaction.
+
+Every domain service function that reads or changes a protected resource is declared
+with `@operation`; calling it is the only way to run it. Key contracts:
+- One audit record per top-level operation, allowed, denied or failed. Allowed
+  operations write it in the same transaction as their effect; denied and failed ones
+  write it in a fresh transaction after the rollback, so nothing half-done remains.
+- Nested operations (a service calling another inside an operation) join the open
+  transaction and are authorized and audited there too.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+from charter.access.actions import declare
+from charter.access.authorizer import Target, authorizer, bump_version
+from charter.audit import chain
+from charter.core import events
+from charter.core.context import Context
+from charter.errors import CharterError, Denied
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+TargetFn = Callable[..., Target]
+ProactiveCheck = Callable[[Context, str, Target, dict[str, Any]], None]
+
+OPERATIONS: dict[str, Callable[..., Any]] = {}
+_PROACTIVE: dict[str, list[ProactiveCheck]] = {}
+
+
+def register_proactive(action: str, check: ProactiveCheck) -> None:
+    """Run `check(ctx, action, target, proposed)` before `action` executes."""
+    _PROACTIVE.setdefault(action, []).append(check)
+
+
+def operation(
+    action: str,
+    kind: str,
+    *,
+    target: TargetFn,
+    proposed: Callable[..., dict[str, Any]] | None = None,
+    changes_policy: bool = False,
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Declare a service function as the governed operation `action`.
+
+    Args:
+        action: `<module>:<Verb><Noun>`, the Cedar action id.
+        kind: `read` or `write`; guardrails such as "no writes in prod" use it.
+        target: `(ctx, *args, **kwargs) -> Target`, run inside the transaction.
+        proposed: `(ctx, *args, **kwargs) -> dict`, the resource proactive controls check.
+        changes_policy: the operation changes Cedar policies or entities.
+    """
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        declare(action, kind, (fn.__doc__ or action).strip().splitlines()[0])
+
+        @functools.wraps(fn)
+        def wrapper(ctx: Context, *args: Any, **kwargs: Any) -> Any:
+            return _run(ctx, action, fn, target, proposed, changes_policy, args, kwargs)
+
+        wrapper.__charter_action__ = action  # type: ignore[attr-defined]
+        OPERATIONS[action] = wrapper
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+class _Failure(Exception):
+    def __init__(self, error: BaseException, target: Target | None, decision: str) -> None:
+        self.error, self.target, self.decision = error, target, decision
+
+
+def _run(ctx: Context, action: str, fn: Callable[..., Any], target_fn: TargetFn,
+         proposed_fn: Callable[..., dict[str, Any]] | None, changes_policy: bool,
+         args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if ctx.session is not None:
+        try:
+            return _execute(ctx, action, fn, target_fn, proposed_fn, changes_policy, args, kwargs)
+        except _Failure as failure:
+            raise failure.error from None
+    try:
+        with ctx.runtime.db.transaction() as session:
+            ctx.session = session
+            return _execute(ctx, action, fn, target_fn, proposed_fn, changes_policy, args, kwargs)
+    except _Failure as failure:
+        ctx.session = None
+        _audit_failure(ctx, action, failure)
+        raise failure.error from None
+    finally:
+        ctx.session = None
+
+
+def _execute(ctx: Context, action: str, fn: Callable[..., Any], target_fn: TargetFn,
+             proposed_fn: Callable[..., dict[str, Any]] | None, changes_policy: bool,
+             args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    target: Target | None = None
+    decision = "allow"
+    try:
+        target = target_fn(ctx, *args, **kwargs)
+        verdict = authorizer(ctx.runtime, ctx.db).decide(ctx.principal, action, target)
+        if not verdict.allowed:
+            decision = "deny"
+            raise Denied(
+                f"{ctx.principal.name} may not {action} on {target.crn}: {verdict.reason}",
+                code="access_denied", action=action, resource=target.crn,
+                policies=verdict.policies,
+            )
+        if proposed_fn is not None:
+            proposal = proposed_fn(ctx, *args, **kwargs)
+            for check in _PROACTIVE.get(action, []):
+                check(ctx, action, target, proposal)
+        result = fn(ctx, *args, **kwargs)
+        if changes_policy:
+            bump_version(ctx.db)
+        chain.append(ctx.db, [_record(ctx, action, target, "allow", "success",
+                                      reason=verdict.reason)])
+        return result
+    except CharterError as error:
+        raise _Failure(error, target, decision) from error
+    except Exception as error:
+        raise _Failure(error, target, decision) from error
+
+
+def _record(ctx: Context, action: str, target: Target | None, decision: str, outcome: str,
+            **kw: Any) -> chain.AuditRecord:
+    return chain.AuditRecord(
+        principal=ctx.principal.name,
+        account=target.account if target else "unknown",
+        action=action,
+        resource=target.crn if target else "unknown",
+        decision=decision,
+        outcome=outcome,
+        request_id=ctx.request_id,
+        source=ctx.source,
+        **kw,
+    )
+
+
+def _audit_failure(ctx: Context, action: str, failure: _Failure) -> None:
+    error = failure.error
+    if isinstance(error, CharterError):
+        code, message = error.code, error.message
+    else:
+        code, message = "internal_error", type(error).__name__
+    outcome = "denied" if failure.decision == "deny" else "error"
+    with ctx.runtime.db.transaction() as session:
+        chain.append(session, [_record(ctx, action, failure.target, failure.decision, outcome,
+                                       error_code=code, reason=message)])
+
+
+def allowed(ctx: Context, action: str, targets: list[Target]) -> list[bool]:
+    """Decide `action` for many targets at once: filters listings item by item."""
+    return authorizer(ctx.runtime, ctx.db).decide_many(ctx.principal, action, targets)
+
+
+def emit(ctx: Context, type_: str, account: str, payload: dict[str, Any]) -> str:
+    """Write a domain event to the outbox in the operation's transaction."""
+    ctx.emitted += 1
+    return events.emit(ctx.runtime, ctx.db, type_, account, payload, ctx.request_id)
+
+
+def audit_unauthenticated(runtime: Any, request_id: str, source: str, route: str,
+                          error: CharterError) -> None:
+    """A request without a valid token is refused before any operation: record it too."""
+    with runtime.db.transaction() as session:
+        chain.append(session, [chain.AuditRecord(
+            principal="anonymous", account="unknown", action="identity:Authenticate",
+            resource=route, decision="deny", outcome="denied", request_id=request_id,
+            source=source, error_code=error.code, reason=error.message)])

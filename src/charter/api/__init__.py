@@ -1,0 +1,1 @@
+"""REST API: a thin FastAPI shell over the domain services."""

@@ -1,0 +1,63 @@
+"""The FastAPI application: create_app(settings) wires routes, errors and event dispatch."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+import charter
+from charter.api.routes import audit, controls, identity, org
+from charter.api.runtime import build_runtime
+from charter.core.context import Runtime
+from charter.core.events import dispatch_pending
+from charter.errors import CharterError
+from charter.settings import Settings
+
+PUBLIC_PATHS = {"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    """Build the REST app for one platform; nothing is global, so tests can make many."""
+    runtime = runtime or build_runtime(settings or Settings())
+    app = FastAPI(
+        title="Charter",
+        version=charter.__version__,
+        description="Governance for the machine-learning lifecycle: every call is "
+        "authorized with Cedar and written to a hash-chained audit trail.",
+    )
+    app.state.runtime = runtime
+    for module in (org, identity, controls, audit):
+        app.include_router(module.router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """Liveness: answers without a token."""
+        return {"status": "ok", "version": charter.__version__}
+
+    @app.exception_handler(CharterError)
+    async def _charter_error(request: Request, error: CharterError) -> JSONResponse:
+        return JSONResponse(error.to_dict(), status_code=error.http_status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}"
+            for e in error.errors()
+        )
+        return JSONResponse({"code": "invalid_request", "message": problems}, status_code=422)
+
+    @app.middleware("http")
+    async def _deliver_events(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        ctx = getattr(request.state, "ctx", None)
+        if ctx is not None and ctx.emitted and runtime.settings.dispatch_inline:
+            await run_in_threadpool(dispatch_pending, runtime)
+        return response
+
+    return app

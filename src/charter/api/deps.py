@@ -1,0 +1,48 @@
+"""FastAPI dependencies: the runtime and the authenticated request context."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from charter.access.pipeline import audit_unauthenticated
+from charter.core.context import Context, Runtime
+from charter.core.ids import new_request_id
+from charter.core.pagination import PageParams
+from charter.errors import Unauthenticated
+from charter.identity import service as identity
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def get_context(request: Request) -> Context:
+    """Authenticate the bearer token; every route but /healthz depends on this."""
+    runtime = get_runtime(request)
+    request_id = request.headers.get("x-request-id") or new_request_id()
+    source = request.headers.get("x-charter-source", "api")[:64]
+    header = request.headers.get("authorization", "")
+    scheme, _, secret = header.partition(" ")
+    try:
+        if scheme.lower() != "bearer" or not secret:
+            raise Unauthenticated("missing token: send `Authorization: Bearer <token>` or run "
+                                  "`charter login`", code="missing_token")
+        principal = identity.authenticate(runtime, secret.strip())
+    except Unauthenticated as error:
+        audit_unauthenticated(runtime, request_id, source, f"{request.method} {request.url.path}",
+                              error)
+        raise
+    ctx = Context(runtime, principal, request_id, source=source)
+    request.state.ctx = ctx
+    return ctx
+
+
+def get_page(limit: int = Query(100, ge=1, le=1000, description="Items per page."),
+             offset: int = Query(0, ge=0, description="Items to skip.")) -> PageParams:
+    return PageParams(limit=limit, offset=offset)
+
+
+Ctx = Annotated[Context, Depends(get_context)]
+PageDep = Annotated[PageParams, Depends(get_page)]

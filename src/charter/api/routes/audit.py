@@ -1,0 +1,35 @@
+"""Audit routes: query, verify; stopping or pruning the trail is always refused."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from charter.api.deps import Ctx, PageDep
+from charter.audit import service
+from charter.audit.schemas import AuditEventPage, AuditQuery, VerifyReport
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+@router.get("/events")
+def list_events(ctx: Ctx, page: PageDep, query: AuditQuery = Depends()) -> AuditEventPage:
+    """Audit records, newest first, filtered by account, principal, action or time."""
+    return service.list_events(ctx, query, page=page)
+
+
+@router.post("/verify")
+def verify_trail(ctx: Ctx) -> VerifyReport:
+    """Verify the hash chain end to end."""
+    return service.verify_trail(ctx)
+
+
+@router.post("/trail/stop", status_code=204)
+def stop_trail(ctx: Ctx) -> None:
+    """Stop the audit trail (refused by CHARTER-PREV-1)."""
+    service.stop_trail(ctx)
+
+
+@router.delete("/events", status_code=204)
+def delete_events(ctx: Ctx, before: str | None = None) -> None:
+    """Delete audit records (refused by CHARTER-PREV-1)."""
+    service.delete_events(ctx, before=before)

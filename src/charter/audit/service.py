@@ -1,0 +1,91 @@
+"""Audit service: query the trail within the caller's accounts, verify the chain; the
+trail cannot be stopped or pruned (preventive control CHARTER-PREV-1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from charter.access.authorizer import Target, account_target, ou_target
+from charter.access.pipeline import allowed, operation
+from charter.audit import chain
+from charter.audit.orm import AuditEvent
+from charter.audit.schemas import AuditEventPage, AuditEventRead, AuditQuery, VerifyReport
+from charter.core.clock import parse_time
+from charter.core.context import Context
+from charter.core.ids import crn
+from charter.core.pagination import PageParams
+from charter.errors import Denied
+from charter.org import service as org
+
+LOG_ARCHIVE = chain.LOG_ARCHIVE
+TRAIL = crn(LOG_ARCHIVE, "audit", "trail", "main")
+
+
+def _trail(ctx: Context, *args: Any, **kwargs: Any) -> Target:
+    return account_target(LOG_ARCHIVE, TRAIL)
+
+
+def _events_target(ctx: Context, query: AuditQuery, **kw: Any) -> Target:
+    if query.account is None:
+        return ou_target("/", crn(LOG_ARCHIVE, "audit", "event", "*"))
+    org.require_account(ctx.db, query.account)
+    return account_target(query.account, crn(LOG_ARCHIVE, "audit", "event", f"{query.account}/*"))
+
+
+@operation("audit:ListEvents", "read", target=_events_target)
+def list_events(ctx: Context, query: AuditQuery, *,
+                page: PageParams | None = None) -> AuditEventPage:
+    """Audit records, newest first, of the accounts the caller may read the trail of."""
+    page = page or PageParams()
+    stmt = select(AuditEvent)
+    if query.account:
+        stmt = stmt.where(AuditEvent.account == query.account)
+    else:
+        stmt = stmt.where(AuditEvent.account.in_(_readable_accounts(ctx)))
+    for column, value in ((AuditEvent.principal, query.principal),
+                          (AuditEvent.action, query.action),
+                          (AuditEvent.decision, query.decision),
+                          (AuditEvent.request_id, query.request_id)):
+        if value:
+            stmt = stmt.where(column == value)
+    if query.since:
+        stmt = stmt.where(AuditEvent.time >= parse_time(query.since))
+    if query.until:
+        stmt = stmt.where(AuditEvent.time <= parse_time(query.until))
+    total = ctx.db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = ctx.db.scalars(stmt.order_by(AuditEvent.seq.desc())
+                          .offset(page.offset).limit(page.limit))
+    return AuditEventPage(items=[AuditEventRead.model_validate(r, from_attributes=True)
+                                 for r in rows], total=total, limit=page.limit,
+                          offset=page.offset)
+
+
+def _readable_accounts(ctx: Context) -> list[str]:
+    names = [a.name for a in org.inventory_accounts(ctx.db)]
+    targets = [account_target(n, crn(LOG_ARCHIVE, "audit", "event", f"{n}/*")) for n in names]
+    readable = [n for n, ok in zip(names, allowed(ctx, "audit:ReadEvents", targets),
+                                   strict=True) if ok]
+    if "management" in readable:
+        readable.append("unknown")  # failed requests that named no existing resource
+    return readable
+
+
+@operation("audit:VerifyTrail", "read", target=_trail)
+def verify_trail(ctx: Context) -> VerifyReport:
+    """Recompute the hash chain and report the first record that was changed, removed or
+    reordered."""
+    return VerifyReport(**chain.verify(ctx.db).to_dict())
+
+
+@operation("audit:StopTrail", "write", target=_trail)
+def stop_trail(ctx: Context) -> None:
+    """Stop recording (always refused: the trail cannot be stopped)."""
+    raise Denied("the audit trail cannot be stopped", code="trail_protected")
+
+
+@operation("audit:DeleteEvents", "write", target=_trail)
+def delete_events(ctx: Context, *, before: str | None = None) -> None:
+    """Delete audit records (always refused: records are kept)."""
+    raise Denied("audit records cannot be deleted", code="trail_protected")

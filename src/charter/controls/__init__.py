@@ -1,0 +1,1 @@
+"""Controls: the control library (preventive, proactive, detective), enablement, findings."""

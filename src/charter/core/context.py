@@ -1,0 +1,70 @@
+"""Who is acting, on which platform, in which request: passed first to every service call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from charter.core.db import Database
+from charter.core.storage import ObjectStore
+from charter.errors import CharterError
+from charter.settings import Settings
+
+SYSTEM = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller: a user (by name) or the platform itself (`system`)."""
+
+    name: str
+    kind: str = "user"
+    token_id: str | None = None
+
+    @property
+    def is_system(self) -> bool:
+        return self.kind == SYSTEM
+
+
+SYSTEM_PRINCIPAL = Principal(name=SYSTEM, kind=SYSTEM)
+
+
+@dataclass
+class Runtime:
+    """One platform: settings, metadata store, object store and per-platform caches."""
+
+    settings: Settings
+    db: Database
+    storage: ObjectStore
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+@dataclass
+class Context:
+    """The request context: every governed operation takes it first.
+
+    `session` is set by the operation pipeline while an operation runs; nested
+    operations join the open transaction.
+    """
+
+    runtime: Runtime
+    principal: Principal
+    request_id: str
+    source: str = "api"
+    session: Session | None = None
+    emitted: int = 0
+
+    @property
+    def db(self) -> Session:
+        if self.session is None:
+            raise CharterError("no open transaction: call services through an operation")
+        return self.session
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings

@@ -1,0 +1,1 @@
+"""Identity: users, groups, permission sets (personas), assignments and API tokens."""

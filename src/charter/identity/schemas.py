@@ -1,0 +1,116 @@
+"""Identity schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field, model_validator
+
+from charter.core.pagination import Page
+from charter.errors import Invalid
+
+
+class UserCreate(BaseModel):
+    name: str = Field(description="Login name: lower-case letters, digits, dashes.")
+    display_name: str = ""
+    email: str = ""
+    groups: list[str] = Field(default_factory=list, description="Groups to join (must exist).")
+
+
+class UserRead(BaseModel):
+    name: str
+    crn: str
+    display_name: str
+    email: str
+    groups: list[str]
+    created_at: datetime
+
+
+UserPage = Page[UserRead]
+
+
+class GroupCreate(BaseModel):
+    name: str
+    description: str = ""
+
+
+class GroupRead(BaseModel):
+    name: str
+    crn: str
+    description: str
+    members: list[str]
+    created_at: datetime
+
+
+GroupPage = Page[GroupRead]
+
+
+class PermissionSetRead(BaseModel):
+    name: str
+    persona: str
+    team: str
+    description: str
+    patterns: list[str]
+    actions: list[str]
+
+
+class AssignmentCreate(BaseModel):
+    permission_set: str
+    group: str | None = None
+    user: str | None = None
+    account: str | None = Field(default=None, description="Account the permission set applies in.")
+    ou: str | None = Field(default=None, description="Or: every account under this OU.")
+
+    @model_validator(mode="after")
+    def _one_each(self) -> AssignmentCreate:
+        if (self.group is None) == (self.user is None):
+            raise Invalid("give exactly one of group or user", code="invalid_assignment")
+        if (self.account is None) == (self.ou is None):
+            raise Invalid("give exactly one of account or ou", code="invalid_assignment")
+        return self
+
+
+class AssignmentRead(BaseModel):
+    id: str
+    principal_type: str
+    principal_name: str
+    permission_set: str
+    scope_type: str
+    scope: str
+    created_by: str
+    created_at: datetime
+
+
+AssignmentPage = Page[AssignmentRead]
+
+
+class TokenCreate(BaseModel):
+    user: str | None = Field(default=None, description="Token owner; default: the caller.")
+    expires_in: str | None = Field(default=None, description="Lifetime such as 30d or 12h.")
+    description: str = ""
+
+
+class TokenRead(BaseModel):
+    id: str
+    user: str
+    description: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    status: str
+
+
+class TokenCreated(TokenRead):
+    token: str = Field(description="The secret: shown once, stored only as a hash.")
+
+
+TokenPage = Page[TokenRead]
+
+
+class WhoAmI(BaseModel):
+    name: str
+    kind: str
+    token_id: str | None
+    groups: list[str]
+    assignments: list[AssignmentRead]

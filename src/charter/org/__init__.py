@@ -1,0 +1,1 @@
+"""Organisation: the OU tree, accounts, blueprints and account vending."""

@@ -1,0 +1,245 @@
+"""The SDK client: one method per operation, grouped by domain; errors become CharterError.
+
+With a URL it talks HTTP to `charter server`; without one it runs the same REST app
+in-process against CHARTER_HOME, so every call still goes through authentication,
+Cedar authorization and the audit trail.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import httpx
+
+from charter.errors import CharterError, error_from_dict
+from charter.settings import Settings
+
+Json = Any
+
+
+class Client:
+    """A Charter API client.
+
+    Args:
+        url: server URL such as `http://127.0.0.1:8787`; None runs in-process.
+        token: API token (`chr_...`).
+        settings: platform settings for in-process mode (default: from CHARTER_* env).
+        source: recorded in the audit trail as the request source.
+    """
+
+    def __init__(self, url: str | None = None, token: str | None = None, *,
+                 settings: Settings | None = None, source: str = "sdk",
+                 timeout: float = 60.0) -> None:
+        headers = {"x-charter-source": source}
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        if url:
+            self._http: httpx.Client = httpx.Client(base_url=url.rstrip("/"), headers=headers,
+                                                    timeout=timeout)
+        else:
+            from charter.api.app import create_app
+
+            with warnings.catch_warnings():  # starlette's notice about its httpx transport
+                warnings.simplefilter("ignore", DeprecationWarning)
+                from fastapi.testclient import TestClient
+
+            self._http = TestClient(create_app(settings or Settings()),
+                                    base_url="http://charter.local", headers=headers,
+                                    raise_server_exceptions=False)
+        self.url = url
+        self.org = _Org(self)
+        self.accounts = _Accounts(self)
+        self.users = _Users(self)
+        self.groups = _Groups(self)
+        self.permission_sets = _PermissionSets(self)
+        self.assignments = _Assignments(self)
+        self.tokens = _Tokens(self)
+        self.controls = _Controls(self)
+        self.audit = _Audit(self)
+
+    def request(self, method: str, path: str, *, json: Json = None,
+                params: dict[str, Any] | None = None) -> Json:
+        """Send one API request; raise the CharterError the server reported."""
+        if params:
+            params = {k: v for k, v in params.items() if v is not None}
+        try:
+            response = self._http.request(method, path, json=json, params=params)
+        except httpx.HTTPError as exc:
+            raise CharterError(f"cannot reach Charter at {self.url}: {exc}",
+                               code="unreachable") from None
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = {"code": "http_error", "message": response.text[:500] or
+                        f"HTTP {response.status_code}"}
+            if response.status_code >= 500:
+                body.setdefault("code", "internal_error")
+            raise error_from_dict(response.status_code, body)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    def healthz(self) -> Json:
+        return self.request("GET", "/healthz")
+
+    def whoami(self) -> Json:
+        return self.request("GET", "/v1/identity/whoami")
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Part:
+    def __init__(self, client: Client) -> None:
+        self._c = client
+
+
+class _Org(_Part):
+    def tree(self) -> Json:
+        return self._c.request("GET", "/v1/org/ous")
+
+    def create_ou(self, path: str, description: str = "") -> Json:
+        return self._c.request("POST", "/v1/org/ous", json={"path": path,
+                                                            "description": description})
+
+    def blueprints(self) -> Json:
+        return self._c.request("GET", "/v1/org/blueprints")
+
+
+class _Accounts(_Part):
+    def create(self, name: str, *, ou: str, blueprint: str, tags: dict[str, str] | None = None,
+               budget: float | None = None) -> Json:
+        return self._c.request("POST", "/v1/accounts", json={
+            "name": name, "ou": ou, "blueprint": blueprint, "tags": tags or {},
+            "budget": budget})
+
+    def list(self, *, ou: str | None = None, status: str | None = None, limit: int = 100,
+             offset: int = 0) -> Json:
+        return self._c.request("GET", "/v1/accounts", params={
+            "ou": ou, "status": status, "limit": limit, "offset": offset})
+
+    def get(self, name: str) -> Json:
+        return self._c.request("GET", f"/v1/accounts/{name}")
+
+    def update(self, name: str, *, tags: dict[str, str] | None = None,
+               remove_tags: list[str] | None = None, budget: float | None = None) -> Json:
+        return self._c.request("PATCH", f"/v1/accounts/{name}", json={
+            "tags": tags or {}, "remove_tags": remove_tags or [], "budget": budget})
+
+    def close(self, name: str) -> Json:
+        return self._c.request("POST", f"/v1/accounts/{name}/close")
+
+
+class _Users(_Part):
+    def create(self, name: str, *, groups: list[str] | None = None, display_name: str = "",
+               email: str = "") -> Json:
+        return self._c.request("POST", "/v1/identity/users", json={
+            "name": name, "groups": groups or [], "display_name": display_name, "email": email})
+
+    def list(self, *, limit: int = 100, offset: int = 0) -> Json:
+        return self._c.request("GET", "/v1/identity/users",
+                               params={"limit": limit, "offset": offset})
+
+
+class _Groups(_Part):
+    def create(self, name: str, *, description: str = "") -> Json:
+        return self._c.request("POST", "/v1/identity/groups",
+                               json={"name": name, "description": description})
+
+    def list(self, *, limit: int = 100, offset: int = 0) -> Json:
+        return self._c.request("GET", "/v1/identity/groups",
+                               params={"limit": limit, "offset": offset})
+
+    def add_member(self, group: str, user: str) -> Json:
+        return self._c.request("PUT", f"/v1/identity/groups/{group}/members/{user}")
+
+    def remove_member(self, group: str, user: str) -> Json:
+        return self._c.request("DELETE", f"/v1/identity/groups/{group}/members/{user}")
+
+
+class _PermissionSets(_Part):
+    def list(self) -> Json:
+        return self._c.request("GET", "/v1/identity/permission-sets")
+
+
+class _Assignments(_Part):
+    def create(self, *, permission_set: str, group: str | None = None, user: str | None = None,
+               account: str | None = None, ou: str | None = None) -> Json:
+        return self._c.request("POST", "/v1/identity/assignments", json={
+            "permission_set": permission_set, "group": group, "user": user,
+            "account": account, "ou": ou})
+
+    def list(self, *, account: str | None = None, principal: str | None = None,
+             limit: int = 100, offset: int = 0) -> Json:
+        return self._c.request("GET", "/v1/identity/assignments", params={
+            "account": account, "principal": principal, "limit": limit, "offset": offset})
+
+    def delete(self, assignment_id: str) -> Json:
+        return self._c.request("DELETE", f"/v1/identity/assignments/{assignment_id}")
+
+
+class _Tokens(_Part):
+    def create(self, *, user: str | None = None, expires_in: str | None = None,
+               description: str = "") -> Json:
+        return self._c.request("POST", "/v1/identity/tokens", json={
+            "user": user, "expires_in": expires_in, "description": description})
+
+    def list(self, *, user: str | None = None, all: bool = False, limit: int = 100,
+             offset: int = 0) -> Json:
+        return self._c.request("GET", "/v1/identity/tokens", params={
+            "user": user, "all": all or None, "limit": limit, "offset": offset})
+
+    def revoke(self, token_id: str) -> Json:
+        return self._c.request("POST", f"/v1/identity/tokens/{token_id}/revoke")
+
+
+class _Controls(_Part):
+    def list(self) -> Json:
+        return self._c.request("GET", "/v1/controls")
+
+    def enable(self, control_id: str, *, ou: str | None = None,
+               account: str | None = None) -> Json:
+        return self._c.request("POST", f"/v1/controls/{control_id}/enablements",
+                               json={"ou": ou, "account": account})
+
+    def disable(self, control_id: str, *, ou: str | None = None,
+                account: str | None = None) -> Json:
+        return self._c.request("POST", f"/v1/controls/{control_id}/disable",
+                               json={"ou": ou, "account": account})
+
+    def findings(self, *, account: str | None = None, status: str = "open",
+                 control: str | None = None, limit: int = 100, offset: int = 0) -> Json:
+        return self._c.request("GET", "/v1/controls/findings", params={
+            "account": account, "status": status, "control": control, "limit": limit,
+            "offset": offset})
+
+    def evaluate(self) -> Json:
+        return self._c.request("POST", "/v1/controls/evaluate")
+
+
+class _Audit(_Part):
+    def events(self, *, account: str | None = None, principal: str | None = None,
+               action: str | None = None, decision: str | None = None,
+               since: str | None = None, until: str | None = None,
+               request_id: str | None = None, limit: int = 100, offset: int = 0) -> Json:
+        return self._c.request("GET", "/v1/audit/events", params={
+            "account": account, "principal": principal, "action": action,
+            "decision": decision, "since": since, "until": until, "request_id": request_id,
+            "limit": limit, "offset": offset})
+
+    def verify(self) -> Json:
+        return self._c.request("POST", "/v1/audit/verify")
+
+    def stop(self) -> Json:
+        return self._c.request("POST", "/v1/audit/trail/stop")
+
+    def delete(self, *, before: str | None = None) -> Json:
+        return self._c.request("DELETE", "/v1/audit/events", params={"before": before})

@@ -1,0 +1,63 @@
+"""Platform settings: read from CHARTER_* environment variables, built once and passed in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_home() -> Path:
+    return Path.home() / ".charter"
+
+
+class Settings(BaseSettings):
+    """Where a platform keeps its state and how it behaves.
+
+    Built in `create_app(settings)` or the CLI callback and passed down; never a global.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CHARTER_", extra="ignore")
+
+    home: Path = Field(
+        default_factory=default_home,
+        description="Directory for the embedded database, object store and CLI config.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the metadata store; default: SQLite in CHARTER_HOME.",
+    )
+    storage_url: str | None = Field(
+        default=None,
+        description="Object store root (a local directory or file:// URL); default: CHARTER_HOME/objects.",
+    )
+    online_store_url: str | None = Field(
+        default=None, description="Online feature store: sqlite path or redis:// URL."
+    )
+    compute: str = Field(default="local", description="Compute backend: local or ray://host:port.")
+    token_rotation_days: int = Field(
+        default=90, ge=1, description="Age after which a token is reported for rotation."
+    )
+    default_token_days: int = Field(
+        default=30, ge=1, description="Lifetime of a token created without --expires-in."
+    )
+    dispatch_inline: bool = Field(
+        default=True,
+        description="Deliver outbox events right after each request (the server also polls).",
+    )
+
+    @field_validator("home", mode="before")
+    @classmethod
+    def _expand_home(cls, value: object) -> object:
+        return Path(value).expanduser() if isinstance(value, str | Path) else value
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'charter.db'}"
+
+    @property
+    def resolved_storage_root(self) -> Path:
+        if not self.storage_url:
+            return self.home / "objects"
+        return Path(self.storage_url.removeprefix("file://")).expanduser()
