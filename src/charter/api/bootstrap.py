@@ -12,6 +12,7 @@ from charter.core.context import SYSTEM_PRINCIPAL, Context, Runtime
 from charter.core.db import migrate
 from charter.core.events import dispatch_pending
 from charter.core.ids import crn, new_request_id
+from charter.errors import CharterError
 from charter.identity import service as identity
 from charter.org import service as org
 
@@ -52,13 +53,24 @@ def _bootstrap_identity(ctx: Context, result: InitResult, want_token: bool) -> N
         result.created.append(f"token {token.id} for {ADMIN}")
 
 
-def initialize(runtime: Runtime, *, want_token: bool) -> InitResult:
-    """Idempotent: a second run creates nothing and reports what it found."""
+def initialize(runtime: Runtime, *, existing_token: str | None = None) -> InitResult:
+    """Idempotent: a second run creates nothing and reports what it found.
+
+    A new administrator token is issued unless `existing_token` still authenticates.
+    """
     migrate(runtime.settings.resolved_database_url)
     ctx = Context(runtime, SYSTEM_PRINCIPAL, new_request_id(), source="init")
     report = org.init_organization(ctx)
     result = InitResult(created=list(report.created), found=list(report.found))
+    want_token = True
+    if existing_token:
+        try:
+            want_token = identity.authenticate(runtime, existing_token).name != ADMIN
+        except CharterError:
+            want_token = True
     _bootstrap_identity(ctx, result, want_token)
+    if not want_token:
+        result.found.append(f"token for {ADMIN} in the profile")
     if not any(line.startswith("control") for line in result.created):
         result.found.append("default controls")
     dispatch_pending(runtime)

@@ -41,7 +41,7 @@ class Client:
             from charter.api.app import create_app
 
             with warnings.catch_warnings():  # starlette's notice about its httpx transport
-                warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.filterwarnings("ignore", message="Using `httpx` with")
                 from fastapi.testclient import TestClient
 
             self._http = TestClient(create_app(settings or Settings()),

@@ -1,0 +1,63 @@
+"""Shared CLI state: the chosen profile, --json, and the SDK client built from them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import typer
+
+from charter.cli.config import load_profile
+from charter.errors import Invalid, Unauthenticated
+from charter.sdk import Client
+from charter.settings import Settings
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+LimitOpt = Annotated[int, typer.Option("--limit", min=1, max=1000, help="Items per page.")]
+OffsetOpt = Annotated[int, typer.Option("--offset", min=0, help="Items to skip (paging).")]
+
+
+@dataclass
+class State:
+    profile: str = "default"
+    json: bool = False
+    _client: Client | None = field(default=None, repr=False)
+
+    def client(self) -> Client:
+        if self._client is None:
+            settings = Settings()
+            profile = load_profile(settings.home, self.profile)
+            if not profile.token:
+                raise Unauthenticated(
+                    f"no token for profile {self.profile!r}: run `charter init` (new platform) "
+                    "or `charter login --url URL --token TOKEN`", code="not_logged_in")
+            self._client = Client(profile.url, profile.token, settings=settings, source="cli")
+        return self._client
+
+
+def state(ctx: typer.Context) -> State:
+    root = ctx.find_root()
+    if root.obj is None:
+        root.obj = State(profile=os.environ.get("CHARTER_PROFILE", "default"))
+    return root.obj
+
+
+def want_json(ctx: typer.Context, flag: bool) -> bool:
+    return flag or state(ctx).json
+
+
+def parse_tags(values: list[str] | None) -> dict[str, str]:
+    """`["owner=team-a", "cost-center=cc-1"]` -> dict; a value without `=` is refused."""
+    tags: dict[str, str] = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise Invalid(f"malformed tag {item!r}: write KEY=VALUE, e.g. owner=team-a",
+                          code="invalid_tag")
+        tags[key.strip()] = value.strip()
+    return tags
+
+
+def page_rows(data: dict[str, Any]) -> tuple[list[dict[str, Any]], int, int]:
+    return data["items"], data["total"], data["offset"]

@@ -1,0 +1,185 @@
+"""The `charter` root command: profiles, --json, init, server, login, whoami."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from charter.cli.audit import audit_app
+from charter.cli.common import JsonOpt, State, state, want_json
+from charter.cli.config import Profile, list_profiles, load_profile, save_profile
+from charter.cli.controls import controls_app
+from charter.cli.identity import (
+    assignments_app,
+    groups_app,
+    permission_sets_app,
+    tokens_app,
+    users_app,
+)
+from charter.cli.org import accounts_app, blueprints_app, ou_app
+from charter.cli.output import console, fail, print_json, show, table
+from charter.errors import CharterError
+from charter.sdk import Client
+from charter.settings import Settings
+
+app = typer.Typer(
+    name="charter",
+    help="Charter: govern the ML lifecycle across accounts. Every command is authorized "
+    "with Cedar and written to the audit trail.\n\nStart with `charter init`, then "
+    "`charter whoami` and `charter ou tree`.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+for sub, name in ((ou_app, "ou"), (accounts_app, "accounts"), (blueprints_app, "blueprints"),
+                  (users_app, "users"), (groups_app, "groups"),
+                  (permission_sets_app, "permission-sets"), (assignments_app, "assignments"),
+                  (tokens_app, "tokens"), (controls_app, "controls"), (audit_app, "audit")):
+    app.add_typer(sub, name=name)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    profile: Annotated[str | None, typer.Option(
+        "--profile", envvar="CHARTER_PROFILE", help="Profile in CHARTER_HOME/config.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    ctx.obj = State(profile=profile or "default", json=json_)
+
+
+@app.command("init")
+def init(
+    ctx: typer.Context,
+    home: Annotated[Path | None, typer.Option(help="Platform home (default CHARTER_HOME).")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Create the reference organisation, central accounts, controls and the administrator.
+
+    Idempotent: run it again and it says what it found. The administrator's token is
+    saved in the profile (default: `default`), which runs the API in-process.
+    """
+    from charter.api.bootstrap import initialize
+    from charter.api.runtime import build_runtime
+
+    settings = Settings(home=home) if home else Settings()
+    st = state(ctx)
+    existing = load_profile(settings.home, st.profile)
+    runtime = build_runtime(settings)
+    try:
+        result = initialize(runtime, existing_token=existing.token)
+    finally:
+        runtime.close()
+    if result.admin_token:
+        save_profile(settings.home, Profile(st.profile, None, result.admin_token))
+    data = {"home": str(settings.home), "profile": st.profile, "created": result.created,
+            "found": result.found, "already_initialized": not result.created}
+
+    def render(d: dict) -> None:
+        if d["already_initialized"]:
+            console.print(f"Charter at {d['home']} is already initialised: nothing created; "
+                          f"found {len(d['found'])} existing items.")
+        else:
+            for line in d["created"]:
+                console.print(f"[green]created[/green] {line}")
+            for line in d["found"]:
+                console.print(f"[dim]found[/dim]   {line}")
+            console.print(f"\nProfile [bold]{d['profile']}[/bold] holds the administrator "
+                          "token. Next: `charter whoami`, `charter ou tree`.")
+        if home:
+            console.print(f"Use this platform with: export CHARTER_HOME={d['home']}")
+
+    show(data, want_json(ctx, json_), render)
+
+
+@app.command("server")
+def server(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8787,
+) -> None:
+    """Serve the REST API (OpenAPI at /docs) and deliver outbox events in the background."""
+    import uvicorn
+
+    from charter.api.app import create_app
+    from charter.api.runtime import build_runtime
+    from charter.core.db import migrate
+    from charter.core.events import Dispatcher
+
+    settings = Settings()
+    migrate(settings.resolved_database_url)
+    runtime = build_runtime(settings)
+    dispatcher = Dispatcher(runtime)
+    dispatcher.start()
+    console.print(f"Charter serving http://{host}:{port} (docs at /docs, home {settings.home})")
+    try:
+        uvicorn.run(create_app(runtime=runtime), host=host, port=port, log_level="warning")
+    finally:
+        dispatcher.stop()
+        runtime.close()
+
+
+@app.command("login")
+def login(
+    ctx: typer.Context,
+    token: Annotated[str, typer.Option(help="API token (chr_...).")],
+    url: Annotated[str | None, typer.Option(help="Server URL; omit to run in-process.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Check a token against a server and save it as a profile (file mode 0600)."""
+    settings = Settings()
+    with Client(url, token, settings=settings, source="cli") as client:
+        me = client.whoami()
+    st = state(ctx)
+    path = save_profile(settings.home, Profile(st.profile, url, token))
+    data = {"profile": st.profile, "url": url, "user": me["name"], "config": str(path)}
+    show(data, want_json(ctx, json_), lambda d: console.print(
+        f"logged in as {d['user']} (profile {d['profile']}, {d['url'] or 'in-process'})"))
+
+
+@app.command("whoami")
+def whoami(ctx: typer.Context, json_: JsonOpt = False) -> None:
+    """Who the current token belongs to, its groups and permission sets."""
+    data = state(ctx).client().whoami()
+
+    def render(d: dict) -> None:
+        console.print(f"[bold]{d['name']}[/bold] (token {d['token_id']}); groups: "
+                      f"{', '.join(d['groups']) or '-'}")
+        table(d["assignments"], ["permission_set", "principal_type", "principal_name",
+                                 "scope_type", "scope"], title="assignments")
+
+    show(data, want_json(ctx, json_), render)
+
+
+@app.command("profiles")
+def profiles(ctx: typer.Context, json_: JsonOpt = False) -> None:
+    """List saved profiles (tokens are not shown)."""
+    rows = [{"name": p.name, "url": p.url or "(in-process)", "token": "set" if p.token else ""}
+            for p in list_profiles(Settings().home)]
+    show(rows, want_json(ctx, json_), lambda d: table(d, ["name", "url", "token"]))
+
+
+def main() -> None:
+    """Entry point: one-line errors with a stable code and a non-zero exit."""
+    as_json = "--json" in sys.argv
+    try:
+        result = app(standalone_mode=False)
+    except CharterError as error:
+        fail(error, as_json)
+        sys.exit(1)
+    except click.exceptions.ClickException as error:
+        if as_json:
+            print_json({"error": {"code": "usage", "message": error.format_message()}})
+        else:
+            error.show()
+        sys.exit(error.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+if __name__ == "__main__":
+    main()
