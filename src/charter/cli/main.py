@@ -162,23 +162,29 @@ def profiles(ctx: typer.Context, json_: JsonOpt = False) -> None:
     show(rows, want_json(ctx, json_), lambda d: table(d, ["name", "url", "token"]))
 
 
-def main() -> None:
-    """Entry point: one-line errors with a stable code and a non-zero exit."""
-    as_json = "--json" in sys.argv
+def run(args: list[str]) -> int:
+    """Run one command line; return its exit code. One-line errors with a stable code."""
+    as_json = "--json" in args
     try:
-        result = app(standalone_mode=False)
+        result = app(args=args, standalone_mode=False, prog_name="charter")
     except CharterError as error:
         fail(error, as_json)
-        sys.exit(1)
+        return 1
     except click.exceptions.ClickException as error:
         if as_json:
             print_json({"error": {"code": "usage", "message": error.format_message()}})
         else:
             error.show()
-        sys.exit(error.exit_code)
+        return error.exit_code
+    except click.exceptions.Exit as done:
+        return done.exit_code
     except click.exceptions.Abort:
-        sys.exit(130)
-    sys.exit(result if isinstance(result, int) else 0)
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+def main() -> None:
+    sys.exit(run(sys.argv[1:]))
 
 
 if __name__ == "__main__":

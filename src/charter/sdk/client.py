@@ -25,11 +25,12 @@ class Client:
         url: server URL such as `http://127.0.0.1:8787`; None runs in-process.
         token: API token (`chr_...`).
         settings: platform settings for in-process mode (default: from CHARTER_* env).
+        app: an already built Charter ASGI app to run in-process (shares its platform).
         source: recorded in the audit trail as the request source.
     """
 
     def __init__(self, url: str | None = None, token: str | None = None, *,
-                 settings: Settings | None = None, source: str = "sdk",
+                 settings: Settings | None = None, app: Any = None, source: str = "sdk",
                  timeout: float = 60.0) -> None:
         headers = {"x-charter-source": source}
         if token:
@@ -44,7 +45,7 @@ class Client:
                 warnings.filterwarnings("ignore", message="Using `httpx` with")
                 from fastapi.testclient import TestClient
 
-            self._http = TestClient(create_app(settings or Settings()),
+            self._http = TestClient(app or create_app(settings or Settings()),
                                     base_url="http://charter.local", headers=headers,
                                     raise_server_exceptions=False)
         self.url = url

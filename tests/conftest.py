@@ -1,0 +1,148 @@
+"""Shared fixtures: a real platform per test, copied from a migrated, initialised template.
+
+Set CHARTER_TEST_DATABASE_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test) to
+run the whole suite on PostgreSQL: each test then gets a fresh database cloned from a
+template database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from charter.api.app import create_app
+from charter.api.bootstrap import initialize
+from charter.api.runtime import build_runtime
+from charter.core.context import Runtime
+from charter.sdk import Client
+from charter.settings import Settings
+
+PG_URL = os.environ.get("CHARTER_TEST_DATABASE_URL")
+
+
+def pg_admin_engine():
+    return create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+
+
+def create_pg_database(template: str | None = None) -> str:
+    name = f"charter_t_{uuid.uuid4().hex[:12]}"
+    engine = pg_admin_engine()
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'
+                          + (f' TEMPLATE "{template}"' if template else "")))
+    engine.dispose()
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_pg_database(url: str) -> None:
+    name = make_url(url).database
+    engine = pg_admin_engine()
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@dataclass
+class Template:
+    home: Path
+    database_url: str | None
+    admin_token: str
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
+    home = tmp_path_factory.mktemp("template-home")
+    url = create_pg_database() if PG_URL else None
+    runtime = build_runtime(Settings(home=home, database_url=url))
+    result = initialize(runtime)
+    runtime.close()
+    assert result.admin_token
+    yield Template(home, url, result.admin_token)
+    if url:
+        drop_pg_database(url)
+
+
+@dataclass
+class Platform:
+    """A running platform for one test: settings, runtime, app and helpers."""
+
+    settings: Settings
+    runtime: Runtime
+    app: Any
+    admin_token: str
+    monkeypatch: pytest.MonkeyPatch
+    _clients: list[Client] = field(default_factory=list)
+
+    @property
+    def admin(self) -> Client:
+        return self.client(self.admin_token)
+
+    def client(self, token: str | None) -> Client:
+        client = Client(token=token, app=self.app)
+        self._clients.append(client)
+        return client
+
+    def vend(self, name: str, blueprint: str | None = None, **tags: str) -> dict[str, Any]:
+        """Vend `name` (e.g. team-a-dev) with its blueprint and the required tags."""
+        stage = name.rsplit("-", 1)[-1]
+        blueprint = blueprint or f"ml-team-{stage}"
+        ou = "/workloads/ml/prod" if stage == "prod" else "/workloads/ml/nonprod"
+        all_tags = {"owner": name.rsplit("-", 1)[0], "cost-center": "cc-100", **tags}
+        return self.admin.accounts.create(name, ou=ou, blueprint=blueprint, tags=all_tags)
+
+    def user(self, name: str, *groups: str) -> tuple[Client, str]:
+        """Create a user in `groups` and return (client acting as them, their token)."""
+        self.admin.users.create(name, groups=list(groups))
+        token = self.admin.tokens.create(user=name)["token"]
+        return self.client(token), token
+
+    def cli(self, *args: str, token: str | None = None) -> tuple[int, str, str]:
+        """Run `charter ARGS` in-process as the admin (or `token`); (exit code, out, err)."""
+        from charter.cli.main import run
+
+        self.monkeypatch.setenv("CHARTER_TOKEN", token or self.admin_token)
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = run(list(args))
+        return code, out.getvalue(), err.getvalue()
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+        self.runtime.close()
+
+
+@pytest.fixture
+def platform(template: Template, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+             ) -> Iterator[Platform]:
+    home = tmp_path / "home"
+    shutil.copytree(template.home, home)
+    url = None
+    if template.database_url:
+        url = create_pg_database(template=make_url(template.database_url).database)
+    settings = Settings(home=home, database_url=url)
+    for key in ("CHARTER_URL", "CHARTER_PROFILE", "CHARTER_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("CHARTER_HOME", str(home))
+    if url:
+        monkeypatch.setenv("CHARTER_DATABASE_URL", url)
+    else:
+        monkeypatch.delenv("CHARTER_DATABASE_URL", raising=False)
+    runtime = build_runtime(settings)
+    p = Platform(settings, runtime, create_app(runtime=runtime), template.admin_token,
+                 monkeypatch)
+    yield p
+    p.close()
+    if url:
+        drop_pg_database(url)
