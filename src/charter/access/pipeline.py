@@ -21,6 +21,7 @@ from charter.access.authorizer import Target, authorizer, bump_version
 from charter.audit import chain
 from charter.core import events
 from charter.core.context import Context
+from charter.core.ids import Crn
 from charter.errors import CharterError, Denied
 
 P = ParamSpec("P")
@@ -130,7 +131,7 @@ def _record(ctx: Context, action: str, target: Target | None, decision: str, out
             **kw: Any) -> chain.AuditRecord:
     return chain.AuditRecord(
         principal=ctx.principal.name,
-        account=target.account if target else "unknown",
+        account=_account_of(target),
         action=action,
         resource=target.crn if target else "unknown",
         decision=decision,
@@ -139,6 +140,19 @@ def _record(ctx: Context, action: str, target: Target | None, decision: str, out
         source=ctx.source,
         **kw,
     )
+
+
+def _account_of(target: Target | None) -> str:
+    """The account acted in: the Cedar container when it is an account, else the account
+    the resource's name says (for a new account: itself)."""
+    if target is None:
+        return "unknown"
+    if target.kind == "Account":
+        return target.id
+    try:
+        return Crn.parse(target.crn).account
+    except CharterError:
+        return target.account
 
 
 def _audit_failure(ctx: Context, action: str, failure: _Failure) -> None:

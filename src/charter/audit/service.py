@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from charter.access.actions import declare
 from charter.access.authorizer import Target, account_target, ou_target
 from charter.access.pipeline import allowed, operation
 from charter.audit import chain
@@ -20,6 +21,8 @@ from charter.errors import Denied
 from charter.org import service as org
 
 LOG_ARCHIVE = chain.LOG_ARCHIVE
+# Decided per account to filter listings; not an operation of its own.
+declare("audit:ReadEvents", "read", "Read the audit records of an account")
 TRAIL = crn(LOG_ARCHIVE, "audit", "trail", "main")
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from charter.access.actions import declare
 from charter.access.authorizer import (
     Fragment,
     Target,
@@ -35,6 +36,8 @@ from charter.errors import Conflict, ControlViolation, Invalid, NotFound
 from charter.org import service as org
 
 SECURITY_TOOLING = "security-tooling"
+# Decided per account to filter listings; not an operation of its own.
+declare("controls:ReadFindings", "read", "Read the findings about an account")
 DETECTIVE_EVENTS = {"AccountCreated", "AccountUpdated", "AccountClosed", "UserCreated",
                     "GroupMembershipChanged", "TokenCreated", "TokenRevoked",
                     "ControlEnabled", "ControlDisabled"}
