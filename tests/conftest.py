@@ -22,7 +22,6 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from charter.api.app import create_app
-from charter.api.bootstrap import initialize
 from charter.api.runtime import build_runtime
 from charter.core.context import Runtime
 from charter.sdk import Client
@@ -62,13 +61,25 @@ class Template:
 
 @pytest.fixture(scope="session")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
+    """Initialised by `charter init`, as a user would: database, organisation, profile."""
+    from charter.cli.config import load_profile
+    from charter.cli.main import run
+
     home = tmp_path_factory.mktemp("template-home")
     url = create_pg_database() if PG_URL else None
-    runtime = build_runtime(Settings(home=home, database_url=url))
-    result = initialize(runtime)
-    runtime.close()
-    assert result.admin_token
-    yield Template(home, url, result.admin_token)
+    saved = {k: os.environ.pop(k, None) for k in ("CHARTER_DATABASE_URL", "CHARTER_TOKEN",
+                                                   "CHARTER_URL", "CHARTER_PROFILE")}
+    try:
+        if url:
+            os.environ["CHARTER_DATABASE_URL"] = url
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert run(["init", "--home", str(home)]) == 0
+    finally:
+        os.environ.pop("CHARTER_DATABASE_URL", None)
+        os.environ.update({k: v for k, v in saved.items() if v is not None})
+    token = load_profile(home, "default").token
+    assert token
+    yield Template(home, url, token)
     if url:
         drop_pg_database(url)
 
@@ -107,11 +118,16 @@ class Platform:
         token = self.admin.tokens.create(user=name)["token"]
         return self.client(token), token
 
-    def cli(self, *args: str, token: str | None = None) -> tuple[int, str, str]:
-        """Run `charter ARGS` in-process as the admin (or `token`); (exit code, out, err)."""
+    def cli(self, *args: str, token: str | None = None,
+            use_profile: bool = False) -> tuple[int, str, str]:
+        """Run `charter ARGS` in-process as the admin (or `token`, or with `use_profile`
+        the token of the chosen profile); returns (exit code, stdout, stderr)."""
         from charter.cli.main import run
 
-        self.monkeypatch.setenv("CHARTER_TOKEN", token or self.admin_token)
+        if use_profile:
+            self.monkeypatch.delenv("CHARTER_TOKEN", raising=False)
+        else:
+            self.monkeypatch.setenv("CHARTER_TOKEN", token or self.admin_token)
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = run(list(args))

@@ -67,5 +67,8 @@ ERRORS_BY_STATUS: dict[int, type[CharterError]] = {
 def error_from_dict(status: int, body: dict[str, Any]) -> CharterError:
     """Rebuild the CharterError an API answer describes (used by the SDK)."""
     code = body.get("code", "error")
-    cls = ControlViolation if code == "control_violation" else ERRORS_BY_STATUS.get(status, CharterError)
+    if code == "control_violation":
+        cls: type[CharterError] = ControlViolation
+    else:
+        cls = ERRORS_BY_STATUS.get(status, CharterError)
     return cls(body.get("message", f"HTTP {status}"), code=code, **(body.get("details") or {}))

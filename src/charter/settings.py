@@ -30,7 +30,8 @@ class Settings(BaseSettings):
     )
     storage_url: str | None = Field(
         default=None,
-        description="Object store root (a local directory or file:// URL); default: CHARTER_HOME/objects.",
+        description="Object store root (a local directory or file:// URL); "
+        "default: CHARTER_HOME/objects.",
     )
     online_store_url: str | None = Field(
         default=None, description="Online feature store: sqlite path or redis:// URL."

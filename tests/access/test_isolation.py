@@ -28,7 +28,7 @@ def _denials(platform, principal: str, account: str) -> list[AuditEvent]:
 
 
 def test_own_account_is_readable(teams):
-    platform, alice, _ = teams
+    _platform, alice, _ = teams
     assert alice.accounts.get("team-a-dev")["name"] == "team-a-dev"
     names = [a["name"] for a in alice.accounts.list()["items"]]
     assert names == ["team-a-dev"]

@@ -42,7 +42,8 @@ def _bootstrap_identity(ctx: Context, result: InitResult, want_token: bool) -> N
     for group, (permission_set, description) in CENTRAL_GROUPS.items():
         existed = not identity.ensure_group(ctx, group, description)
         identity.assign(ctx, group=group, permission_set=permission_set, ou="/")
-        (result.found if existed else result.created).append(f"group {group} ({permission_set} on /)")
+        line = f"group {group} ({permission_set} on /)"
+        (result.found if existed else result.created).append(line)
     existed = not identity.ensure_user(ctx, ADMIN, [ADMIN_GROUP])
     (result.found if existed else result.created).append(f"user {ADMIN}")
     for line in controls.enable_defaults(ctx):

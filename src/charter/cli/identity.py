@@ -21,7 +21,8 @@ tokens_app = typer.Typer(help="API tokens: shown once, stored hashed, expiring, 
 @users_app.command("create")
 def users_create(
     ctx: typer.Context, name: str,
-    group: Annotated[list[str] | None, typer.Option("--group", help="Repeat to join several.")] = None,
+    group: Annotated[list[str] | None,
+                     typer.Option("--group", help="Repeat to join several.")] = None,
     display_name: str = "", email: str = "", json_: JsonOpt = False,
 ) -> None:
     """Create a user, optionally in existing groups."""

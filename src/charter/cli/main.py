@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from charter.cli.audit import audit_app
@@ -98,8 +97,10 @@ def init(
 
 @app.command("server")
 def server(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8787,
+    json_: JsonOpt = False,
 ) -> None:
     """Serve the REST API (OpenAPI at /docs) and deliver outbox events in the background."""
     import uvicorn
@@ -114,7 +115,10 @@ def server(
     runtime = build_runtime(settings)
     dispatcher = Dispatcher(runtime)
     dispatcher.start()
-    console.print(f"Charter serving http://{host}:{port} (docs at /docs, home {settings.home})")
+    info = {"url": f"http://{host}:{port}", "docs": f"http://{host}:{port}/docs",
+            "home": str(settings.home)}
+    show(info, want_json(ctx, json_), lambda d: console.print(
+        f"Charter serving {d['url']} (OpenAPI at {d['docs']}, home {d['home']})"))
     try:
         uvicorn.run(create_app(runtime=runtime), host=host, port=port, log_level="warning")
     finally:
@@ -170,16 +174,16 @@ def run(args: list[str]) -> int:
     except CharterError as error:
         fail(error, as_json)
         return 1
-    except click.exceptions.ClickException as error:
+    except typer.Exit as done:
+        return done.exit_code
+    except typer.Abort:
+        return 130
+    except typer.TyperException as error:  # usage errors: bad option, missing argument
         if as_json:
             print_json({"error": {"code": "usage", "message": error.format_message()}})
         else:
             error.show()
         return error.exit_code
-    except click.exceptions.Exit as done:
-        return done.exit_code
-    except click.exceptions.Abort:
-        return 130
     return result if isinstance(result, int) else 0
 
 

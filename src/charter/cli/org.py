@@ -53,7 +53,8 @@ def accounts_create(
     ou: Annotated[str, typer.Option("--ou", help="OU path, e.g. /workloads/ml/nonprod.")],
     blueprint: Annotated[str, typer.Option("--blueprint", help="See `charter blueprints list`.")],
     tag: TagOpt = None,
-    budget: Annotated[float | None, typer.Option(help="Monthly budget (default: blueprint's).")] = None,
+    budget: Annotated[float | None,
+                      typer.Option(help="Monthly budget (default: blueprint's).")] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Vend an account from a blueprint: baseline roles, guardrails, budget and logging."""

@@ -23,7 +23,7 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 
 def parse_duration(text: str) -> timedelta:
     """Parse `30d`, `12h`, `90m`, `2w` or `45s` into a timedelta."""
-    match = _DURATION.match(text.strip())
+    match = _DURATION.fullmatch(text.strip())
     if not match or int(match.group(1)) == 0:
         raise Invalid(
             f"invalid duration {text!r}: use a positive number and a unit, e.g. 30d, 12h, 90m",

@@ -15,7 +15,7 @@ _CRN_RE = re.compile(r"^crn:([a-z][a-z0-9-]*):([a-z_]+):([a-z-]+)/(.+)$")
 
 def check_name(value: str, what: str) -> str:
     """Lower-case letters, digits and dashes, 3-63 characters, starting with a letter."""
-    if not NAME_RE.match(value or ""):
+    if not NAME_RE.fullmatch(value or ""):
         raise Invalid(
             f"invalid {what} name {value!r}: use 3-63 lower-case letters, digits and dashes, "
             "starting with a letter and not ending with a dash",
@@ -38,7 +38,7 @@ class Crn:
 
     @classmethod
     def parse(cls, text: str) -> Crn:
-        match = _CRN_RE.match(text)
+        match = _CRN_RE.fullmatch(text)
         if not match:
             raise Invalid(f"invalid resource name {text!r}", code="invalid_crn")
         return cls(*match.groups())

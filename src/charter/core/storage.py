@@ -18,6 +18,7 @@ class ObjectStore(Protocol):
     - `put_content` stores by sha256 and returns the key; writing the same bytes twice
       is a no-op that returns the same key.
     - Keys are relative, `/`-separated, and never escape the root (`..` is refused).
+      A NUL byte or a backslash (a separator on some systems) is refused too.
     """
 
     def put_bytes(self, key: str, data: bytes) -> str: ...
@@ -39,7 +40,8 @@ class LocalObjectStore:
 
     def _path(self, key: str) -> Path:
         parts = key.split("/")
-        if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        if (not key or key.startswith("/") or "\x00" in key or "\\" in key
+                or any(p in ("", ".", "..") for p in parts)):
             raise Invalid(f"invalid object key {key!r}", code="invalid_object_key")
         return self.root.joinpath(*parts)
 

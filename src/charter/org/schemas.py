@@ -17,12 +17,12 @@ TAG_VALUE_RE = re.compile(r"^[A-Za-z0-9 ._:/@+=-]{1,256}$")
 
 def check_tags(tags: dict[str, str]) -> dict[str, str]:
     for key, value in tags.items():
-        if not TAG_KEY_RE.match(key):
+        if not TAG_KEY_RE.fullmatch(key):
             raise Invalid(
                 f"invalid tag key {key!r}: use lower-case letters, digits and dashes",
                 code="invalid_tag",
             )
-        if not isinstance(value, str) or not TAG_VALUE_RE.match(value):
+        if not isinstance(value, str) or not TAG_VALUE_RE.fullmatch(value):
             raise Invalid(
                 f"invalid value for tag {key!r}: 1-256 letters, digits, spaces or ._:/@+=-",
                 code="invalid_tag",
@@ -34,7 +34,7 @@ def normalize_ou_path(path: str) -> str:
     """`Workloads/ML/NonProd`, `/workloads/ml/nonprod/` -> `/workloads/ml/nonprod`."""
     parts = [p for p in path.strip().lower().split("/") if p]
     for part in parts:
-        if not re.match(r"^[a-z][a-z0-9-]{0,62}$", part):
+        if not re.fullmatch(r"[a-z][a-z0-9-]{0,62}", part):
             raise Invalid(f"invalid OU path {path!r}: segment {part!r} is not a valid name",
                           code="invalid_ou_path")
     return "/" + "/".join(parts)
@@ -44,8 +44,10 @@ class AccountCreate(BaseModel):
     name: str = Field(description="Account name, e.g. team-a-dev.")
     ou: str = Field(description="OU path the account is placed in, e.g. /workloads/ml/nonprod.")
     blueprint: str = Field(description="Blueprint whose baseline is applied.")
-    tags: dict[str, str] = Field(default_factory=dict, description="Tags, e.g. owner, cost-center.")
-    budget: float | None = Field(default=None, ge=0, description="Monthly budget; default from the blueprint.")
+    tags: dict[str, str] = Field(default_factory=dict,
+                                 description="Tags, e.g. owner, cost-center.")
+    budget: float | None = Field(default=None, ge=0,
+                                 description="Monthly budget; default from the blueprint.")
 
     @field_validator("tags")
     @classmethod

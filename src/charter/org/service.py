@@ -160,6 +160,7 @@ def _proposed_account(ctx: Context, body: AccountCreate) -> dict[str, Any]:
 
 
 def _create_target(ctx: Context, body: AccountCreate):
+    check_name(body.name, "account")
     path = require_ou(ctx.db, body.ou)
     return ou_target(path, account_crn(body.name))
 
@@ -181,7 +182,8 @@ def _add_account(ctx: Context, body: AccountCreate) -> AccountRead:
     team = blueprint.team_of(body.name)
     account = Account(
         name=body.name, ou_path=ou, blueprint=blueprint.name, status="active",
-        tags=dict(body.tags), budget_monthly=blueprint.budget if body.budget is None else body.budget,
+        tags=dict(body.tags),
+        budget_monthly=blueprint.budget if body.budget is None else body.budget,
         baseline={}, created_by=ctx.principal.name, created_at=now(),
     )
     ctx.db.add(account)

@@ -1,0 +1,89 @@
+"""`charter server`: a real HTTP server; the CLI and SDK talk to it remotely."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from charter import Client
+from charter.errors import CharterError, Denied
+
+CHARTER = str(Path(sys.executable).parent / "charter")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server(platform):
+    port = _free_port()
+    env = {**os.environ}
+    env.pop("CHARTER_TOKEN", None)
+    proc = subprocess.Popen([CHARTER, "server", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            out = proc.stdout.read().decode() if proc.stdout else ""
+            proc.kill()
+            raise AssertionError(f"server did not start: {out}")
+        time.sleep(0.1)
+    yield platform, url, env
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _charter(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([CHARTER, *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_remote_sdk_and_cli(server):
+    platform, url, env = server
+    admin = Client(url, platform.admin_token)
+    assert admin.healthz()["status"] == "ok"
+    assert httpx.get(f"{url}/docs").status_code == 200
+    admin.accounts.create("team-a-dev", ou="/workloads/ml/nonprod", blueprint="ml-team-dev",
+                          tags={"owner": "team-a", "cost-center": "c1"})
+    admin.accounts.create("team-b-dev", ou="/workloads/ml/nonprod", blueprint="ml-team-dev",
+                          tags={"owner": "team-b", "cost-center": "c2"})
+    admin.users.create("rita", groups=["team-a-leads"])
+    token = admin.tokens.create(user="rita")["token"]
+
+    login = _charter(env, "--profile", "remote", "login", "--url", url, "--token", token)
+    assert login.returncode == 0, login.stderr
+    shown = _charter(env, "--profile", "remote", "accounts", "list", "--json")
+    assert [a["name"] for a in json.loads(shown.stdout)["items"]] == ["team-a-dev"]
+    refused = _charter(env, "--profile", "remote", "accounts", "show", "team-b-dev")
+    assert refused.returncode == 1 and "[access_denied]" in refused.stderr
+    with pytest.raises(Denied):
+        Client(url, token).accounts.get("team-b-dev")
+    # CHARTER_URL / CHARTER_TOKEN override any profile.
+    as_env = _charter({**env, "CHARTER_URL": url, "CHARTER_TOKEN": token}, "whoami", "--json")
+    assert json.loads(as_env.stdout)["name"] == "rita"
+    events = admin.audit.events(principal="rita", decision="deny")["items"]
+    assert {e["account"] for e in events} == {"team-b-dev"}
+    assert {e["source"] for e in events} == {"cli", "sdk"}
+
+
+def test_unreachable_server_is_a_clear_error(platform):
+    port = _free_port()
+    with pytest.raises(CharterError) as failed:
+        Client(f"http://127.0.0.1:{port}", platform.admin_token).whoami()
+    assert failed.value.code == "unreachable"

@@ -1,0 +1,105 @@
+"""Account vending and bad input: clear errors, stable codes, nothing half-created."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from charter.audit.orm import AuditEvent
+from charter.identity.orm import Assignment, Group
+from charter.org.orm import Account
+
+
+def _counts(platform) -> tuple[int, int, int]:
+    with platform.runtime.db.transaction() as session:
+        return tuple(session.scalar(select(func.count()).select_from(t))
+                     for t in (Account, Group, Assignment))
+
+
+def test_vending_applies_the_baseline(platform):
+    account = platform.vend("team-a-dev")
+    assert account["crn"] == "crn:team-a-dev:org:account/team-a-dev"
+    assert account["budget"] == 1000.0
+    assert account["baseline"]["assignments"] == {
+        "team-a-leads": "ml-team-lead", "team-a-data-scientists": "data-scientist",
+        "team-a-ml-engineers": "ml-engineer"}
+    assert account["baseline"]["logging"]["audit_trail"] == "crn:log-archive:audit:trail/main"
+    scopes = {(a["principal_name"], a["permission_set"])
+              for a in platform.admin.assignments.list(account="team-a-dev")["items"]}
+    assert ("team-a-leads", "ml-team-lead") in scopes
+    created = platform.admin.audit.events(action="org:CreateAccount")["items"][0]
+    assert created["account"] == "team-a-dev" and created["outcome"] == "success"
+
+
+BAD_CREATES = [
+    (["team-a-dev", "--ou", "/workloads/ml/nonprod", "--blueprint", "ml-team-dev"],
+     "account_exists"),
+    (["team-b-dev", "--ou", "/workloads/nope", "--blueprint", "ml-team-dev"], "ou_not_found"),
+    (["team-b-dev", "--ou", "/Workloads/ML/../x", "--blueprint", "ml-team-dev"],
+     "invalid_ou_path"),
+    (["team-b-dev", "--ou", "/workloads/ml/nonprod", "--blueprint", "ml-team-qa"],
+     "blueprint_not_found"),
+    (["team-b-dev", "--ou", "/workloads/ml/prod", "--blueprint", "ml-team-dev"],
+     "blueprint_ou_mismatch"),
+    (["Team_B", "--ou", "/workloads/ml/nonprod", "--blueprint", "ml-team-dev"],
+     "invalid_account_name"),
+]
+
+
+@pytest.mark.parametrize("args,code", BAD_CREATES, ids=[c for _, c in BAD_CREATES])
+def test_bad_account_creates_fail_cleanly(platform, args, code):
+    platform.vend("team-a-dev")
+    before = _counts(platform)
+    tags = ["--tag", "owner=team-b", "--tag", "cost-center=cc-2"]
+    exit_code, out, err = platform.cli("accounts", "create", *args, *tags)
+    assert exit_code == 1
+    assert f"[{code}]" in err and len(err.strip().splitlines()) == 1
+    exit_code, out, _ = platform.cli("accounts", "create", *args, *tags, "--json")
+    assert exit_code == 1 and json.loads(out)["error"]["code"] == code
+    assert _counts(platform) == before
+
+
+@pytest.mark.parametrize("tag", ["owner", "owner=", "=x", "Owner=x", "owner=bad\nvalue"])
+def test_malformed_tags_are_refused(platform, tag):
+    before = _counts(platform)
+    code, _, err = platform.cli("accounts", "create", "team-b-dev", "--ou",
+                                "/workloads/ml/nonprod", "--blueprint", "ml-team-dev",
+                                "--tag", tag, "--tag", "cost-center=c")
+    assert code == 1 and "[invalid_tag]" in err
+    assert _counts(platform) == before
+
+
+def test_unknown_account_everywhere(platform):
+    for args in (["accounts", "show", "ghost-dev"], ["accounts", "close", "ghost-dev"],
+                 ["accounts", "update", "ghost-dev", "--budget", "5"],
+                 ["audit", "events", "--account", "ghost-dev"],
+                 ["controls", "findings", "--account", "ghost-dev"],
+                 ["assignments", "create", "--group", "cloud-engineering",
+                  "--permission-set", "auditor", "--account", "ghost-dev"]):
+        code, _, err = platform.cli(*args)
+        assert code == 1 and "[account_not_found]" in err, args
+    with platform.runtime.db.transaction() as session:
+        failed = session.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.error_code == "account_not_found"))
+    assert failed == 6
+
+
+def test_close_account(platform):
+    platform.vend("team-a-dev")
+    code, out, _ = platform.cli("accounts", "close", "team-a-dev", "--json")
+    assert code == 0 and json.loads(out)["status"] == "closed"
+    code, _, err = platform.cli("accounts", "close", "team-a-dev")
+    assert code == 1 and "[account_closed]" in err
+    code, _, err = platform.cli("accounts", "close", "log-archive")
+    assert code == 1 and "[central_account]" in err
+
+
+def test_pagination(platform):
+    first = platform.admin.accounts.list(limit=4)
+    second = platform.admin.accounts.list(limit=4, offset=4)
+    assert first["total"] == second["total"] == 11
+    assert not {a["name"] for a in first["items"]} & {a["name"] for a in second["items"]}
+    code, _, err = platform.cli("accounts", "list", "--limit", "0")
+    assert code == 2 and "limit" in err.lower()
