@@ -118,10 +118,19 @@ def verify(session: Session, *, batch: int = 50_000) -> VerifyResult:
     """Walk the whole trail in order and report the first record that breaks the chain."""
     head = session.execute(select(AuditHead.seq, AuditHead.hash)).one_or_none()
     head_seq, head_hash = head if head else (0, GENESIS)
-    expected_seq, prev, count = 1, GENESIS, 0
-    result = session.connection().execution_options(yield_per=batch).execute(
-        text(f"SELECT {_COLUMNS} FROM audit_events ORDER BY seq")
+    # yield_per on the statement, not the connection: Connection.execution_options()
+    # changes the connection in place, and the operation's own audit INSERT that follows
+    # on it would then run as a server-side cursor (a syntax error on PostgreSQL).
+    result = session.execute(
+        text(f"SELECT {_COLUMNS} FROM audit_events ORDER BY seq").execution_options(
+            yield_per=batch)
     )
+    with result:
+        return _walk(result, head_seq, head_hash)
+
+
+def _walk(result: Iterable[Any], head_seq: int, head_hash: str) -> VerifyResult:
+    expected_seq, prev, count = 1, GENESIS, 0
     for row in result:
         (seq, t, principal, account, action, resource, decision, outcome, error_code,
          reason, request_id, source, details, prev_hash, digest) = row

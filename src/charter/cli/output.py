@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -13,9 +14,11 @@ from rich.table import Table
 
 from charter.errors import CharterError
 
-# Piped output is read by people in logs and by grep: do not squeeze tables to 80 columns.
-console = Console(width=None if sys.stdout.isatty() else 200)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+# Piped output is read by people in logs and by grep: do not squeeze tables to 80 columns
+# unless COLUMNS says how wide the reader is.
+_PIPE_WIDTH = None if "COLUMNS" in os.environ else 200
+console = Console(width=None if sys.stdout.isatty() else _PIPE_WIDTH)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else _PIPE_WIDTH)
 
 
 def print_json(data: Any) -> None:
