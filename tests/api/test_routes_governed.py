@@ -132,3 +132,20 @@ def test_healthz_and_docs_need_no_token(platform):
     assert client.healthz()["status"] == "ok"
     assert client._http.get("/docs").status_code == 200
     assert "/v1/accounts" in client._http.get("/openapi.json").json()["paths"]
+
+
+def test_caller_chosen_ids_are_kept_plain(platform):
+    client = platform.client(platform.admin_token)
+    long_id = "x" * 500
+    response = client._http.get("/v1/identity/whoami",
+                                headers={"x-request-id": long_id, "x-charter-source": "a\tb"})
+    assert response.status_code == 200
+    event = client.audit.events(action="identity:WhoAmI", limit=1)["items"][0]
+    assert event["request_id"] != long_id and event["request_id"].startswith("req-")
+    assert event["source"] == "api"
+
+
+def test_oversized_fields_are_refused_not_crashed(platform):
+    response = platform.admin._http.post("/v1/identity/groups",
+                                         json={"name": "big", "description": "d" * 10_000})
+    assert response.status_code == 422 and response.json()["code"] == "invalid_request"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
@@ -16,6 +17,8 @@ from charter.core.context import Runtime
 from charter.core.events import dispatch_pending
 from charter.errors import CharterError
 from charter.settings import Settings
+
+log = logging.getLogger("charter.api")
 
 PUBLIC_PATHS = {"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
 
@@ -49,6 +52,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             for e in error.errors()
         )
         return JSONResponse({"code": "invalid_request", "message": problems}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, error: Exception) -> JSONResponse:
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        return JSONResponse({"code": "internal_error",
+                             "message": "internal error; the server log has the details"},
+                            status_code=500)
 
     @app.middleware("http")
     async def _deliver_events(

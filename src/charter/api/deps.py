@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -21,8 +22,8 @@ def get_runtime(request: Request) -> Runtime:
 def get_context(request: Request) -> Context:
     """Authenticate the bearer token; every route but /healthz depends on this."""
     runtime = get_runtime(request)
-    request_id = request.headers.get("x-request-id") or new_request_id()
-    source = request.headers.get("x-charter-source", "api")[:64]
+    request_id = _header(request, "x-request-id") or new_request_id()
+    source = _header(request, "x-charter-source") or "api"
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
     try:
@@ -31,12 +32,21 @@ def get_context(request: Request) -> Context:
                                   "`charter login`", code="missing_token")
         principal = identity.authenticate(runtime, secret.strip())
     except Unauthenticated as error:
-        audit_unauthenticated(runtime, request_id, source, f"{request.method} {request.url.path}",
-                              error)
+        route = f"{request.method} {request.url.path}"[:500]
+        audit_unauthenticated(runtime, request_id, source, route, error)
         raise
     ctx = Context(runtime, principal, request_id, source=source)
     request.state.ctx = ctx
     return ctx
+
+
+_SAFE_HEADER = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def _header(request: Request, name: str) -> str | None:
+    """A caller-chosen id recorded in the audit trail: short and plain, or ignored."""
+    value = request.headers.get(name)
+    return value if value and _SAFE_HEADER.fullmatch(value) else None
 
 
 def get_page(limit: int = Query(100, ge=1, le=1000, description="Items per page."),

@@ -11,10 +11,11 @@ from charter.errors import Invalid
 
 
 class UserCreate(BaseModel):
-    name: str = Field(description="Login name: lower-case letters, digits, dashes.")
-    display_name: str = ""
-    email: str = ""
-    groups: list[str] = Field(default_factory=list, description="Groups to join (must exist).")
+    name: str = Field(max_length=63, description="Login name: lower-case letters, digits, dashes.")
+    display_name: str = Field(default="", max_length=200)
+    email: str = Field(default="", max_length=320)
+    groups: list[str] = Field(default_factory=list, max_length=100,
+                              description="Groups to join (must exist).")
 
 
 class UserRead(BaseModel):
@@ -30,8 +31,8 @@ UserPage = Page[UserRead]
 
 
 class GroupCreate(BaseModel):
-    name: str
-    description: str = ""
+    name: str = Field(max_length=63)
+    description: str = Field(default="", max_length=500)
 
 
 class GroupRead(BaseModel):
@@ -86,8 +87,9 @@ AssignmentPage = Page[AssignmentRead]
 
 class TokenCreate(BaseModel):
     user: str | None = Field(default=None, description="Token owner; default: the caller.")
-    expires_in: str | None = Field(default=None, description="Lifetime such as 30d or 12h.")
-    description: str = ""
+    expires_in: str | None = Field(default=None, max_length=16,
+                                   description="Lifetime such as 30d or 12h.")
+    description: str = Field(default="", max_length=200)
 
 
 class TokenRead(BaseModel):

@@ -15,7 +15,12 @@ TAG_KEY_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 TAG_VALUE_RE = re.compile(r"^[A-Za-z0-9 ._:/@+=-]{1,256}$")
 
 
+MAX_TAGS = 50
+
+
 def check_tags(tags: dict[str, str]) -> dict[str, str]:
+    if len(tags) > MAX_TAGS:
+        raise Invalid(f"at most {MAX_TAGS} tags per account", code="invalid_tag")
     for key, value in tags.items():
         if not TAG_KEY_RE.fullmatch(key):
             raise Invalid(
@@ -41,9 +46,10 @@ def normalize_ou_path(path: str) -> str:
 
 
 class AccountCreate(BaseModel):
-    name: str = Field(description="Account name, e.g. team-a-dev.")
-    ou: str = Field(description="OU path the account is placed in, e.g. /workloads/ml/nonprod.")
-    blueprint: str = Field(description="Blueprint whose baseline is applied.")
+    name: str = Field(max_length=63, description="Account name, e.g. team-a-dev.")
+    ou: str = Field(max_length=255,
+                    description="OU path the account is placed in, e.g. /workloads/ml/nonprod.")
+    blueprint: str = Field(max_length=64, description="Blueprint whose baseline is applied.")
     tags: dict[str, str] = Field(default_factory=dict,
                                  description="Tags, e.g. owner, cost-center.")
     budget: float | None = Field(default=None, ge=0,
@@ -84,8 +90,9 @@ AccountPage = Page[AccountRead]
 
 
 class OUCreate(BaseModel):
-    path: str = Field(description="Full path of the new OU, e.g. /workloads/ml/sandbox.")
-    description: str = ""
+    path: str = Field(max_length=255,
+                      description="Full path of the new OU, e.g. /workloads/ml/sandbox.")
+    description: str = Field(default="", max_length=500)
 
 
 class OUNode(BaseModel):

@@ -208,16 +208,14 @@ def _add_account(ctx: Context, body: AccountCreate) -> AccountRead:
     return _read(account)
 
 
-@operation("org:ListAccounts", "read",
-           target=lambda ctx, *a, ou=None, **k: (
-               _root(ctx) if ou is None else ou_target(require_ou(ctx.db, ou), _ou_crn(ou))))
+@operation("org:ListAccounts", "read", target=_root)
 def list_accounts(ctx: Context, *, ou: str | None = None, status: str | None = None,
                   page: PageParams | None = None) -> AccountPage:
     """Accounts the caller may describe, optionally under one OU."""
     page = page or PageParams()
     query = select(Account).order_by(Account.name)
     if ou is not None:
-        path = normalize_ou_path(ou)
+        path = require_ou(ctx.db, ou)
         query = query.where((Account.ou_path == path) | Account.ou_path.like(f"{path}/%")
                             if path != "/" else Account.ou_path.is_not(None))
     if status:
