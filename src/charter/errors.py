@@ -59,8 +59,16 @@ class ControlViolation(CharterError):
     default_code = "control_violation"
 
 
+class Unavailable(CharterError):
+    """The platform cannot safely serve the request (e.g. its audit trail is damaged)."""
+
+    http_status = 503
+    default_code = "unavailable"
+
+
 ERRORS_BY_STATUS: dict[int, type[CharterError]] = {
-    cls.http_status: cls for cls in (Invalid, NotFound, Conflict, Unauthenticated, Denied)
+    cls.http_status: cls
+    for cls in (Invalid, NotFound, Conflict, Unauthenticated, Denied, Unavailable)
 }
 
 

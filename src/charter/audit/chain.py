@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 
 from charter.audit.orm import AuditEvent, AuditHead
 from charter.core.clock import as_utc, now
+from charter.errors import Unavailable
 
 GENESIS = "0" * 64
-_SEP = "\x1f"
 LOG_ARCHIVE = "log-archive"
 
 
@@ -48,10 +48,13 @@ def record_hash(
     decision: str, outcome: str, error_code: str | None, reason: str | None,
     request_id: str, source: str, details: str | None, prev_hash: str,
 ) -> str:
-    canonical = _SEP.join((
-        str(seq), as_utc(time).isoformat(), principal, account, action, resource, decision,
-        outcome, error_code or "", reason or "", request_id, source, details or "", prev_hash,
-    ))
+    # Length-prefixed fields, "-" for NULL: no two different records share a canonical form
+    # (an empty string and NULL differ; a separator inside a value cannot shift fields).
+    canonical = "".join(
+        "-" if v is None else f"{len(v)}:{v}"
+        for v in (str(seq), as_utc(time).isoformat(), principal, account, action, resource,
+                  decision, outcome, error_code, reason, request_id, source, details, prev_hash)
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -60,6 +63,11 @@ def _lock_head(session: Session) -> AuditHead:
         select(AuditHead).where(AuditHead.id == 1).with_for_update()
     ).scalar_one_or_none()
     if head is None:
+        if session.execute(select(AuditEvent.seq).limit(1)).first() is not None:
+            # Records without a head: the head row was removed. Refuse to start a second
+            # chain beside the first; `charter audit verify` reports the damage.
+            raise Unavailable("the audit trail's head record is missing; nothing can be "
+                               "recorded until it is restored", code="audit_trail_damaged")
         head = AuditHead(id=1, seq=0, hash=GENESIS)
         session.add(head)
         session.flush()

@@ -30,6 +30,7 @@ from charter.controls.schemas import (
 from charter.core import events
 from charter.core.clock import now
 from charter.core.context import SYSTEM_PRINCIPAL, Context, Runtime
+from charter.core.db import lock
 from charter.core.ids import crn, new_id, new_request_id
 from charter.core.pagination import PageParams
 from charter.errors import Conflict, ControlViolation, Invalid, NotFound
@@ -104,6 +105,7 @@ for _action in sorted({a for c in CONTROLS.values() for a in c.actions}):
 
 def evaluate(session: Session, settings: Any) -> EvaluationReport:
     """Run every enabled detective rule and open or resolve findings (idempotent)."""
+    lock(session, "controls.evaluate")  # concurrent evaluations would insert twice
     enabled = _enabled_scopes(session)
     current: dict[tuple[str, str], Any] = {}
     scope_cache: dict[str, set[str]] = {}

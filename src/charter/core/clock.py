@@ -24,19 +24,23 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 def parse_duration(text: str) -> timedelta:
     """Parse `30d`, `12h`, `90m`, `2w` or `45s` into a timedelta."""
     match = _DURATION.fullmatch(text.strip())
+    error = Invalid(
+        f"invalid duration {text!r}: use a positive number and a unit, e.g. 30d, 12h, 90m",
+        code="invalid_duration",
+    )
     if not match or int(match.group(1)) == 0:
-        raise Invalid(
-            f"invalid duration {text!r}: use a positive number and a unit, e.g. 30d, 12h, 90m",
-            code="invalid_duration",
-        )
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        raise error
+    try:
+        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    except OverflowError:
+        raise error from None
 
 
 def parse_time(text: str) -> datetime:
     """Parse an ISO-8601 time, or a duration meaning that long ago (`1h`, `7d`)."""
     try:
         return now() - parse_duration(text)
-    except Invalid:
+    except (Invalid, OverflowError):
         pass
     try:
         return as_utc(datetime.fromisoformat(text))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -72,6 +73,17 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def lock(session: Session, name: str) -> None:
+    """Serialize transactions that take the same named lock until they end.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: every write transaction already
+    holds the database write lock (BEGIN IMMEDIATE), so there is nothing more to take.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def _configure_sqlite(engine: Engine) -> None:
