@@ -59,7 +59,9 @@ class Database:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
-            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            # Sessions in UTC: timestamps come back with a zero offset on every server.
+            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True,
+                          connect_args={"options": "-c timezone=UTC"})
         self.engine: Engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
