@@ -87,3 +87,14 @@ def test_unreachable_server_is_a_clear_error(platform):
     with pytest.raises(CharterError) as failed:
         Client(f"http://127.0.0.1:{port}", platform.admin_token).whoami()
     assert failed.value.code == "unreachable"
+
+
+def test_sdk_encodes_names_in_paths(platform):
+    platform.vend("team-a-dev")
+    alice, _ = platform.user("alice", "team-a-leads")
+    victim = platform.admin.tokens.create(user="alice", expires_in="1h")
+    with pytest.raises(CharterError):
+        alice.accounts.close(f"../identity/tokens/{victim['id']}/revoke#")
+    assert platform.admin.tokens.list(user="alice", limit=10)["items"][-1]["status"] == "active"
+    with pytest.raises(CharterError):
+        alice.accounts.get("team-b-dev/../team-a-dev")

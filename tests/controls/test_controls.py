@@ -163,3 +163,18 @@ def test_controls_list_shows_every_kind(platform):
     assert {c["kind"] for c in controls.values()} == {"preventive", "proactive", "detective"}
     assert controls["CHARTER-PREV-1"]["mandatory"] and controls["CHARTER-PREV-1"]["enabled_on"]
     assert all(c["description"] for c in controls.values())
+
+
+def test_prev3_counts_only_data_scientists_of_that_account(platform):
+    for name in ("team-a-dev", "team-b-dev", "team-b-prod"):
+        platform.vend(name)
+    # Lead in team B, data scientist in team A only: team B's production is theirs to run.
+    dual, _ = platform.user("dual", "team-b-leads", "team-a-data-scientists")
+    platform.admin.assignments.create(permission_set="cloud-admin", user="dual",
+                                      account="team-b-prod")
+    assert dual.accounts.update("team-b-prod", budget=2500)["budget"] == 2500
+    # A data scientist of team B is refused there, whatever else it holds.
+    platform.admin.groups.add_member("team-b-data-scientists", "dual")
+    with pytest.raises(Denied) as refused:
+        dual.accounts.update("team-b-prod", budget=2600)
+    assert "CHARTER-PREV-3" in refused.value.message

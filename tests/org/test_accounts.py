@@ -91,7 +91,7 @@ def test_close_account(platform):
     code, out, _ = platform.cli("accounts", "close", "team-a-dev", "--json")
     assert code == 0 and json.loads(out)["status"] == "closed"
     code, _, err = platform.cli("accounts", "close", "team-a-dev")
-    assert code == 1 and "[account_closed]" in err
+    assert code == 1 and "[access_denied]" in err and "account is closed" in err
     code, _, err = platform.cli("accounts", "close", "log-archive")
     assert code == 1 and "[central_account]" in err
 
@@ -103,3 +103,25 @@ def test_pagination(platform):
     assert not {a["name"] for a in first["items"]} & {a["name"] for a in second["items"]}
     code, _, err = platform.cli("accounts", "list", "--limit", "0")
     assert code == 2 and "limit" in err.lower()
+
+
+def test_closed_account_takes_no_new_access(platform):
+    platform.vend("team-d-dev")
+    platform.admin.accounts.close("team-d-dev")
+    for args in (["assignments", "create", "--user", "admin", "--permission-set", "auditor",
+                  "--account", "team-d-dev"],
+                 ["controls", "enable", "CHARTER-DET-1", "--account", "team-d-dev"],
+                 ["accounts", "update", "team-d-dev", "--budget", "5"]):
+        code, _, err = platform.cli(*args)
+        assert code == 1 and "[access_denied]" in err and "closed" in err, args
+
+
+def test_catalogues_are_open_to_every_user(platform):
+    platform.vend("team-a-dev")
+    _, token = platform.user("newbie", "team-a-data-scientists")
+    for args in (["blueprints", "list"], ["controls", "list"], ["permission-sets", "list"],
+                 ["controls", "findings", "--account", "team-a-dev"]):
+        code, _, err = platform.cli(*args, token=token)
+        assert code == 0, (args, err)
+    code, _, err = platform.cli("ou", "tree", token=token)
+    assert code == 1 and "[access_denied]" in err

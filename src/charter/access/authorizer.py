@@ -87,6 +87,12 @@ when { context has owner && context.owner == principal };
 @id("base:list-accounts")
 permit(principal, action in [Action::"org:ListAccounts", Action::"controls:ListFindings",
                              Action::"audit:ListEvents"], resource == OU::"/");
+@id("base:catalogues")
+permit(principal, action in [Action::"org:ListBlueprints", Action::"controls:ListControls",
+                             Action::"identity:ListPermissionSets"], resource);
+@id("base:closed-accounts")
+forbid(principal, action in Action::"write", resource)
+when { resource is Account && resource.status == "closed" };
 """
 # Listing calls are open to every signed-in principal at the root only; each listed item
 # is then filtered through its own per-account action (org:DescribeAccount,
@@ -201,4 +207,5 @@ def build(session: Session, version: int) -> Authorizer:
         entities += fragment.entities
         policies += fragment.policies
         explanations.update(fragment.explanations)
+    explanations["base:closed-accounts"] = "the account is closed and accepts no changes"
     return Authorizer(version, "\n".join(policies), entities, explanations)

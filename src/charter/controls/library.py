@@ -131,8 +131,12 @@ CONTROLS: dict[str, Control] = {
                        ' || principal is System };'),
         Control("CHARTER-PREV-3", "no-data-scientist-writes-in-prod", PREVENTIVE,
                 "Data scientists may not change anything in a production account.",
-                policy='forbid(principal in PermissionSet::"data-scientist", '
-                       'action in Action::"write", resource in {scope});'),
+                # Whoever holds data-scientist in the production account itself, whatever
+                # else they hold there; being a data scientist elsewhere does not count.
+                policy='forbid(principal, action in Action::"write", resource in {scope}) '
+                       'when { resource is Account && principal has roles && '
+                       'principal.roles has "data-scientist" && '
+                       'principal.roles["data-scientist"].contains(resource.name) };'),
         Control("CHARTER-PRO-1", "account-required-tags", PROACTIVE,
                 "Accounts carry `owner` and `cost-center` tags.",
                 actions=("org:CreateAccount", "org:UpdateAccount"), check=_required_tags),

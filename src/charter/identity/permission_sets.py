@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 from charter.errors import NotFound
 
-_READ_OWN = ["org:DescribeAccount", "controls:ReadFindings", "audit:ListEvents",
-             "audit:ReadEvents"]
+# What every persona may read about the accounts it is assigned in.
+_READ_OWN = ["org:DescribeAccount", "controls:ListFindings", "controls:ReadFindings"]
+_READ_TRAIL = ["audit:ListEvents", "audit:ReadEvents"]
 
 
 @dataclass(frozen=True)
@@ -41,21 +42,21 @@ PERMISSION_SETS: dict[str, PermissionSet] = {
                       ("service_catalog:*", "experiments:*", "pipelines:*", "registry:*",
                        "features:*", "lake:Query*", "lake:Describe*", "lake:List*",
                        "governance:*", "deploy:Describe*", "deploy:List*", "cost:*",
-                       *_READ_OWN)),
+                       *_READ_OWN, *_READ_TRAIL)),
         PermissionSet("data-scientist", "Data scientist", "a LOB",
                       "Experiments, features, pipelines; registers models.",
                       ("experiments:*", "pipelines:*", "features:*", "lake:Query*",
                        "lake:Describe*", "lake:List*", "registry:CreateModel*",
-                       "registry:Describe*", "registry:List*", *_READ_OWN)),
+                       "registry:Describe*", "registry:List*", *_READ_OWN, *_READ_TRAIL)),
         PermissionSet("ml-engineer", "ML engineer", "a LOB",
                       "Deploys, tests and monitors endpoints; approves production.",
                       ("deploy:*", "observe:*", "registry:Describe*", "registry:List*",
                        "registry:ApproveProduction*", "pipelines:Describe*",
-                       "pipelines:List*", *_READ_OWN)),
+                       "pipelines:List*", *_READ_OWN, *_READ_TRAIL)),
         PermissionSet("governance-officer", "ML governance officer", "central",
                       "Model cards, model dashboard, compliance.",
                       ("governance:*", "registry:Describe*", "registry:List*",
-                       "controls:List*", "controls:Read*", *_READ_OWN)),
+                       "controls:List*", "controls:Read*", *_READ_OWN, *_READ_TRAIL)),
         PermissionSet("auditor", "IT auditor", "central",
                       "Reads logs and the audit trail; never changes anything.", ("@read",)),
         PermissionSet("cost-viewer", "LOB executive, ML manager", "a LOB",

@@ -98,10 +98,17 @@ def hash_secret(secret: str) -> str:
 # -- Cedar entities and policies -------------------------------------------------------
 
 def _cedar(session: Session) -> Fragment:
+    from charter.org import service as org  # org vends accounts through identity
+
     assignments = list(session.scalars(select(Assignment).order_by(Assignment.id)))
+    accounts = [(a.name, a.ou) for a in org.inventory_accounts(session)]
     personas: dict[tuple[str, str], set[str]] = defaultdict(set)
+    # permission set -> accounts it is held in, per user or group (OU scopes expanded)
+    roles: dict[tuple[str, str], dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for a in assignments:
-        personas[(a.principal_type, a.principal_name)].add(a.permission_set)
+        key = (a.principal_type, a.principal_name)
+        personas[key].add(a.permission_set)
+        roles[key][a.permission_set].update(_accounts_in_scope(a, accounts))
     members: dict[str, list[str]] = defaultdict(list)
     for m in session.scalars(select(Membership)):
         members[m.user].append(m.group)
@@ -113,19 +120,37 @@ def _cedar(session: Session) -> Fragment:
     for user in session.scalars(select(User.name)):
         parents = [uid("Group", g) for g in members[user]]
         parents += [uid("PermissionSet", p) for p in sorted(personas[("user", user)])]
-        entities.append({"uid": uid("User", user), "attrs": {}, "parents": parents})
-    return Fragment(entities=entities, policies=[_policy(a) for a in assignments])
+        held: dict[str, set[str]] = defaultdict(set)
+        for key in [("user", user), *(("group", g) for g in members[user])]:
+            for permission_set, names in roles.get(key, {}).items():
+                held[permission_set] |= names
+        attrs = {"roles": {p: sorted(names) for p, names in held.items()}}
+        entities.append({"uid": uid("User", user), "attrs": attrs, "parents": parents})
+    policy_of: dict[str, str] = {}  # expanding patterns once per permission set
+    return Fragment(entities=entities,
+                    policies=[_policy(a, policy_of) for a in assignments])
 
 
-def _policy(a: Assignment) -> str:
+def _accounts_in_scope(a: Assignment, accounts: list[tuple[str, str]]) -> set[str]:
+    if a.scope_type == "account":
+        return {a.scope}
+    prefix = a.scope.rstrip("/") + "/"
+    return {name for name, ou in accounts if a.scope == "/" or ou == a.scope
+            or ou.startswith(prefix)}
+
+
+def _policy(a: Assignment, policy_of: dict[str, str]) -> str:
     who = (f'principal in Group::"{a.principal_name}"' if a.principal_type == "group"
            else f'principal == User::"{a.principal_name}"')
-    patterns = PERMISSION_SETS[a.permission_set].actions
-    if "*" in patterns:
-        action = "action"
-    else:
-        names = expand(list(patterns)) or ["none:NoAction"]
-        action = "action in [" + ", ".join(f'Action::"{n}"' for n in names) + "]"
+    action = policy_of.get(a.permission_set)
+    if action is None:
+        patterns = PERMISSION_SETS[a.permission_set].actions
+        if "*" in patterns:
+            action = "action"
+        else:
+            names = expand(list(patterns)) or ["none:NoAction"]
+            action = "action in [" + ", ".join(f'Action::"{n}"' for n in names) + "]"
+        policy_of[a.permission_set] = action
     scope = "Account" if a.scope_type == "account" else "OU"
     return (f'@id("assignment:{a.id}")\n'
             f'permit({who}, {action}, resource in {scope}::"{a.scope}");')

@@ -120,7 +120,8 @@ def _cedar(session: Session) -> Fragment:
     for account in session.scalars(select(Account)):
         entities.append({
             "uid": uid("Account", account.name),
-            "attrs": {"tags": dict(account.tags), "status": account.status},
+            "attrs": {"name": account.name, "tags": dict(account.tags),
+                      "status": account.status},
             "parents": [uid("OU", account.ou_path)],
         })
     return Fragment(entities=entities)

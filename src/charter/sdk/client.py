@@ -8,6 +8,7 @@ Cedar authorization and the audit trail.
 from __future__ import annotations
 
 import warnings
+from urllib.parse import quote
 from typing import Any
 
 import httpx
@@ -98,6 +99,11 @@ class Client:
         self.close()
 
 
+def _q(segment: str) -> str:
+    """One path segment, percent-encoded: a name can never change the route it is sent to."""
+    return quote(str(segment), safe="")
+
+
 class _Part:
     def __init__(self, client: Client) -> None:
         self._c = client
@@ -128,15 +134,15 @@ class _Accounts(_Part):
             "ou": ou, "status": status, "limit": limit, "offset": offset})
 
     def get(self, name: str) -> Json:
-        return self._c.request("GET", f"/v1/accounts/{name}")
+        return self._c.request("GET", f"/v1/accounts/{_q(name)}")
 
     def update(self, name: str, *, tags: dict[str, str] | None = None,
                remove_tags: list[str] | None = None, budget: float | None = None) -> Json:
-        return self._c.request("PATCH", f"/v1/accounts/{name}", json={
+        return self._c.request("PATCH", f"/v1/accounts/{_q(name)}", json={
             "tags": tags or {}, "remove_tags": remove_tags or [], "budget": budget})
 
     def close(self, name: str) -> Json:
-        return self._c.request("POST", f"/v1/accounts/{name}/close")
+        return self._c.request("POST", f"/v1/accounts/{_q(name)}/close")
 
 
 class _Users(_Part):
@@ -160,10 +166,10 @@ class _Groups(_Part):
                                params={"limit": limit, "offset": offset})
 
     def add_member(self, group: str, user: str) -> Json:
-        return self._c.request("PUT", f"/v1/identity/groups/{group}/members/{user}")
+        return self._c.request("PUT", f"/v1/identity/groups/{_q(group)}/members/{_q(user)}")
 
     def remove_member(self, group: str, user: str) -> Json:
-        return self._c.request("DELETE", f"/v1/identity/groups/{group}/members/{user}")
+        return self._c.request("DELETE", f"/v1/identity/groups/{_q(group)}/members/{_q(user)}")
 
 
 class _PermissionSets(_Part):
@@ -184,7 +190,7 @@ class _Assignments(_Part):
             "account": account, "principal": principal, "limit": limit, "offset": offset})
 
     def delete(self, assignment_id: str) -> Json:
-        return self._c.request("DELETE", f"/v1/identity/assignments/{assignment_id}")
+        return self._c.request("DELETE", f"/v1/identity/assignments/{_q(assignment_id)}")
 
 
 class _Tokens(_Part):
@@ -199,7 +205,7 @@ class _Tokens(_Part):
             "user": user, "all": all or None, "limit": limit, "offset": offset})
 
     def revoke(self, token_id: str) -> Json:
-        return self._c.request("POST", f"/v1/identity/tokens/{token_id}/revoke")
+        return self._c.request("POST", f"/v1/identity/tokens/{_q(token_id)}/revoke")
 
 
 class _Controls(_Part):
@@ -208,12 +214,12 @@ class _Controls(_Part):
 
     def enable(self, control_id: str, *, ou: str | None = None,
                account: str | None = None) -> Json:
-        return self._c.request("POST", f"/v1/controls/{control_id}/enablements",
+        return self._c.request("POST", f"/v1/controls/{_q(control_id)}/enablements",
                                json={"ou": ou, "account": account})
 
     def disable(self, control_id: str, *, ou: str | None = None,
                 account: str | None = None) -> Json:
-        return self._c.request("POST", f"/v1/controls/{control_id}/disable",
+        return self._c.request("POST", f"/v1/controls/{_q(control_id)}/disable",
                                json={"ou": ou, "account": account})
 
     def findings(self, *, account: str | None = None, status: str = "open",
