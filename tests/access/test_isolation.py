@@ -77,7 +77,7 @@ def test_rest_attempts_are_403_and_audited(teams):
         ("POST", "/v1/accounts/team-b-dev/close", None),
         ("GET", "/v1/audit/events?account=team-b-dev", None),
     ]:
-        response = http.request(method, path, json=body, headers={"x-request-id": f"iso-{path}"})
+        response = http.request(method, path, json=body)
         assert response.status_code == 403, (method, path)
         assert response.json()["code"] == "access_denied"
         assert "team-b-dev" in response.json()["message"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 import pytest
@@ -102,9 +101,8 @@ def test_every_route_authorizes_and_audits(walk, as_admin):
     client = platform.client(token)
     for route in governed_routes(platform.app):
         method, path, body = _request(route)
-        request_id = f"req-walk-{uuid.uuid4().hex}"
-        response = client._http.request(method, path, json=body,
-                                        headers={"x-request-id": request_id})
+        response = client._http.request(method, path, json=body)
+        request_id = response.headers["x-request-id"]
         records = _records(platform, request_id)
         assert records, f"{method} {route.path} wrote no audit record"
         assert all(r.action in ACTIONS for r in records), f"{route.path}: undeclared action"
@@ -113,6 +111,7 @@ def test_every_route_authorizes_and_audits(walk, as_admin):
             assert records[0].action in {
                 "identity:WhoAmI", "org:ListAccounts", "controls:ListFindings",
                 "audit:ListEvents", "identity:CreateToken", "identity:ListTokens",
+                "org:ListBlueprints", "controls:ListControls", "identity:ListPermissionSets",
             }, f"{method} {route.path} allowed a user with no permissions"
         if response.status_code == 403:
             assert records[0].decision == "deny"
@@ -134,15 +133,22 @@ def test_healthz_and_docs_need_no_token(platform):
     assert "/v1/accounts" in client._http.get("/openapi.json").json()["paths"]
 
 
-def test_caller_chosen_ids_are_kept_plain(platform):
+def test_caller_chosen_ids_are_kept_beside_the_servers(platform):
     client = platform.client(platform.admin_token)
-    long_id = "x" * 500
-    response = client._http.get("/v1/identity/whoami",
-                                headers={"x-request-id": long_id, "x-charter-source": "a\tb"})
-    assert response.status_code == 200
-    event = client.audit.events(action="identity:WhoAmI", limit=1)["items"][0]
-    assert event["request_id"] != long_id and event["request_id"].startswith("req-")
-    assert event["source"] == "api"
+    for header, source in (({"x-request-id": "x" * 500, "x-charter-source": "a\tb"}, "api"),
+                           ({"x-request-id": "trace-42",
+                             "x-charter-source": "event:controls.detective"}, "api"),
+                           ({"x-request-id": "trace-43", "x-charter-source": "cli"}, "cli")):
+        response = client._http.get("/v1/identity/whoami", headers=header)
+        assert response.status_code == 200
+        server_id = response.headers["x-request-id"]
+        assert server_id.startswith("req-") and server_id != header["x-request-id"]
+        event = client.audit.events(request_id=server_id)["items"][0]
+        assert event["source"] == source
+    with platform.runtime.db.transaction() as session:
+        details = session.scalar(select(AuditEvent.details).where(
+            AuditEvent.request_id == server_id))
+    assert '"client_request_id": "trace-43"' in details
 
 
 def test_oversized_fields_are_refused_not_crashed(platform):

@@ -74,7 +74,6 @@ def test_malformed_tags_are_refused(platform, tag):
 def test_unknown_account_everywhere(platform):
     for args in (["accounts", "show", "ghost-dev"], ["accounts", "close", "ghost-dev"],
                  ["accounts", "update", "ghost-dev", "--budget", "5"],
-                 ["audit", "events", "--account", "ghost-dev"],
                  ["controls", "findings", "--account", "ghost-dev"],
                  ["assignments", "create", "--group", "cloud-engineering",
                   "--permission-set", "auditor", "--account", "ghost-dev"]):
@@ -83,7 +82,24 @@ def test_unknown_account_everywhere(platform):
     with platform.runtime.db.transaction() as session:
         failed = session.scalar(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.error_code == "account_not_found"))
-    assert failed == 6
+    assert failed == 5
+    # The trail keeps what was tried against the name, for organisation-wide readers.
+    code, out, _ = platform.cli("audit", "events", "--account", "ghost-dev", "--json")
+    assert code == 0 and json.loads(out)["total"] == 4  # findings are filed in security-tooling
+
+
+def test_refusals_do_not_tell_whether_an_account_exists(platform):
+    platform.vend("team-a-dev")
+    platform.vend("team-b-dev")
+    _, token = platform.user("alice", "team-a-leads")
+    messages = []
+    for name in ("team-b-dev", "team-z-dev"):
+        code, _, err = platform.cli("accounts", "show", name, token=token)
+        assert code == 1 and "[access_denied]" in err
+        messages.append(err.replace(name, "NAME"))
+    assert messages[0] == messages[1]
+    code, out, _ = platform.cli("audit", "events", "--decision", "deny", "--json")
+    assert {"team-b-dev", "team-z-dev"} <= {e["account"] for e in json.loads(out)["items"]}
 
 
 def test_close_account(platform):

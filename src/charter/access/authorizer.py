@@ -152,9 +152,8 @@ class Authorizer:
             return Decision(False, f"forbidden by {', '.join(ids)}: {why}", ids)
         errors = result.diagnostics.errors
         extra = f" (policy errors: {errors})" if errors else ""
-        where = "account" if target.kind == "Account" else "OU"
-        return Decision(
-            False, f"no permission set assigned in {where} {target.id} permits it{extra}", [])
+        # Worded the same for every target, so a refusal never tells whether it exists.
+        return Decision(False, f"none of your permission sets permits it here{extra}", [])
 
 
 _lock = threading.Lock()

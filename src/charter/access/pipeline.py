@@ -138,6 +138,7 @@ def _record(ctx: Context, action: str, target: Target | None, decision: str, out
         outcome=outcome,
         request_id=ctx.request_id,
         source=ctx.source,
+        details={"client_request_id": ctx.client_request_id} if ctx.client_request_id else None,
         **kw,
     )
 

@@ -65,6 +65,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         response = await call_next(request)
+        request_id = getattr(request.state, "request_id", None)
+        if request_id:
+            response.headers["x-request-id"] = request_id
         ctx = getattr(request.state, "ctx", None)
         if ctx is not None and ctx.emitted and runtime.settings.dispatch_inline:
             await run_in_threadpool(dispatch_pending, runtime)

@@ -22,8 +22,11 @@ def get_runtime(request: Request) -> Runtime:
 def get_context(request: Request) -> Context:
     """Authenticate the bearer token; every route but /healthz depends on this."""
     runtime = get_runtime(request)
-    request_id = _header(request, "x-request-id") or new_request_id()
-    source = _header(request, "x-charter-source") or "api"
+    # The server names every request; a caller's own id is kept beside it, never instead.
+    request_id = request.state.request_id = new_request_id()
+    client_id = _header(request, "x-request-id")
+    source = request.headers.get("x-charter-source", "api")
+    source = source if source in SOURCES else "api"
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
     try:
@@ -35,11 +38,12 @@ def get_context(request: Request) -> Context:
         route = f"{request.method} {request.url.path}"[:500]
         audit_unauthenticated(runtime, request_id, source, route, error)
         raise
-    ctx = Context(runtime, principal, request_id, source=source)
+    ctx = Context(runtime, principal, request_id, source=source, client_request_id=client_id)
     request.state.ctx = ctx
     return ctx
 
 
+SOURCES = frozenset({"api", "cli", "sdk", "web"})
 _SAFE_HEADER = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 

@@ -33,8 +33,8 @@ def _trail(ctx: Context, *args: Any, **kwargs: Any) -> Target:
 def _events_target(ctx: Context, query: AuditQuery, **kw: Any) -> Target:
     if query.account is None:
         return ou_target("/", crn(LOG_ARCHIVE, "audit", "event", "*"))
-    org.require_account(ctx.db, query.account)
-    return account_target(query.account, crn(LOG_ARCHIVE, "audit", "event", f"{query.account}/*"))
+    return org.target_in_account(ctx.db, query.account,
+                                 crn(LOG_ARCHIVE, "audit", "event", f"{query.account}/*"))
 
 
 @operation("audit:ListEvents", "read", target=_events_target)
@@ -45,7 +45,7 @@ def list_events(ctx: Context, query: AuditQuery, *,
     stmt = select(AuditEvent)
     if query.account:
         stmt = stmt.where(AuditEvent.account == query.account)
-    else:
+    elif not _reads_whole_trail(ctx):
         stmt = stmt.where(AuditEvent.account.in_(_readable_accounts(ctx)))
     for column, value in ((AuditEvent.principal, query.principal),
                           (AuditEvent.action, query.action),
@@ -65,14 +65,17 @@ def list_events(ctx: Context, query: AuditQuery, *,
                           offset=page.offset)
 
 
+def _reads_whole_trail(ctx: Context) -> bool:
+    """Organisation-wide readers also see records about accounts that do not exist (a
+    refused attempt to create one, a probe for a name) and unauthenticated requests."""
+    return allowed(ctx, "audit:ReadEvents", [ou_target("/", TRAIL)])[0]
+
+
 def _readable_accounts(ctx: Context) -> list[str]:
     names = [a.name for a in org.inventory_accounts(ctx.db)]
     targets = [account_target(n, crn(LOG_ARCHIVE, "audit", "event", f"{n}/*")) for n in names]
-    readable = [n for n, ok in zip(names, allowed(ctx, "audit:ReadEvents", targets),
-                                   strict=True) if ok]
-    if "management" in readable:
-        readable.append("unknown")  # failed requests that named no existing resource
-    return readable
+    return [n for n, ok in zip(names, allowed(ctx, "audit:ReadEvents", targets), strict=True)
+            if ok]
 
 
 @operation("audit:VerifyTrail", "read", target=_trail)

@@ -102,7 +102,7 @@ def _token_rotation(session: Session, settings: Settings) -> list[Violation]:
         age = (now() - token.created_at).days
         if token.status == "active" and age >= limit:
             out.append(Violation("management",
-                                 crn("management", "identity", "token", f"{token.user}/{token.id}"),
+                                 crn("management", "identity", "token", token.id),
                                  f"token {token.id} of {token.user} is {age} days old "
                                  f"(rotate every {limit} days)"))
     return out

@@ -167,11 +167,10 @@ def list_controls(ctx: Context) -> list[ControlRead]:
 def _scope_target(ctx: Context, control_id: str, body: EnablementCreate) -> Target:
     _require_control(control_id)
     if (body.ou is None) == (body.account is None):
-        raise Invalid("give exactly one of --ou or --account", code="invalid_scope")
+        raise Invalid("give exactly one of ou or account", code="invalid_scope")
     path = crn("management", "controls", "enablement", f"{control_id.upper()}")
     if body.account:
-        org.require_account(ctx.db, body.account)
-        return account_target(body.account, path)
+        return org.target_in_account(ctx.db, body.account, path)
     return ou_target(org.require_ou(ctx.db, body.ou or "/"), path)
 
 
@@ -180,6 +179,8 @@ def enable_control(ctx: Context, control_id: str, body: EnablementCreate) -> Ena
     """Enable a control on an OU (and everything under it) or on one account."""
     control = _require_control(control_id)
     target = _scope_target(ctx, control_id, body)
+    if body.account:
+        org.require_account(ctx.db, body.account)
     scope = target.id
     if ctx.db.get(ControlEnablement, (control.id, scope)) is not None:
         raise Conflict(f"{control.id} is already enabled on {scope}", code="already_enabled")
@@ -200,6 +201,8 @@ def disable_control(ctx: Context, control_id: str, body: EnablementCreate) -> En
     if control.mandatory:
         raise Invalid(f"{control.id} is mandatory and cannot be disabled",
                       code="control_mandatory")
+    if body.account:
+        org.require_account(ctx.db, body.account)
     scope = _scope_target(ctx, control_id, body).id
     row = ctx.db.get(ControlEnablement, (control.id, scope))
     if row is None:
@@ -241,8 +244,8 @@ def enable_for_account(ctx: Context, account: str, control_ids: list[str]) -> No
 def _findings_target(ctx: Context, *, account: str | None = None, **kw: Any) -> Target:
     if account is None:
         return ou_target("/", crn(SECURITY_TOOLING, "controls", "finding", "*"))
-    org.require_account(ctx.db, account)
-    return account_target(account, crn(SECURITY_TOOLING, "controls", "finding", f"{account}/*"))
+    return org.target_in_account(ctx.db, account,
+                                 crn(SECURITY_TOOLING, "controls", "finding", f"{account}/*"))
 
 
 @operation("controls:ListFindings", "read", target=_findings_target)
@@ -252,6 +255,7 @@ def list_findings(ctx: Context, *, account: str | None = None, status: str | Non
     page = page or PageParams()
     query = select(Finding).order_by(Finding.first_seen, Finding.id)
     if account:
+        org.require_account(ctx.db, account)
         query = query.where(Finding.account == account)
     if status and status != "all":
         query = query.where(Finding.status == status)

@@ -58,6 +58,7 @@ class Context:
     source: str = "api"
     session: Session | None = None
     emitted: int = 0
+    client_request_id: str | None = None
 
     @property
     def db(self) -> Session:

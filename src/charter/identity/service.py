@@ -47,6 +47,8 @@ from charter.identity.schemas import (
 )
 
 TOKEN_PREFIX = "chr_"
+# Principals the audit trail uses for the platform itself and for unauthenticated calls.
+RESERVED_NAMES = frozenset({"system", "anonymous", "unknown", "charter"})
 
 
 def _id_target(type_: str, path: str, owner: str | None = None) -> Target:
@@ -260,6 +262,9 @@ def inventory_tokens(session: Session) -> list[TokenRead]:
 def create_user(ctx: Context, body: UserCreate) -> UserRead:
     """Create a user, optionally in existing groups."""
     check_name(body.name, "user")
+    if body.name in RESERVED_NAMES:
+        raise Invalid(f"{body.name!r} is reserved for the platform's own records",
+                      code="reserved_name")
     if ctx.db.get(User, body.name) is not None:
         raise Conflict(f"user {body.name!r} already exists", code="user_exists")
     for group in body.groups:
@@ -358,18 +363,22 @@ def _assignment_target(ctx: Context, body: AssignmentCreate) -> Target:
 
     path = f"{body.permission_set}/{body.group or body.user}"
     if body.account is not None:
-        org.require_account(ctx.db, body.account)
-        return account_target(body.account, crn(body.account, "identity", "assignment", path))
+        return org.target_in_account(ctx.db, body.account,
+                                     crn(body.account, "identity", "assignment", path))
     ou = org.require_ou(ctx.db, body.ou or "/")
-    return ou_target(ou, crn(MANAGEMENT, "identity", "assignment", f"{ou.strip('/')}/{path}"))
+    where = ou.strip("/") or "root"
+    return ou_target(ou, crn(MANAGEMENT, "identity", "assignment", f"{where}/{path}"))
 
 
 @operation("identity:CreateAssignment", "write", target=_assignment_target, changes_policy=True)
 def create_assignment(ctx: Context, body: AssignmentCreate) -> AssignmentRead:
     """Give a group or user a permission set in an account or every account under an OU."""
+    from charter.org import service as org
     from charter.org.schemas import normalize_ou_path
 
     get_permission_set(body.permission_set)
+    if body.account is not None:
+        org.require_account(ctx.db, body.account)
     if body.group:
         _require_group(ctx.db, body.group)
     else:
@@ -419,16 +428,16 @@ def delete_assignment(ctx: Context, assignment_id: str) -> AssignmentRead:
 
 def _token_owner_target(ctx: Context, body: TokenCreate) -> Target:
     owner = body.user or ctx.principal.name
-    _require_user(ctx.db, owner)
-    return _id_target("token", f"{owner}/new", owner=owner)
+    return _id_target("token", "new", owner=owner)
 
 
 @operation("identity:CreateToken", "write", target=_token_owner_target)
 def create_token(ctx: Context, body: TokenCreate) -> TokenCreated:
     """Create an API token; the secret is returned once and stored only as a hash."""
     owner = body.user or ctx.principal.name
+    _require_user(ctx.db, owner)
     lifetime = parse_duration(body.expires_in or f"{ctx.settings.default_token_days}d")
-    if lifetime.days > 366:
+    if lifetime > timedelta(days=366):
         raise Invalid("a token may live at most 366 days", code="invalid_duration")
     return _mint(ctx, owner, now() + lifetime, body.description)
 
@@ -450,15 +459,15 @@ def list_tokens(ctx: Context, *, user: str | None = None,
 
 def _revoke_target(ctx: Context, token_id: str) -> Target:
     token = ctx.db.get(Token, token_id)
-    if token is None:
-        raise NotFound(f"token {token_id!r} does not exist", code="token_not_found")
-    return _id_target("token", f"{token.user}/{token_id}", owner=token.user)
+    return _id_target("token", token_id, owner=token.user if token else None)
 
 
 @operation("identity:RevokeToken", "write", target=_revoke_target)
 def revoke_token(ctx: Context, token_id: str) -> TokenRead:
     """Revoke a token at once; requests that carry it are refused from now on."""
     token = ctx.db.get(Token, token_id)
+    if token is None:
+        raise NotFound(f"token {token_id!r} does not exist", code="token_not_found")
     if token.revoked_at is not None:
         raise Conflict(f"token {token_id} is already revoked", code="token_revoked")
     token.revoked_at = now()

@@ -83,11 +83,23 @@ def require_ou(session: Session, path: str) -> str:
     return normalized
 
 
+def target_in_account(session: Session, name: str, resource: str):
+    """Cedar target for `resource` inside account `name`.
+
+    An account that does not exist is decided as somewhere in the organisation (the
+    root OU): only organisation-wide principals get past Cedar and then learn it does not
+    exist; everyone else gets the same refusal as for an account that is not theirs.
+    """
+    check_name(name, "account")
+    if session.get(Account, name) is None:
+        return ou_target("/", resource)
+    return account_target(name, resource)
+
+
 def account_target_of(session: Session, name: str, module: str = "org", type_: str = "account",
                       path: str | None = None):
-    """Cedar target for something inside account `name` (which must exist)."""
-    require_account(session, name)
-    return account_target(name, crn(name, module, type_, path or name))
+    """Cedar target for something of `module` inside account `name`."""
+    return target_in_account(session, name, crn(name, module, type_, path or name))
 
 
 def inventory_accounts(session: Session) -> list[AccountRead]:

@@ -8,8 +8,8 @@ Cedar authorization and the audit trail.
 from __future__ import annotations
 
 import warnings
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
