@@ -155,3 +155,19 @@ def test_oversized_fields_are_refused_not_crashed(platform):
     response = platform.admin._http.post("/v1/identity/groups",
                                          json={"name": "big", "description": "d" * 10_000})
     assert response.status_code == 422 and response.json()["code"] == "invalid_request"
+
+
+@pytest.mark.parametrize("method,path,body", [
+    ("POST", "/v1/identity/assignments", {"permission_set": "cloud-admin", "group": "g",
+                                          "user": "alice", "ou": "/"}),
+    ("PATCH", "/v1/accounts/team-a-dev", {"budget": -1}),
+    ("PATCH", "/v1/accounts/team-a-dev", {"tags": {"Bad": "x"}}),
+    ("GET", "/v1/accounts?limit=0", None),
+])
+def test_refused_input_is_audited_too(walk, method, path, body):
+    platform, nobody_token = walk
+    response = platform.client(nobody_token)._http.request(method, path, json=body)
+    assert response.status_code == 422
+    records = _records(platform, response.headers["x-request-id"])
+    assert [(r.principal, r.action, r.decision) for r in records] == [
+        ("nobody", "api:RejectRequest", "deny")]

@@ -35,3 +35,27 @@ def test_init_twice_gives_same_organisation_and_says_so(platform):
     assert platform.admin.org.tree() == before
     code, out, _ = platform.cli("init")
     assert code == 0 and "already initialised" in out
+
+
+def test_second_init_issues_no_token_unless_asked(platform):
+    code, out, _ = platform.cli("--profile", "evil", "init", "--json", use_profile=True)
+    assert code == 0 and json.loads(out)["admin_token_saved"] is False
+    code, _, err = platform.cli("--profile", "evil", "whoami", use_profile=True)
+    assert code == 1 and "[not_logged_in]" in err
+    code, out, _ = platform.cli("--profile", "rescue", "init", "--new-admin-token", "--json",
+                                use_profile=True)
+    assert json.loads(out)["admin_token_saved"] is True
+    code, out, _ = platform.cli("--profile", "rescue", "whoami", "--json", use_profile=True)
+    assert json.loads(out)["name"] == "admin"
+    issued = platform.admin.audit.events(action="identity:Bootstrap", limit=5)["items"]
+    assert issued[0]["principal"] == "system" and issued[0]["source"] == "init"
+
+
+def test_init_restores_a_removed_baseline_assignment_and_says_so(platform):
+    assignment = next(a for a in platform.admin.assignments.list()["items"]
+                      if a["principal_name"] == "data-platform-engineering")
+    platform.admin.assignments.delete(assignment["id"])
+    code, out, _ = platform.cli("init", "--json")
+    report = json.loads(out)
+    assert report["already_initialized"] is False
+    assert "group data-platform-engineering (data-lake-admin on /)" in report["created"]

@@ -22,7 +22,7 @@ from charter.audit import chain
 from charter.core import events
 from charter.core.context import Context
 from charter.core.ids import Crn
-from charter.errors import CharterError, Denied
+from charter.errors import CharterError, ControlViolation, Denied
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -31,6 +31,7 @@ TargetFn = Callable[..., Target]
 ProactiveCheck = Callable[[Context, str, Target, dict[str, Any]], None]
 
 OPERATIONS: dict[str, Callable[..., Any]] = {}
+MAX_REASON = 1000  # caller-supplied text is echoed in messages; keep the trail bounded
 _PROACTIVE: dict[str, list[ProactiveCheck]] = {}
 
 
@@ -120,6 +121,7 @@ def _execute(ctx: Context, action: str, fn: Callable[..., Any], target_fn: Targe
             bump_version(ctx.db)
         chain.append(ctx.db, [_record(ctx, action, target, "allow", "success",
                                       reason=verdict.reason)])
+        ctx.audited = True
         return result
     except CharterError as error:
         raise _Failure(error, target, decision) from error
@@ -162,10 +164,16 @@ def _audit_failure(ctx: Context, action: str, failure: _Failure) -> None:
         code, message = error.code, error.message
     else:
         code, message = "internal_error", type(error).__name__
-    outcome = "denied" if failure.decision == "deny" else "error"
+    if failure.decision == "deny":
+        outcome = "denied"
+    elif isinstance(error, ControlViolation):
+        outcome = "refused"
+    else:
+        outcome = "error"
     with ctx.runtime.db.transaction() as session:
         chain.append(session, [_record(ctx, action, failure.target, failure.decision, outcome,
-                                       error_code=code, reason=message)])
+                                       error_code=code, reason=message[:MAX_REASON])])
+    ctx.audited = True
 
 
 def allowed(ctx: Context, action: str, targets: list[Target]) -> list[bool]:
@@ -179,6 +187,22 @@ def emit(ctx: Context, type_: str, account: str, payload: dict[str, Any]) -> str
     return events.emit(ctx.runtime, ctx.db, type_, account, payload, ctx.request_id)
 
 
+REJECTED = declare("api:RejectRequest", "read",
+                   "A request refused before any operation (malformed body or parameters)")
+
+
+def audit_rejected(ctx: Context, route: str, error: CharterError) -> None:
+    """A request whose input was refused before its operation ran: record it too."""
+    if ctx.audited:
+        return
+    with ctx.runtime.db.transaction() as session:
+        chain.append(session, [chain.AuditRecord(
+            principal=ctx.principal.name, account="unknown", action=REJECTED.name,
+            resource=route[:500], decision="deny", outcome="error", request_id=ctx.request_id,
+            source=ctx.source, error_code=error.code, reason=error.message[:MAX_REASON])])
+    ctx.audited = True
+
+
 def audit_unauthenticated(runtime: Any, request_id: str, source: str, route: str,
                           error: CharterError) -> None:
     """A request without a valid token is refused before any operation: record it too."""
@@ -186,4 +210,4 @@ def audit_unauthenticated(runtime: Any, request_id: str, source: str, route: str
         chain.append(session, [chain.AuditRecord(
             principal="anonymous", account="unknown", action="identity:Authenticate",
             resource=route, decision="deny", outcome="denied", request_id=request_id,
-            source=source, error_code=error.code, reason=error.message)])
+            source=source, error_code=error.code, reason=error.message[:MAX_REASON])])

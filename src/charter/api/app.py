@@ -11,11 +11,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 import charter
+from charter.access.pipeline import audit_rejected
 from charter.api.routes import audit, controls, identity, org
 from charter.api.runtime import build_runtime
 from charter.core.context import Runtime
 from charter.core.events import dispatch_pending
-from charter.errors import CharterError
+from charter.errors import CharterError, Invalid
 from charter.settings import Settings
 
 log = logging.getLogger("charter.api")
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     @app.exception_handler(CharterError)
     async def _charter_error(request: Request, error: CharterError) -> JSONResponse:
+        await _audit_if_rejected(request, error)
         return JSONResponse(error.to_dict(), status_code=error.http_status)
 
     @app.exception_handler(RequestValidationError)
@@ -51,7 +53,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}"
             for e in error.errors()
         )
-        return JSONResponse({"code": "invalid_request", "message": problems}, status_code=422)
+        invalid = Invalid(problems, code="invalid_request")
+        await _audit_if_rejected(request, invalid)
+        return JSONResponse(invalid.to_dict(), status_code=422)
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, error: Exception) -> JSONResponse:
@@ -74,3 +78,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         return response
 
     return app
+
+
+async def _audit_if_rejected(request: Request, error: CharterError) -> None:
+    """Input refused before its operation ran still leaves a record (authenticated callers;
+    unauthenticated ones are recorded by authentication)."""
+    ctx = getattr(request.state, "ctx", None)
+    if ctx is None or ctx.audited or error.http_status >= 500:
+        return  # recorded already, or the trail itself is what failed
+    await run_in_threadpool(audit_rejected, ctx, f"{request.method} {request.url.path}", error)

@@ -12,7 +12,6 @@ from charter.core.context import SYSTEM_PRINCIPAL, Context, Runtime
 from charter.core.db import migrate
 from charter.core.events import dispatch_pending
 from charter.core.ids import crn, new_request_id
-from charter.errors import CharterError
 from charter.identity import service as identity
 from charter.org import service as org
 
@@ -37,41 +36,38 @@ class InitResult:
 @operation("identity:Bootstrap", "write",
            target=lambda ctx, *a: ou_target("/", crn("management", "identity", "user", ADMIN)),
            changes_policy=True)
-def _bootstrap_identity(ctx: Context, result: InitResult, want_token: bool) -> None:
-    """Create central groups with org-wide assignments, the administrator and its token."""
+def _bootstrap_identity(ctx: Context, result: InitResult, new_token: bool) -> None:
+    """Create central groups with org-wide assignments, the administrator and its token.
+
+    Anything of the baseline that was removed since is restored and reported as created.
+    """
     for group, (permission_set, description) in CENTRAL_GROUPS.items():
-        existed = not identity.ensure_group(ctx, group, description)
-        identity.assign(ctx, group=group, permission_set=permission_set, ou="/")
+        new_group = identity.ensure_group(ctx, group, description)
+        _, new_assignment = identity.assign(ctx, group=group, permission_set=permission_set,
+                                            ou="/")
         line = f"group {group} ({permission_set} on /)"
-        (result.found if existed else result.created).append(line)
-    existed = not identity.ensure_user(ctx, ADMIN, [ADMIN_GROUP])
-    (result.found if existed else result.created).append(f"user {ADMIN}")
+        (result.created if new_group or new_assignment else result.found).append(line)
+    new_admin = identity.ensure_user(ctx, ADMIN, [ADMIN_GROUP])
+    (result.created if new_admin else result.found).append(f"user {ADMIN}")
     for line in controls.enable_defaults(ctx):
         result.created.append(line)
-    if want_token:
+    if new_admin or new_token:
         token = identity.issue_token(ctx, ADMIN, 365, "bootstrap administrator (charter init)")
         result.admin_token = token.token
         result.created.append(f"token {token.id} for {ADMIN}")
 
 
-def initialize(runtime: Runtime, *, existing_token: str | None = None) -> InitResult:
+def initialize(runtime: Runtime, *, new_admin_token: bool = False) -> InitResult:
     """Idempotent: a second run creates nothing and reports what it found.
 
-    A new administrator token is issued unless `existing_token` still authenticates.
+    The administrator's token is issued when the administrator is created, and again only
+    when asked for (`new_admin_token`, the recovery path for a lost token; audited).
     """
     migrate(runtime.settings.resolved_database_url)
     ctx = Context(runtime, SYSTEM_PRINCIPAL, new_request_id(), source="init")
     report = org.init_organization(ctx)
     result = InitResult(created=list(report.created), found=list(report.found))
-    want_token = True
-    if existing_token:
-        try:
-            want_token = identity.authenticate(runtime, existing_token).name != ADMIN
-        except CharterError:
-            want_token = True
-    _bootstrap_identity(ctx, result, want_token)
-    if not want_token:
-        result.found.append(f"token for {ADMIN} in the profile")
+    _bootstrap_identity(ctx, result, new_admin_token)
     if not any(line.startswith("control") for line in result.created):
         result.found.append("default controls")
     dispatch_pending(runtime)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -10,7 +11,7 @@ import typer
 
 from charter.cli.audit import audit_app
 from charter.cli.common import JsonOpt, State, state, want_json
-from charter.cli.config import Profile, list_profiles, load_profile, save_profile
+from charter.cli.config import Profile, list_profiles, save_profile
 from charter.cli.controls import controls_app
 from charter.cli.identity import (
     assignments_app,
@@ -55,6 +56,8 @@ def root(
 def init(
     ctx: typer.Context,
     home: Annotated[Path | None, typer.Option(help="Platform home (default CHARTER_HOME).")] = None,
+    new_admin_token: Annotated[bool, typer.Option(
+        "--new-admin-token", help="Issue a new administrator token (recovery; audited).")] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Create the reference organisation, central accounts, controls and the administrator.
@@ -67,16 +70,18 @@ def init(
 
     settings = Settings(home=home) if home else Settings()
     st = state(ctx)
-    existing = load_profile(settings.home, st.profile)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.home.chmod(0o700)  # database, objects and tokens: the owner's only
     runtime = build_runtime(settings)
     try:
-        result = initialize(runtime, existing_token=existing.token)
+        result = initialize(runtime, new_admin_token=new_admin_token)
     finally:
         runtime.close()
     if result.admin_token:
         save_profile(settings.home, Profile(st.profile, None, result.admin_token))
     data = {"home": str(settings.home), "profile": st.profile, "created": result.created,
-            "found": result.found, "already_initialized": not result.created}
+            "found": result.found, "already_initialized": not result.created,
+            "admin_token_saved": bool(result.admin_token)}
 
     def render(d: dict) -> None:
         if d["already_initialized"]:
@@ -87,8 +92,13 @@ def init(
                 console.print(f"[green]created[/green] {line}")
             for line in d["found"]:
                 console.print(f"[dim]found[/dim]   {line}")
+        if d["admin_token_saved"]:
             console.print(f"\nProfile [bold]{d['profile']}[/bold] holds the administrator "
                           "token. Next: `charter whoami`, `charter ou tree`.")
+        else:
+            console.print("The administrator's token stays in the profile of the first "
+                          "`charter init`; a lost token is replaced with "
+                          "`charter init --new-admin-token`.")
         if home:
             console.print(f"Use this platform with: export CHARTER_HOME={d['home']}")
 
@@ -188,6 +198,7 @@ def run(args: list[str]) -> int:
 
 
 def main() -> None:
+    os.umask(0o077)  # files this process writes under CHARTER_HOME are its owner's only
     sys.exit(run(sys.argv[1:]))
 
 

@@ -59,6 +59,7 @@ class Context:
     session: Session | None = None
     emitted: int = 0
     client_request_id: str | None = None
+    audited: bool = False
 
     @property
     def db(self) -> Session:

@@ -198,8 +198,9 @@ def ensure_group(ctx: Context, name: str, description: str = "") -> bool:
 
 
 def assign(ctx: Context, *, permission_set: str, group: str | None = None,
-           user: str | None = None, account: str | None = None, ou: str | None = None) -> str:
-    """Add an assignment inside the caller's operation; returns its id (idempotent)."""
+           user: str | None = None, account: str | None = None,
+           ou: str | None = None) -> tuple[str, bool]:
+    """Add an assignment inside the caller's operation (idempotent): (its id, created)."""
     get_permission_set(permission_set)
     principal_type, principal_name = ("group", group) if group else ("user", user)
     scope_type, scope = ("account", account) if account else ("ou", ou)
@@ -208,14 +209,14 @@ def assign(ctx: Context, *, permission_set: str, group: str | None = None,
         Assignment.permission_set == permission_set, Assignment.scope_type == scope_type,
         Assignment.scope == scope))
     if existing is not None:
-        return existing.id
+        return existing.id, False
     assignment_id = new_id("asg-")
     ctx.db.add(Assignment(id=assignment_id, principal_type=principal_type,
                           principal_name=principal_name, permission_set=permission_set,
                           scope_type=scope_type, scope=scope, created_by=ctx.principal.name,
                           created_at=now()))
     ctx.db.flush()
-    return assignment_id
+    return assignment_id, True
 
 
 def ensure_user(ctx: Context, name: str, groups: list[str]) -> bool:
@@ -390,7 +391,7 @@ def create_assignment(ctx: Context, body: AssignmentCreate) -> AssignmentRead:
         Assignment.scope == (body.account or ou)))
     if before is not None:
         raise Conflict(f"that assignment already exists ({before})", code="assignment_exists")
-    assignment_id = assign(ctx, permission_set=body.permission_set, group=body.group,
+    assignment_id, _ = assign(ctx, permission_set=body.permission_set, group=body.group,
                            user=body.user, account=body.account, ou=ou)
     emit(ctx, "AssignmentCreated", body.account or MANAGEMENT, {"assignment": assignment_id})
     return _assignment_read(ctx.db.get(Assignment, assignment_id))
