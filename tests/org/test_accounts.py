@@ -141,3 +141,27 @@ def test_catalogues_are_open_to_every_user(platform):
         assert code == 0, (args, err)
     code, _, err = platform.cli("ou", "tree", token=token)
     assert code == 1 and "[access_denied]" in err
+
+
+@pytest.mark.parametrize("args,code", [
+    (["accounts", "list", "--status", "bogus"], "invalid_request"),
+    (["controls", "findings", "--status", "bogus"], "invalid_request"),
+    (["controls", "findings", "--control", "nope"], "control_not_found"),
+    (["audit", "events", "--decision", "maybe"], "invalid_request"),
+    (["audit", "events", "--offset", "99999999999999999999"], "invalid_request"),
+    (["accounts", "update", "team-a-dev", "--budget", "inf"], "invalid_request"),
+    (["accounts", "update", "team-a-dev", "--budget", "nan"], "invalid_request"),
+    (["ou", "create", "/workloads/ml/\u212aelvin"], "invalid_ou_path"),
+])
+def test_bad_filters_and_numbers_are_refused(platform, args, code):
+    platform.vend("team-a-dev")
+    exit_code, _, err = platform.cli(*args)
+    assert exit_code == 1 and f"[{code}]" in err, err
+    assert platform.admin.accounts.get("team-a-dev")["budget"] == 1000.0
+
+
+def test_budget_must_be_a_number_over_rest(platform):
+    platform.vend("team-a-dev")
+    for budget in (True, "100", 1e13):
+        response = platform.admin._http.patch("/v1/accounts/team-a-dev", json={"budget": budget})
+        assert response.status_code == 422, budget

@@ -10,7 +10,7 @@ from fastapi import Depends, Query, Request
 from charter.access.pipeline import audit_unauthenticated
 from charter.core.context import Context, Runtime
 from charter.core.ids import new_request_id
-from charter.core.pagination import PageParams
+from charter.core.pagination import MAX_LIMIT, MAX_OFFSET, PageParams
 from charter.errors import Unauthenticated
 from charter.identity import service as identity
 
@@ -53,8 +53,9 @@ def _header(request: Request, name: str) -> str | None:
     return value if value and _SAFE_HEADER.fullmatch(value) else None
 
 
-def get_page(limit: int = Query(100, ge=1, le=1000, description="Items per page."),
-             offset: int = Query(0, ge=0, description="Items to skip.")) -> PageParams:
+def get_page(limit: int = Query(100, ge=1, le=MAX_LIMIT, description="Items per page."),
+             offset: int = Query(0, ge=0, le=MAX_OFFSET, description="Items to skip."),
+             ) -> PageParams:
     return PageParams(limit=limit, offset=offset)
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from charter.core.pagination import Page
 
@@ -29,13 +30,13 @@ AuditEventPage = Page[AuditEventRead]
 
 
 class AuditQuery(BaseModel):
-    account: str | None = None
-    principal: str | None = None
-    action: str | None = None
-    decision: str | None = None
-    since: str | None = None
-    until: str | None = None
-    request_id: str | None = None
+    account: str | None = Field(default=None, max_length=63)
+    principal: str | None = Field(default=None, max_length=100)
+    action: str | None = Field(default=None, max_length=100)
+    decision: Literal["allow", "deny"] | None = None
+    since: str | None = Field(default=None, max_length=40)
+    until: str | None = Field(default=None, max_length=40)
+    request_id: str | None = Field(default=None, max_length=64)
 
 
 class VerifyReport(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -32,8 +33,22 @@ class State:
                 raise Unauthenticated(
                     f"no token for profile {self.profile!r}: run `charter init` (new platform) "
                     "or `charter login --url URL --token TOKEN`", code="not_logged_in")
+            if not profile.url:
+                _log_to_home(settings)
             self._client = Client(profile.url, profile.token, settings=settings, source="cli")
         return self._client
+
+
+def _log_to_home(settings: Settings) -> None:
+    """In-process, the server's own log (internal errors with their traceback) goes to
+    CHARTER_HOME/charter.log instead of the terminal; the user sees one error line."""
+    logger = logging.getLogger("charter")
+    if not any(isinstance(h, logging.FileHandler) for h in logger.handlers):
+        settings.home.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(settings.home / "charter.log")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
 
 
 def state(ctx: typer.Context) -> State:

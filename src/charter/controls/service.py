@@ -260,7 +260,7 @@ def list_findings(ctx: Context, *, account: str | None = None, status: str | Non
     if status and status != "all":
         query = query.where(Finding.status == status)
     if control_id:
-        query = query.where(Finding.control_id == control_id.upper())
+        query = query.where(Finding.control_id == _require_control(control_id).id)
     rows = list(ctx.db.scalars(query))
     accounts = sorted({f.account for f in rows})
     ok = allowed(ctx, "controls:ReadFindings",

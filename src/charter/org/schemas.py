@@ -37,12 +37,12 @@ def check_tags(tags: dict[str, str]) -> dict[str, str]:
 
 def normalize_ou_path(path: str) -> str:
     """`Workloads/ML/NonProd`, `/workloads/ml/nonprod/` -> `/workloads/ml/nonprod`."""
-    parts = [p for p in path.strip().lower().split("/") if p]
-    for part in parts:
-        if not re.fullmatch(r"[a-z][a-z0-9-]{0,62}", part):
+    parts = [p for p in path.strip().split("/") if p]
+    for part in parts:  # ASCII only: checked before lower-casing, which maps some letters
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,62}", part):
             raise Invalid(f"invalid OU path {path!r}: segment {part!r} is not a valid name",
                           code="invalid_ou_path")
-    return "/" + "/".join(parts)
+    return "/" + "/".join(parts).lower()
 
 
 class AccountCreate(BaseModel):
@@ -52,7 +52,7 @@ class AccountCreate(BaseModel):
     blueprint: str = Field(max_length=64, description="Blueprint whose baseline is applied.")
     tags: dict[str, str] = Field(default_factory=dict,
                                  description="Tags, e.g. owner, cost-center.")
-    budget: float | None = Field(default=None, ge=0,
+    budget: float | None = Field(default=None, ge=0, le=1e12, allow_inf_nan=False, strict=True,
                                  description="Monthly budget; default from the blueprint.")
 
     @field_validator("tags")
@@ -64,7 +64,8 @@ class AccountCreate(BaseModel):
 class AccountUpdate(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict, description="Tags to set or replace.")
     remove_tags: list[str] = Field(default_factory=list, description="Tag keys to remove.")
-    budget: float | None = Field(default=None, ge=0, description="New monthly budget.")
+    budget: float | None = Field(default=None, ge=0, le=1e12, allow_inf_nan=False, strict=True,
+                                 description="New monthly budget.")
 
     @field_validator("tags")
     @classmethod

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import httpx
 
-from charter.errors import CharterError, error_from_dict
+from charter.errors import CharterError, Invalid, error_from_dict
 from charter.settings import Settings
 
 Json = Any
@@ -70,6 +70,8 @@ class Client:
         except httpx.HTTPError as exc:
             raise CharterError(f"cannot reach Charter at {self.url}: {exc}",
                                code="unreachable") from None
+        except ValueError as exc:  # e.g. inf or nan, which JSON cannot carry
+            raise Invalid(f"cannot send this request: {exc}", code="invalid_request") from None
         if response.status_code >= 400:
             try:
                 body = response.json()

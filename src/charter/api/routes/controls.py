@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter
 
 from charter.api.deps import Ctx, PageDep
@@ -37,7 +39,8 @@ def disable_control(control_id: str, body: EnablementCreate, ctx: Ctx) -> Enable
 
 @router.get("/findings")
 def list_findings(ctx: Ctx, page: PageDep, account: str | None = None,
-                  status: str = "open", control: str | None = None) -> FindingPage:
+                  status: Literal["open", "resolved", "all"] = "open",
+                  control: str | None = None) -> FindingPage:
     """Findings of detective controls."""
     return service.list_findings(ctx, account=account, status=status, control_id=control,
                                  page=page)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter
 
 from charter.api.deps import Ctx, PageDep
@@ -45,7 +47,7 @@ def create_account(body: AccountCreate, ctx: Ctx) -> AccountRead:
 
 @router.get("/accounts")
 def list_accounts(ctx: Ctx, page: PageDep, ou: str | None = None,
-                  status: str | None = None) -> AccountPage:
+                  status: Literal["active", "closed"] | None = None) -> AccountPage:
     """Accounts the caller may describe."""
     return service.list_accounts(ctx, ou=ou, status=status, page=page)
 
