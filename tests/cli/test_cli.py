@@ -25,6 +25,9 @@ def test_every_command_has_json_and_help():
         options = {opt for p in command.params for opt in getattr(p, "opts", [])}
         assert "--json" in options, f"charter {' '.join(path)} lacks --json"
         assert command.help, f"charter {' '.join(path)} has no help text"
+        for param in command.params:
+            if getattr(param, "opts", [""])[0].startswith("--"):
+                assert param.help, f"charter {' '.join(path)} {param.opts[0]} has no help"
 
 
 def test_help_lists_the_command_groups(platform):

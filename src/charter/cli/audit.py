@@ -16,13 +16,13 @@ audit_app = typer.Typer(help="The audit trail: every operation, allowed or denie
 @audit_app.command("events")
 def audit_events(
     ctx: typer.Context,
-    account: str | None = None,
-    principal: str | None = None,
+    account: Annotated[str | None, typer.Option(help="Only records of this account.")] = None,
+    principal: Annotated[str | None, typer.Option(help="Only this user's records.")] = None,
     action: Annotated[str | None, typer.Option(help="e.g. org:CreateAccount")] = None,
     decision: Annotated[str | None, typer.Option(help="allow or deny")] = None,
     since: Annotated[str | None, typer.Option(help="ISO time or a duration ago: 1h, 7d")] = None,
     until: Annotated[str | None, typer.Option(help="ISO time or a duration ago")] = None,
-    request_id: str | None = None,
+    request_id: Annotated[str | None, typer.Option(help="One request's records.")] = None,
     limit: LimitOpt = 50, offset: OffsetOpt = 0, json_: JsonOpt = False,
 ) -> None:
     """List audit records, newest first."""
@@ -59,6 +59,8 @@ def audit_stop(ctx: typer.Context, json_: JsonOpt = False) -> None:
 
 
 @audit_app.command("delete")
-def audit_delete(ctx: typer.Context, before: str | None = None, json_: JsonOpt = False) -> None:
+def audit_delete(ctx: typer.Context,
+                 before: Annotated[str | None, typer.Option(help="Records older than.")] = None,
+                 json_: JsonOpt = False) -> None:
     """Try to delete audit records (always refused; the attempt is audited)."""
     state(ctx).client().audit.delete(before=before)

@@ -23,7 +23,9 @@ def users_create(
     ctx: typer.Context, name: str,
     group: Annotated[list[str] | None,
                      typer.Option("--group", help="Repeat to join several.")] = None,
-    display_name: str = "", email: str = "", json_: JsonOpt = False,
+    display_name: Annotated[str, typer.Option(help="Full name shown in listings.")] = "",
+    email: Annotated[str, typer.Option(help="Contact address.")] = "",
+    json_: JsonOpt = False,
 ) -> None:
     """Create a user, optionally in existing groups."""
     data = state(ctx).client().users.create(name, groups=group or [], display_name=display_name,
@@ -43,7 +45,8 @@ def users_list(ctx: typer.Context, limit: LimitOpt = 100, offset: OffsetOpt = 0,
 
 
 @groups_app.command("create")
-def groups_create(ctx: typer.Context, name: str, description: str = "",
+def groups_create(ctx: typer.Context, name: str,
+                  description: Annotated[str, typer.Option(help="Who the group is.")] = "",
                   json_: JsonOpt = False) -> None:
     """Create a group."""
     data = state(ctx).client().groups.create(name, description=description)
@@ -102,9 +105,12 @@ def assignments_create(
 
 
 @assignments_app.command("list")
-def assignments_list(ctx: typer.Context, account: str | None = None,
-                     principal: str | None = None, limit: LimitOpt = 100,
-                     offset: OffsetOpt = 0, json_: JsonOpt = False) -> None:
+def assignments_list(
+    ctx: typer.Context,
+    account: Annotated[str | None, typer.Option(help="Only this account's.")] = None,
+    principal: Annotated[str | None, typer.Option(help="Only this user's or group's.")] = None,
+    limit: LimitOpt = 100, offset: OffsetOpt = 0, json_: JsonOpt = False,
+) -> None:
     """List assignments, optionally of one account or one user or group."""
     data = state(ctx).client().assignments.list(account=account, principal=principal,
                                                 limit=limit, offset=offset)
@@ -126,7 +132,8 @@ def tokens_create(
     ctx: typer.Context,
     user: Annotated[str | None, typer.Option(help="Owner (default: you).")] = None,
     expires_in: Annotated[str | None, typer.Option(help="Lifetime: 30d, 12h, 2w...")] = None,
-    description: str = "", json_: JsonOpt = False,
+    description: Annotated[str, typer.Option(help="What the token is for.")] = "",
+    json_: JsonOpt = False,
 ) -> None:
     """Create an API token. The secret is printed once; keep it safe."""
     data = state(ctx).client().tokens.create(user=user, expires_in=expires_in,
@@ -137,7 +144,8 @@ def tokens_create(
 
 
 @tokens_app.command("list")
-def tokens_list(ctx: typer.Context, user: str | None = None,
+def tokens_list(ctx: typer.Context,
+                user: Annotated[str | None, typer.Option(help="Another user's.")] = None,
                 all_users: Annotated[bool, typer.Option("--all", help="Every user's.")] = False,
                 limit: LimitOpt = 100, offset: OffsetOpt = 0, json_: JsonOpt = False) -> None:
     """List your tokens (or a user's, or everyone's with --all); secrets are never shown."""

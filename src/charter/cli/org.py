@@ -39,7 +39,9 @@ def _grow(branch: Tree, node: dict[str, Any]) -> None:
 
 
 @ou_app.command("create")
-def ou_create(ctx: typer.Context, path: str, description: str = "",
+def ou_create(ctx: typer.Context,
+              path: Annotated[str, typer.Argument(help="Full path, e.g. /workloads/ml/sandbox.")],
+              description: Annotated[str, typer.Option(help="What the OU holds.")] = "",
               json_: JsonOpt = False) -> None:
     """Create an OU under an existing one (central cloud engineering only)."""
     data = state(ctx).client().org.create_ou(path, description)
@@ -75,8 +77,12 @@ def _render_account(d: dict[str, Any]) -> None:
 
 
 @accounts_app.command("list")
-def accounts_list(ctx: typer.Context, ou: str | None = None, status: str | None = None,
-                  limit: LimitOpt = 100, offset: OffsetOpt = 0, json_: JsonOpt = False) -> None:
+def accounts_list(
+    ctx: typer.Context,
+    ou: Annotated[str | None, typer.Option(help="Only accounts under this OU path.")] = None,
+    status: Annotated[str | None, typer.Option(help="active or closed.")] = None,
+    limit: LimitOpt = 100, offset: OffsetOpt = 0, json_: JsonOpt = False,
+) -> None:
     """List the accounts you may see."""
     data = state(ctx).client().accounts.list(ou=ou, status=status, limit=limit, offset=offset)
     rows, total, off = page_rows(data)
@@ -93,8 +99,10 @@ def accounts_show(ctx: typer.Context, name: str, json_: JsonOpt = False) -> None
 @accounts_app.command("update")
 def accounts_update(
     ctx: typer.Context, name: str, tag: TagOpt = None,
-    remove_tag: Annotated[list[str] | None, typer.Option("--remove-tag")] = None,
-    budget: float | None = None, json_: JsonOpt = False,
+    remove_tag: Annotated[list[str] | None,
+                          typer.Option("--remove-tag", help="Tag key to remove; repeat.")] = None,
+    budget: Annotated[float | None, typer.Option(min=0, help="New monthly budget.")] = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Set or remove tags, or change the budget of an account."""
     data = state(ctx).client().accounts.update(name, tags=parse_tags(tag),
