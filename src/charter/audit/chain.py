@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from hashlib import sha256
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from charter.audit.orm import AuditEvent, AuditHead
@@ -124,98 +124,9 @@ def append(session: Session, records: Iterable[AuditRecord]) -> int:
     return seq
 
 
-@dataclass
-class VerifyResult:
-    ok: bool
-    records: int
-    head_seq: int
-    first_bad_seq: int | None = None
-    problem: str | None = None
+# Verification lives beside the chain; it needs record_hash above, hence the late import.
+from charter.audit._verify import VerifyResult  # noqa: E402
+from charter.audit._verify import verify_trail as verify  # noqa: E402
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok, "records": self.records, "head_seq": self.head_seq,
-            "first_bad_seq": self.first_bad_seq, "problem": self.problem,
-        }
-
-
-_COLUMNS = (
-    "seq, time, principal, account, action, resource, decision, outcome, error_code, "
-    "reason, request_id, source, details, prev_hash, hash"
-)
-
-
-def _read_head(session: Session) -> tuple[int, str]:
-    head = session.execute(select(AuditHead.seq, AuditHead.hash)).one_or_none()
-    return (head[0], head[1]) if head else (0, GENESIS)
-
-
-def verify(session: Session, *, batch: int = 50_000) -> VerifyResult:
-    """Walk the whole trail in order and report the first record that breaks the chain.
-
-    Safe while other transactions append: the head is read before the walk and again
-    after it. Appenders commit a prefix of the chain together with its head (they hold
-    the head lock), so the walk's snapshot must reach at least the first head and never
-    pass the second one; records committed after the walk began are left for next time.
-    """
-    first_seq, first_hash = _read_head(session)
-    # yield_per on the statement, not the connection: Connection.execution_options()
-    # changes the connection in place, and the operation's own audit INSERT that follows
-    # on it would then run as a server-side cursor (a syntax error on PostgreSQL).
-    result = session.execute(
-        text(f"SELECT {_COLUMNS} FROM audit_events ORDER BY seq").execution_options(
-            yield_per=batch)
-    )
-    with result:
-        walk = _walk(result, first_seq)
-    last_seq, last_hash = _read_head(session)
-    if walk.bad is not None:
-        return VerifyResult(False, walk.count, last_seq, walk.bad[0], walk.bad[1])
-    count = walk.count
-    if count < first_seq or (first_seq and walk.hash_at_first != first_hash):
-        return VerifyResult(False, count, max(first_seq, last_seq), min(count, first_seq) + 1,
-                            f"the trail ends at record {count} but its head says {first_seq}: "
-                            "records were removed from the end")
-    if count > last_seq:
-        return VerifyResult(False, count, last_seq, last_seq + 1,
-                            f"record {last_seq + 1} lies beyond the chain head "
-                            f"({last_seq}): it was not appended through the chain")
-    if count == last_seq and walk.last_hash != last_hash:
-        return VerifyResult(False, count, last_seq, count + 1,
-                            f"the chain head does not match record {count}: "
-                            "records were removed from the end")
-    return VerifyResult(True, count, count)
-
-
-@dataclass
-class _Walk:
-    count: int = 0
-    last_hash: str = GENESIS
-    hash_at_first: str | None = None
-    bad: tuple[int, str] | None = None
-
-
-def _walk(result: Iterable[Any], first_seq: int) -> _Walk:
-    walk = _Walk()
-    expected_seq, prev = 1, GENESIS
-    for row in result:
-        (seq, t, principal, account, action, resource, decision, outcome, error_code,
-         reason, request_id, source, details, prev_hash, digest) = row
-        if seq != expected_seq:
-            problem = "removed" if seq > expected_seq else "duplicated"
-            walk.bad = (expected_seq,
-                        f"record {expected_seq} is missing ({problem} or reordered)")
-            return walk
-        if prev_hash != prev:
-            walk.bad = (seq, f"record {seq} does not link to record {seq - 1}")
-            return walk
-        computed = record_hash(seq, t, principal, account, action, resource, decision, outcome,
-                               error_code, reason, request_id, source, details, prev_hash)
-        if computed != digest:
-            walk.bad = (seq, f"record {seq} was changed after it was written")
-            return walk
-        prev, expected_seq, walk.count = digest, expected_seq + 1, walk.count + 1
-        walk.last_hash = digest
-        if seq == first_seq:
-            walk.hash_at_first = digest
-    return walk
+__all__ = ["GENESIS", "AuditRecord", "VerifyResult", "append", "record_hash", "time_text",
+           "verify"]
