@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,10 +56,21 @@ def ou_target(path: str, crn: str, **kw: Any) -> Target:
     return Target("OU", path, crn, **kw)
 
 
+Scope = tuple[str, str]  # ("Account", name) or ("OU", path): the container a policy names
+
+
 @dataclass
 class Fragment:
+    """What a domain adds to the Cedar sets.
+
+    `policies` apply everywhere; `scoped` policies name one container in their scope
+    (`resource in Account::"x"` / `resource in OU::"/p"`) and are only consulted for
+    requests on that container or anything below it.
+    """
+
     entities: list[dict[str, Any]] = field(default_factory=list)
     policies: list[str] = field(default_factory=list)
+    scoped: list[tuple[Scope, str]] = field(default_factory=list)
     explanations: dict[str, str] = field(default_factory=dict)
 
 
@@ -107,15 +119,45 @@ class Decision:
 
 
 class Authorizer:
-    """Cached Cedar sets for one platform version."""
+    """Cached Cedar sets for one platform version.
 
-    def __init__(self, version: int, policies: str, entities: list[dict[str, Any]],
-                 explanations: dict[str, str]) -> None:
+    A request is decided against the policies that can apply to its container: the global
+    ones and those scoped to the container or an OU above it. The result is the same as
+    with every policy (a policy scoped elsewhere never matches), but the cost of a decision
+    no longer grows with the number of teams. Each container's set is parsed once.
+    """
+
+    def __init__(self, version: int, policies: list[str], scoped: list[tuple[Scope, str]],
+                 entities: list[dict[str, Any]], explanations: dict[str, str]) -> None:
         self.version = version
-        self.policy_text = policies
-        self.policy_set = cedarpy.PolicySet.from_str(policies)
+        self.global_policies = policies
+        self.scoped: dict[Scope, list[str]] = defaultdict(list)
+        for scope, text in scoped:
+            self.scoped[scope].append(text)
+        self.entity_list = entities
         self.entities = cedarpy.Entities.from_json_str(json.dumps(entities))
         self.explanations = explanations
+        self._parents = {(e["uid"]["type"], e["uid"]["id"]): (e["parents"][0]["type"],
+                                                             e["parents"][0]["id"])
+                         for e in entities
+                         if e["uid"]["type"] in ("Account", "OU") and e["parents"]}
+        self._sets: dict[Scope, cedarpy.PolicySet] = {}
+
+    @property
+    def policy_text(self) -> str:
+        """Every policy of this version, as one Cedar document."""
+        return "\n".join([*self.global_policies, *(p for ps in self.scoped.values() for p in ps)])
+
+    def policy_set(self, kind: str, id_: str) -> cedarpy.PolicySet:
+        key = (kind, id_)
+        found = self._sets.get(key)
+        if found is None:
+            texts = list(self.global_policies)
+            while key is not None:
+                texts += self.scoped.get(key, ())
+                key = self._parents.get(key)
+            found = self._sets[(kind, id_)] = cedarpy.PolicySet.from_str("\n".join(texts))
+        return found
 
     @staticmethod
     def request(principal: Principal, action: str, target: Target) -> dict[str, Any]:
@@ -131,17 +173,22 @@ class Authorizer:
         }
 
     def decide(self, principal: Principal, action: str, target: Target) -> Decision:
-        result = cedarpy.is_authorized(
-            self.request(principal, action, target), self.policy_set, self.entities
-        )
+        result = cedarpy.is_authorized(self.request(principal, action, target),
+                                       self.policy_set(target.kind, target.id), self.entities)
         return self._explain(result, principal, action, target)
 
     def decide_many(self, principal: Principal, action: str, targets: list[Target]) -> list[bool]:
-        if not targets:
-            return []
-        requests = [self.request(principal, action, t) for t in targets]
-        return [r.allowed for r in cedarpy.is_authorized_batch(requests, self.policy_set,
-                                                               self.entities)]
+        by_container: dict[Scope, list[int]] = defaultdict(list)
+        for i, target in enumerate(targets):
+            by_container[(target.kind, target.id)].append(i)
+        allowed = [False] * len(targets)
+        for (kind, id_), indexes in by_container.items():
+            requests = [self.request(principal, action, targets[i]) for i in indexes]
+            results = cedarpy.is_authorized_batch(requests, self.policy_set(kind, id_),
+                                                  self.entities)
+            for i, result in zip(indexes, results, strict=True):
+                allowed[i] = result.allowed
+        return allowed
 
     def _explain(self, result: Any, principal: Principal, action: str, target: Target) -> Decision:
         ids = list(result.diagnostics.id_annotations_by_reason.values())
@@ -200,11 +247,13 @@ def build(session: Session, version: int) -> Authorizer:
     entities = [{"uid": uid("System", "charter"), "attrs": {}, "parents": []}]
     entities += action_entities()
     policies = [BASE_POLICIES]
+    scoped: list[tuple[Scope, str]] = []
     explanations: dict[str, str] = {}
     for source in _SOURCES.values():
         fragment = source(session)
         entities += fragment.entities
         policies += fragment.policies
+        scoped += fragment.scoped
         explanations.update(fragment.explanations)
     explanations["base:closed-accounts"] = "the account is closed and accepts no changes"
-    return Authorizer(version, "\n".join(policies), entities, explanations)
+    return Authorizer(version, policies, scoped, entities, explanations)

@@ -67,15 +67,16 @@ def is_enabled(session: Session, control_id: str, scopes: list[str]) -> bool:
 # -- preventive: Cedar forbids ---------------------------------------------------------
 
 def _cedar(session: Session) -> Fragment:
-    policies, explanations = [], {}
+    scoped, explanations = [], {}
     for row in session.scalars(select(ControlEnablement).order_by(ControlEnablement.scope)):
         control = CONTROLS.get(row.control_id)
         if control is None or control.kind != PREVENTIVE:
             continue
-        policies.append(control.cedar(row.scope))
+        kind = "OU" if row.scope.startswith("/") else "Account"
+        scoped.append(((kind, row.scope), control.cedar(row.scope)))
         explanations[f"control:{control.id}@{row.scope}"] = (
             f"preventive control {control.id} ({control.description})")
-    return Fragment(policies=policies, explanations=explanations)
+    return Fragment(scoped=scoped, explanations=explanations)
 
 
 register_source("controls", _cedar)

@@ -129,8 +129,9 @@ def _cedar(session: Session) -> Fragment:
         attrs = {"roles": {p: sorted(names) for p, names in held.items()}}
         entities.append({"uid": uid("User", user), "attrs": attrs, "parents": parents})
     policy_of: dict[str, str] = {}  # expanding patterns once per permission set
-    return Fragment(entities=entities,
-                    policies=[_policy(a, policy_of) for a in assignments])
+    scoped = [(("Account" if a.scope_type == "account" else "OU", a.scope), _policy(a, policy_of))
+              for a in assignments]
+    return Fragment(entities=entities, scoped=scoped)
 
 
 def _accounts_in_scope(a: Assignment, accounts: list[tuple[str, str]]) -> set[str]:
