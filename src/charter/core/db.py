@@ -66,11 +66,20 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Reads need no write lock: on SQLite they begin a deferred transaction.
+        self._read_sessions = sessionmaker(self.engine.execution_options(charter_read=True),
+                                           expire_on_commit=False)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session inside one transaction: commit on success, roll back on any error."""
         with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reads only: never takes SQLite's write lock."""
+        with self._read_sessions() as session, session.begin():
             yield session
 
     def dispose(self) -> None:
@@ -104,7 +113,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read = conn.get_execution_options().get("charter_read")
+        conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
 
 
 def migrate(url: str) -> None:

@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from charter.access.actions import expand
@@ -166,24 +166,25 @@ register_source("identity", _cedar)
 
 def authenticate(runtime: Runtime, secret: str) -> Principal:
     """Resolve a bearer token to its user, or raise Unauthenticated with the reason."""
-    if not secret.startswith(TOKEN_PREFIX):
-        raise Unauthenticated("invalid token: log in again with `charter login`",
+    invalid = Unauthenticated("invalid token: log in again with `charter login`",
                               code="invalid_token")
-    with runtime.db.transaction() as session:
+    if not secret.startswith(TOKEN_PREFIX):
+        raise invalid
+    with runtime.db.read() as session:
         token = session.scalar(select(Token).where(Token.secret_hash == hash_secret(secret)))
-        if token is None:
-            raise Unauthenticated("invalid token: log in again with `charter login`",
-                                  code="invalid_token")
-        t = now()
-        if token.revoked_at is not None:
-            raise Unauthenticated(f"token {token.id} was revoked; create a new one",
-                                  code="token_revoked")
-        if token.expires_at <= t:
-            raise Unauthenticated(f"token {token.id} expired at {token.expires_at:%Y-%m-%d %H:%M}"
-                                  " UTC; create a new one", code="token_expired")
-        if token.last_used_at is None or (t - token.last_used_at).total_seconds() > 60:
-            token.last_used_at = t
-        return Principal(name=token.user, token_id=token.id)
+    if token is None:
+        raise invalid
+    t = now()
+    if token.revoked_at is not None:
+        raise Unauthenticated(f"token {token.id} was revoked; create a new one",
+                              code="token_revoked")
+    if token.expires_at <= t:
+        raise Unauthenticated(f"token {token.id} expired at {token.expires_at:%Y-%m-%d %H:%M}"
+                              " UTC; create a new one", code="token_expired")
+    if token.last_used_at is None or (t - token.last_used_at).total_seconds() > 60:
+        with runtime.db.transaction() as session:  # at most once a minute per token
+            session.execute(update(Token).where(Token.id == token.id).values(last_used_at=t))
+    return Principal(name=token.user, token_id=token.id)
 
 
 # -- helpers for other domains inside an operation -------------------------------------
