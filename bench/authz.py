@@ -31,7 +31,6 @@ Request = tuple[Principal, str, access.Target]
 ACCOUNT_ACTIONS = (("org:DescribeAccount", 4), ("org:UpdateAccount", 2), ("audit:ListEvents", 2),
                    ("org:CloseAccount", 1), ("audit:StopTrail", 1), ("identity:WhoAmI", 1))
 OU_ACTIONS = ("org:CreateOU", "org:ListAccounts", "controls:EnableControl")
-LATENCY_TARGET_MS = 5.0  # no target in the brief: an assumed budget for the p50 overhead
 
 
 def cedar_sets(p: Any) -> tuple[access.Authorizer, str, list[dict[str, Any]]]:
@@ -144,9 +143,7 @@ def bench_latency(p: Any, quick: bool) -> None:
             ours = percentiles(latencies(http, path, n))
             rows = [Row(f"{q} latency", ours[q], health[q], "ms") for q in ours]
             rows += [Row(f"{q} overhead", ours[q] - health[q], None, "ms") for q in ours]
-            overhead = ours["p50"] - health["p50"]
-            rows[3].target, rows[3].met = f"<= {LATENCY_TARGET_MS:g} ms", (
-                overhead <= LATENCY_TARGET_MS)
+            # No target is set for the overhead: it is reported, not judged.
             print_table(f"API latency, {n:,} sequential keep-alive requests each",
                         f"GET {path} (authenticate, authorize, audit)",
                         "GET /healthz (no auth, no audit)", rows)
