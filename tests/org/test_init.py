@@ -55,7 +55,7 @@ def test_init_restores_a_removed_baseline_assignment_and_says_so(platform):
     assignment = next(a for a in platform.admin.assignments.list()["items"]
                       if a["principal_name"] == "data-platform-engineering")
     platform.admin.assignments.delete(assignment["id"])
-    code, out, _ = platform.cli("init", "--json")
+    _code, out, _ = platform.cli("init", "--json")
     report = json.loads(out)
     assert report["already_initialized"] is False
     assert "group data-platform-engineering (data-lake-admin on /)" in report["created"]
