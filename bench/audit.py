@@ -20,6 +20,7 @@ from charter.audit import chain
 from charter.audit.orm import AuditEvent
 from charter.core.db import Database
 
+KEY = bytes(range(32))  # records are HMACs under the platform's audit key, as in production
 BATCH = 1_000
 FILL_BATCH = 10_000
 APPEND_TARGET = 20_000  # audited appends/s
@@ -62,7 +63,7 @@ def plain_rows(recs: list[chain.AuditRecord], start_seq: int) -> list[dict[str, 
 def append_chained(db: Database, batches: Iterable[list[chain.AuditRecord]]) -> None:
     for batch in batches:
         with db.transaction() as session:
-            chain.append(session, batch)
+            chain.append(session, batch, key=KEY)
 
 
 # Two plain ways to insert the same rows: SQLAlchemy Core executemany on the table, and the
@@ -106,7 +107,7 @@ def scan(db: Database) -> int:
 
 def verify(db: Database) -> chain.VerifyResult:
     with db.transaction() as session:
-        return chain.verify(session)
+        return chain.verify(session, key=KEY)
 
 
 def bench_verify(backend: str, n: int) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     )
     default_token_days: int = Field(
         default=30, ge=1, description="Lifetime of a token created without --expires-in."
+    )
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the audit chain's HMAC. Default: CHARTER_HOME/audit.key, made "
+        "on first use; servers sharing one database must all be given the same key.",
     )
     dispatch_inline: bool = Field(
         default=True,

@@ -155,18 +155,31 @@ def test_edited_first_record_is_named(trail):
     _assert_broken_at(platform, 1)
 
 
-def test_edit_with_recomputed_hash_is_caught_at_the_next_link(trail):
-    """Recomputing the edited record's own hash does not help: the next record's
-    prev_hash no longer matches."""
-    platform, k = trail
+def _rehash(platform, k: int, key: bytes) -> None:
     with platform.runtime.db.transaction() as session:
         row = session.get(AuditEvent, k)
         row.principal = "mallory"
         row.hash = chain.record_hash(
             row.seq, row.time, row.principal, row.account, row.action, row.resource,
             row.decision, row.outcome, row.error_code, row.reason, row.request_id, row.source,
-            row.details, row.prev_hash)
+            row.details, row.prev_hash, key)
+
+
+def test_edit_with_recomputed_hash_is_caught_at_the_next_link(trail):
+    """Even with the audit key, recomputing the edited record's own hash does not help:
+    the next record's prev_hash no longer matches."""
+    platform, k = trail
+    _rehash(platform, k, platform.runtime.audit_key)
     _assert_broken_at(platform, k + 1)
+
+
+def test_recomputed_hash_without_the_audit_key_is_caught_at_the_record(trail):
+    """Records are HMACs under the platform's audit key: write access to the database
+    alone cannot produce a hash that verifies."""
+    platform, k = trail
+    assert platform.runtime.audit_key
+    _rehash(platform, k, b"")
+    _assert_broken_at(platform, k)
 
 
 def test_deleted_middle_record_is_named(trail):
@@ -220,14 +233,14 @@ def test_forged_record_beyond_the_head_is_named(trail):
         digest = chain.record_hash(
             seq, forged.time, forged.principal, forged.account, forged.action, forged.resource,
             forged.decision, forged.outcome, None, None, forged.request_id, forged.source,
-            None, head_hash)
+            None, head_hash, platform.runtime.audit_key)
         session.add(AuditEvent(
             seq=seq, time=forged.time, principal=forged.principal, account=forged.account,
             action=forged.action, resource=forged.resource, decision=forged.decision,
             outcome=forged.outcome, request_id=forged.request_id, source=forged.source,
             prev_hash=head_hash, hash=digest))
     with platform.runtime.db.transaction() as session:
-        report = chain.verify(session)
+        report = chain.verify(session, key=platform.runtime.audit_key)
     assert (report.ok, report.first_bad_seq) == (False, head_seq + 1), report
     code, _, _ = platform.cli("audit", "verify", "--json")
     assert code != 0
@@ -323,7 +336,8 @@ def _hammer(platform, writers: int, rounds: int) -> list[dict]:
                     client.audit.delete(before=f"load-{i}-{r}")
                 with platform.runtime.db.transaction() as session:
                     chain.append(session, [_record(f"load-{i}-{r}", 0),
-                                           _record(f"load-{i}-{r}", 1)])
+                                           _record(f"load-{i}-{r}", 1)],
+                                 key=platform.runtime.audit_key)
                 if r == rounds // 2:
                     report = client.audit.verify()
                     with lock:
@@ -345,7 +359,7 @@ def _hammer(platform, writers: int, rounds: int) -> list[dict]:
 
 def _assert_one_unbroken_chain(platform, writers: int, rounds: int, before: int) -> None:
     with platform.runtime.db.transaction() as session:
-        report = chain.verify(session)
+        report = chain.verify(session, key=platform.runtime.audit_key)
     assert report.ok, report
     rows = _rows(platform)
     head_seq, head_hash = _head(platform)

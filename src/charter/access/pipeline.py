@@ -120,7 +120,7 @@ def _execute(ctx: Context, action: str, fn: Callable[..., Any], target_fn: Targe
         if changes_policy:
             bump_version(ctx.db)
         chain.append(ctx.db, [_record(ctx, action, target, "allow", "success",
-                                      reason=verdict.reason)])
+                                      reason=verdict.reason)], key=ctx.runtime.audit_key)
         ctx.audited = True
         return result
     except CharterError as error:
@@ -172,7 +172,8 @@ def _audit_failure(ctx: Context, action: str, failure: _Failure) -> None:
         outcome = "error"
     with ctx.runtime.db.transaction() as session:
         chain.append(session, [_record(ctx, action, failure.target, failure.decision, outcome,
-                                       error_code=code, reason=message[:MAX_REASON])])
+                                       error_code=code, reason=message[:MAX_REASON])],
+                     key=ctx.runtime.audit_key)
     ctx.audited = True
 
 
@@ -199,7 +200,8 @@ def audit_rejected(ctx: Context, route: str, error: CharterError) -> None:
         chain.append(session, [chain.AuditRecord(
             principal=ctx.principal.name, account="unknown", action=REJECTED.name,
             resource=route[:500], decision="deny", outcome="error", request_id=ctx.request_id,
-            source=ctx.source, error_code=error.code, reason=error.message[:MAX_REASON])])
+            source=ctx.source, error_code=error.code, reason=error.message[:MAX_REASON])],
+            key=ctx.runtime.audit_key)
     ctx.audited = True
 
 
@@ -210,4 +212,5 @@ def audit_unauthenticated(runtime: Any, request_id: str, source: str, route: str
         chain.append(session, [chain.AuditRecord(
             principal="anonymous", account="unknown", action="identity:Authenticate",
             resource=route, decision="deny", outcome="denied", request_id=request_id,
-            source=source, error_code=error.code, reason=error.message[:MAX_REASON])])
+            source=source, error_code=error.code, reason=error.message[:MAX_REASON])],
+            key=runtime.audit_key)

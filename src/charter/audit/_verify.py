@@ -55,7 +55,7 @@ class _Range:
     bad: tuple[int, str] | None = None
 
 
-def _walk(rows: Iterable[Any], lo: int, hi: int) -> _Range:
+def _walk(rows: Iterable[Any], lo: int, hi: int, key: bytes) -> _Range:
     walked = _Range(lo, hi)
     expected, prev = lo, None
     for (seq, t, principal, account, action, resource, decision, outcome, error_code, reason,
@@ -69,7 +69,8 @@ def _walk(rows: Iterable[Any], lo: int, hi: int) -> _Range:
             walked.bad = (seq, f"record {seq} does not link to record {seq - 1}")
             return walked
         if record_hash(seq, t, principal, account, action, resource, decision, outcome,
-                       error_code, reason, request_id, source, details, prev_hash) != digest:
+                       error_code, reason, request_id, source, details, prev_hash,
+                       key) != digest:
             walked.bad = (seq, f"record {seq} was changed after it was written")
             return walked
         prev, expected = digest, expected + 1
@@ -79,7 +80,7 @@ def _walk(rows: Iterable[Any], lo: int, hi: int) -> _Range:
     return walked
 
 
-def _walk_in(session: Session, lo: int, hi: int) -> _Range:
+def _walk_in(session: Session, lo: int, hi: int, key: bytes) -> _Range:
     # The driver's own cursor, streamed in batches: a million rows through SQLAlchemy's
     # Row objects cost a second more than the hashing saved by walking in parallel.
     raw = session.connection().connection.driver_connection
@@ -95,7 +96,7 @@ def _walk_in(session: Session, lo: int, hi: int) -> _Range:
            "ORDER BY seq")
     try:
         cursor.execute(sql)
-        return _walk(_batches(cursor), lo, hi)
+        return _walk(_batches(cursor), lo, hi, key)
     finally:
         cursor.close()
 
@@ -105,11 +106,11 @@ def _batches(cursor: Any, size: int = 20_000) -> Iterable[Any]:
         yield from rows
 
 
-def _walk_range_process(url: str, lo: int, hi: int) -> _Range:
+def _walk_range_process(url: str, lo: int, hi: int, key: bytes) -> _Range:
     engine = create_engine(url, poolclass=pool.NullPool)
     try:
         with Session(engine) as session:
-            return _walk_in(session, lo, hi)
+            return _walk_in(session, lo, hi, key)
     finally:
         engine.dispose()
 
@@ -119,18 +120,18 @@ def _ranges(lo: int, hi: int, parts: int) -> list[tuple[int, int]]:
     return [(a, min(a + size - 1, hi)) for a in range(lo, hi + 1, size)]
 
 
-def _walk_all(session: Session, head: int) -> list[_Range]:
+def _walk_all(session: Session, head: int, key: bytes) -> list[_Range]:
     if head == 0:
         return []
     workers = min(os.cpu_count() or 1, MAX_WORKERS) if head >= PARALLEL_FROM else 1
     url = session.get_bind().url
     if workers == 1 or url.database in (None, "", ":memory:"):
-        return [_walk_in(session, 1, head)]
+        return [_walk_in(session, 1, head, key)]
     spans = _ranges(1, head, workers)
     context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as executor:
         futures = [executor.submit(_walk_range_process,
-                                   url.render_as_string(hide_password=False), lo, hi)
+                                   url.render_as_string(hide_password=False), lo, hi, key)
                    for lo, hi in spans]
         return [f.result() for f in futures]
 
@@ -159,8 +160,11 @@ def _head_mismatch(seq: int) -> str:
             "and the head moved back, or the head was changed")
 
 
-def verify_trail(session: Session) -> VerifyResult:
-    """Walk the whole trail and report the first record changed, removed or reordered."""
+def verify_trail(session: Session, *, key: bytes = b"") -> VerifyResult:
+    """Walk the whole trail and report the first record changed, removed or reordered.
+
+    `key` is the platform's audit key the records were appended with (b"" for none).
+    """
     head = _head(session)
     if head is None:
         stored = session.scalar(select(func.count()).select_from(AuditEvent)) or 0
@@ -168,7 +172,7 @@ def verify_trail(session: Session) -> VerifyResult:
             return VerifyResult(False, 0, 0, 1, "the chain head is missing")
         return VerifyResult(True, 0, 0)
     first_seq, first_hash = head
-    count, prev, bad = _stitch(_walk_all(session, first_seq), GENESIS)
+    count, prev, bad = _stitch(_walk_all(session, first_seq, key), GENESIS)
     if bad is not None:
         return VerifyResult(False, count, first_seq, *bad)
     if prev != first_hash:
@@ -176,7 +180,7 @@ def verify_trail(session: Session) -> VerifyResult:
     highest = session.scalar(select(func.max(AuditEvent.seq))) or 0
     last_seq, last_hash = _head(session) or (first_seq, first_hash)
     if last_seq > first_seq:  # appended while we walked
-        tail_count, prev, bad = _stitch([_walk_in(session, first_seq + 1, last_seq)], prev)
+        tail_count, prev, bad = _stitch([_walk_in(session, first_seq + 1, last_seq, key)], prev)
         count += tail_count
         if bad is not None:
             return VerifyResult(False, count, last_seq, *bad)

@@ -9,6 +9,7 @@ Key contracts:
 
 from __future__ import annotations
 
+import hmac
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -63,8 +64,10 @@ def _f(value: str | None) -> str:
 def record_hash(
     seq: int, time: datetime | str, principal: str, account: str, action: str, resource: str,
     decision: str, outcome: str, error_code: str | None, reason: str | None,
-    request_id: str, source: str, details: str | None, prev_hash: str,
+    request_id: str, source: str, details: str | None, prev_hash: str, key: bytes = b"",
 ) -> str:
+    """sha256 of the record's canonical form, or HMAC-sha256 under the platform's audit
+    key: then rewriting the chain needs the key, not just write access to the database."""
     # Length-prefixed fields, "-" for NULL: no two different records share a canonical form
     # (an empty string and NULL differ; a separator inside a value cannot shift fields).
     # One f-string: verify hashes a million of these.
@@ -76,6 +79,8 @@ def record_hash(
         f"{len(request_id)}:{request_id}{len(source)}:{source}{_f(details)}"
         f"{len(prev_hash)}:{prev_hash}"
     )
+    if key:
+        return hmac.digest(key, canonical.encode(), "sha256").hex()
     return sha256(canonical.encode()).hexdigest()
 
 
@@ -95,7 +100,7 @@ def _lock_head(session: Session) -> AuditHead:
     return head
 
 
-def append(session: Session, records: Iterable[AuditRecord]) -> int:
+def append(session: Session, records: Iterable[AuditRecord], *, key: bytes = b"") -> int:
     """Append records to the chain in the caller's transaction; returns the last seq."""
     head = _lock_head(session)
     seq, prev = head.seq, head.hash
@@ -107,6 +112,7 @@ def append(session: Session, records: Iterable[AuditRecord]) -> int:
         digest = record_hash(
             seq, t, rec.principal, rec.account, rec.action, rec.resource, rec.decision,
             rec.outcome, rec.error_code, rec.reason, rec.request_id, rec.source, details, prev,
+            key,
         )
         rows.append({
             "seq": seq, "time": t, "principal": rec.principal, "account": rec.account,

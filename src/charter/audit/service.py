@@ -82,7 +82,7 @@ def _readable_accounts(ctx: Context) -> list[str]:
 def verify_trail(ctx: Context) -> VerifyReport:
     """Recompute the hash chain and report the first record that was changed, removed or
     reordered."""
-    return VerifyReport(**chain.verify(ctx.db).to_dict())
+    return VerifyReport(**chain.verify(ctx.db, key=ctx.runtime.audit_key).to_dict())
 
 
 @operation("audit:StopTrail", "write", target=_trail)

@@ -38,6 +38,7 @@ class Runtime:
     settings: Settings
     db: Database
     storage: ObjectStore
+    audit_key: bytes = b""
     cache: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
