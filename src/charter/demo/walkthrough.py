@@ -185,6 +185,7 @@ def _stop_previous(home: Path) -> None:
 
 def _explore(demo: Demo, *, running: bool) -> None:
     demo.step("Keep exploring")
+    console.print(f"export PATH={Path(sys.executable).parent}:$PATH")
     console.print(f"export CHARTER_HOME={demo.home}")
     console.print("charter whoami                       # default profile: in-process, no server")
     if running:
@@ -192,6 +193,6 @@ def _explore(demo: Demo, *, running: bool) -> None:
         console.print("charter --profile sam-scientist accounts list")
         console.print(f"open {demo.url}/docs                 # the REST API")
         console.print(f"kill {demo.server.pid if demo.server else ''}"
-                      "                           # stop the server")
+                      "                           # stop the server (the next make demo does too)")
     console.print("Profiles: " + ", ".join(["default", "admin", *PERSONAS]))
     console.print("[green]demo complete[/green]")
