@@ -30,7 +30,6 @@ from charter.access.orm import AuthzState
 from charter.core.context import Principal, Runtime
 
 MANAGEMENT = "management"
-ROOT_OU = "/"
 
 
 @dataclass(frozen=True)

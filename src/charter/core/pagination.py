@@ -22,8 +22,3 @@ class Page(BaseModel, Generic[T]):
     total: int
     limit: int
     offset: int
-
-    @property
-    def next_offset(self) -> int | None:
-        end = self.offset + len(self.items)
-        return end if end < self.total else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from charter.access.authorizer import Fragment, account_target, ou_target, register_source, uid
@@ -335,7 +335,3 @@ def list_blueprints(ctx: Context) -> list[BlueprintRead]:
                           name_suffix=b.name_suffix, budget=b.budget,
                           assignments=dict(b.assignments), controls=list(b.controls))
             for b in BLUEPRINTS.values()]
-
-
-def count_accounts(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Account)) or 0
