@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from charter.access.actions import ACTIONS
 from charter.api.app import PUBLIC_PATHS
-from charter.api.routes import audit, controls, identity, org
+from charter.api.routes import audit, controls, identity, lake, org
 from charter.audit.orm import AuditEvent
 
 PATH_VALUES = {
@@ -20,6 +20,8 @@ PATH_VALUES = {
     "user": "someone",
     "token_id": "tok-0000000000000000",
     "assignment_id": "asg-0000000000000000",
+    "database": "bank",
+    "table": "customers",
 }
 
 BODIES = {
@@ -33,6 +35,9 @@ BODIES = {
                          "account": "team-a-dev"},
     "TokenCreate": {},
     "EnablementCreate": {"ou": "/workloads"},
+    "DomainCreate": {"name": "retail", "account": "team-a-dev"},
+    "DatabaseCreate": {"name": "bank"},
+    "RulesAdd": {"rules": ["not_null(id)"]},
 }
 
 
@@ -59,7 +64,7 @@ def governed_routes(app) -> list[Route]:
 
 def test_no_route_is_hidden_from_the_walk(platform):
     walked = {(r.method, r.path) for r in governed_routes(platform.app)}
-    for module in (org, identity, controls, audit):
+    for module in (org, identity, controls, audit, lake):
         for route in module.router.routes:
             assert isinstance(route, APIRoute)
             for method in route.methods:

@@ -7,12 +7,13 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 import charter
 from charter.access.pipeline import audit_rejected
-from charter.api.routes import audit, controls, identity, org
+from charter.api.routes import audit, controls, identity, lake, org
 from charter.api.runtime import build_runtime
 from charter.core.context import Runtime
 from charter.core.events import dispatch_pending
@@ -34,7 +35,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         "authorized with Cedar and written to a hash-chained audit trail.",
     )
     app.state.runtime = runtime
-    for module in (org, identity, controls, audit):
+    for module in (org, identity, controls, audit, lake):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["health"])
@@ -45,7 +46,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     @app.exception_handler(CharterError)
     async def _charter_error(request: Request, error: CharterError) -> JSONResponse:
         await _audit_if_rejected(request, error)
-        return JSONResponse(error.to_dict(), status_code=error.http_status)
+        return JSONResponse(jsonable_encoder(error.to_dict()), status_code=error.http_status)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:

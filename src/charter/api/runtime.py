@@ -17,6 +17,7 @@ def load_domains() -> None:
     from charter.audit import service as _audit  # noqa: F401
     from charter.controls import service as _controls  # noqa: F401
     from charter.identity import service as _identity  # noqa: F401
+    from charter.lake import service as _lake  # noqa: F401
     from charter.org import service as _org  # noqa: F401
 
 

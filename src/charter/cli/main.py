@@ -20,6 +20,7 @@ from charter.cli.identity import (
     tokens_app,
     users_app,
 )
+from charter.cli.lake import lake_app
 from charter.cli.org import accounts_app, blueprints_app, ou_app
 from charter.cli.output import console, fail, print_json, show, table
 from charter.errors import CharterError
@@ -38,7 +39,8 @@ app = typer.Typer(
 for sub, name in ((ou_app, "ou"), (accounts_app, "accounts"), (blueprints_app, "blueprints"),
                   (users_app, "users"), (groups_app, "groups"),
                   (permission_sets_app, "permission-sets"), (assignments_app, "assignments"),
-                  (tokens_app, "tokens"), (controls_app, "controls"), (audit_app, "audit")):
+                  (tokens_app, "tokens"), (controls_app, "controls"), (audit_app, "audit"),
+                  (lake_app, "lake")):
     app.add_typer(sub, name=name)
 
 

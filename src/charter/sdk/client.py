@@ -7,6 +7,7 @@ Cedar authorization and the audit trail.
 
 from __future__ import annotations
 
+import json as _json
 import warnings
 from typing import Any
 from urllib.parse import quote
@@ -59,14 +60,17 @@ class Client:
         self.tokens = _Tokens(self)
         self.controls = _Controls(self)
         self.audit = _Audit(self)
+        self.lake = _Lake(self)
 
     def request(self, method: str, path: str, *, json: Json = None,
-                params: dict[str, Any] | None = None) -> Json:
+                params: dict[str, Any] | None = None, content: bytes | None = None) -> Json:
         """Send one API request; raise the CharterError the server reported."""
         if params:
             params = {k: v for k, v in params.items() if v is not None}
         try:
-            response = self._http.request(method, path, json=json, params=params)
+            headers = {"content-type": "application/octet-stream"} if content is not None else None
+            response = self._http.request(method, path, json=json, params=params,
+                                          content=content, headers=headers)
         except httpx.HTTPError as exc:
             raise CharterError(f"cannot reach Charter at {self.url}: {exc}",
                                code="unreachable") from None
@@ -252,3 +256,45 @@ class _Audit(_Part):
 
     def delete(self, *, before: str | None = None) -> Json:
         return self._c.request("DELETE", "/v1/audit/events", params={"before": before})
+
+
+class _Lake(_Part):
+    def create_domain(self, name: str, *, account: str, description: str = "") -> Json:
+        return self._c.request("POST", "/v1/lake/domains", json={
+            "name": name, "account": account, "description": description})
+
+    def domains(self) -> Json:
+        return self._c.request("GET", "/v1/lake/domains")
+
+    def create_database(self, account: str, name: str, *, description: str = "") -> Json:
+        return self._c.request("POST", f"/v1/accounts/{_q(account)}/lake/databases",
+                               json={"name": name, "description": description})
+
+    def tables(self, account: str, *, database: str | None = None) -> Json:
+        return self._c.request("GET", f"/v1/accounts/{_q(account)}/lake/tables",
+                               params={"database": database})
+
+    def table(self, account: str, table: str) -> Json:
+        return self._c.request("GET", _table_path(account, table))
+
+    def snapshots(self, account: str, table: str) -> Json:
+        return self._c.request("GET", _table_path(account, table) + "/snapshots")
+
+    def add_rules(self, account: str, table: str, rules: list[str]) -> Json:
+        return self._c.request("POST", _table_path(account, table) + "/rules",
+                               json={"rules": rules})
+
+    def ingest(self, account: str, table: str, data: bytes, *, format: str = "csv",
+               mode: str = "append", schema: dict[str, Any] | None = None,
+               evolve: bool = False) -> Json:
+        """Write CSV or Parquet bytes into `db.table` as one snapshot."""
+        return self._c.request("POST", _table_path(account, table) + "/ingest", params={
+            "mode": mode, "format": format, "evolve": evolve or None,
+            "schema": _json.dumps(schema) if schema is not None else None}, content=data)
+
+
+def _table_path(account: str, table: str) -> str:
+    database, sep, name = table.partition(".")
+    if not sep or not database or not name:
+        raise Invalid(f"name the table as DB.TABLE, not {table!r}", code="invalid_table_name")
+    return f"/v1/accounts/{_q(account)}/lake/tables/{_q(database)}/{_q(name)}"

@@ -1,0 +1,89 @@
+"""Lake routes: domains, databases, tables, ingestion, quality rules, snapshots."""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from fastapi import APIRouter, Body, Query
+
+from charter.api.deps import Ctx
+from charter.errors import Invalid
+from charter.lake import service
+from charter.lake.schemas import (
+    DatabaseCreate,
+    DatabaseRead,
+    DomainCreate,
+    DomainRead,
+    IngestReport,
+    RulesAdd,
+    SnapshotRead,
+    TableList,
+    TableRead,
+)
+
+router = APIRouter(prefix="/v1", tags=["lake"])
+TABLE = "/accounts/{account}/lake/tables/{database}/{table}"
+
+
+@router.post("/lake/domains", status_code=201)
+def create_domain(body: DomainCreate, ctx: Ctx) -> DomainRead:
+    """Register a data domain owned by a producer account."""
+    return service.create_domain(ctx, body)
+
+
+@router.get("/lake/domains")
+def list_domains(ctx: Ctx) -> list[DomainRead]:
+    """Data domains in the central catalog."""
+    return service.list_domains(ctx)
+
+
+@router.post("/accounts/{account}/lake/databases", status_code=201)
+def create_database(account: str, body: DatabaseCreate, ctx: Ctx) -> DatabaseRead:
+    """Create a database in a producer account."""
+    return service.create_database(ctx, account, body)
+
+
+@router.get("/accounts/{account}/lake/tables")
+def list_tables(account: str, ctx: Ctx, database: str | None = None) -> TableList:
+    """Databases and tables of an account."""
+    return service.list_tables(ctx, account, database=database)
+
+
+@router.get(TABLE)
+def get_table(account: str, database: str, table: str, ctx: Ctx) -> TableRead:
+    """A table's columns, rules and current snapshot."""
+    return service.get_table(ctx, account, database, table)
+
+
+@router.get(TABLE + "/snapshots")
+def list_snapshots(account: str, database: str, table: str, ctx: Ctx) -> list[SnapshotRead]:
+    """Every snapshot of a table, oldest first."""
+    return service.list_snapshots(ctx, account, database, table)
+
+
+@router.post(TABLE + "/rules")
+def add_rules(account: str, database: str, table: str, body: RulesAdd, ctx: Ctx) -> TableRead:
+    """Declare quality rules on a table."""
+    return service.add_rules(ctx, account, database, table, body)
+
+
+@router.post(TABLE + "/ingest")
+def ingest(
+    account: str, database: str, table: str, ctx: Ctx,
+    data: bytes = Body(..., media_type="application/octet-stream"),
+    mode: Literal["create", "append", "overwrite"] = "append",
+    format: Literal["csv", "parquet"] = "csv",
+    evolve: bool = False,
+    schema: str | None = Query(None, max_length=20_000,
+                               description='Declared schema: {"columns": [...]} as JSON.'),
+) -> IngestReport:
+    """Write a CSV or Parquet file into a table as one snapshot, after its quality rules."""
+    declared = None
+    if schema is not None:
+        try:
+            declared = json.loads(schema)
+        except ValueError:
+            raise Invalid("the schema is not valid JSON", code="invalid_schema") from None
+    return service.ingest(ctx, account, database, table, data, fmt=format, mode=mode,
+                          schema=declared, evolve=evolve)

@@ -1,0 +1,162 @@
+"""`charter lake`: data domains, databases, tables, ingestion, quality rules, snapshots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from charter.cli.common import JsonOpt, state, want_json
+from charter.cli.output import console, err_console, show, table
+from charter.errors import CharterError, Invalid
+
+lake_app = typer.Typer(help="The data lake: domains, catalog, Iceberg tables, quality rules.",
+                       no_args_is_help=True)
+domains_app = typer.Typer(help="Data domains and their producer accounts.", no_args_is_help=True)
+databases_app = typer.Typer(help="Databases of a producer account.", no_args_is_help=True)
+tables_app = typer.Typer(help="Tables in the catalog.", no_args_is_help=True)
+rules_app = typer.Typer(help="Data quality rules, checked on every write.", no_args_is_help=True)
+for sub, name in ((domains_app, "domains"), (databases_app, "databases"),
+                  (tables_app, "tables"), (rules_app, "rules")):
+    lake_app.add_typer(sub, name=name)
+
+AccountArg = Annotated[str, typer.Argument(help="The producer account, e.g. retail-data.")]
+TableArg = Annotated[str, typer.Argument(help="DB.TABLE")]
+
+
+@domains_app.command("create")
+def domains_create(
+    ctx: typer.Context, name: str,
+    account: Annotated[str, typer.Option(help="Producer account (blueprint data-domain).")],
+    description: Annotated[str, typer.Option(help="What the domain holds.")] = "",
+    json_: JsonOpt = False,
+) -> None:
+    """Register a data domain owned by a producer account."""
+    data = state(ctx).client().lake.create_domain(name, account=account, description=description)
+    show(data, want_json(ctx, json_), lambda d: console.print(
+        f"domain {d['name']} produced by {d['account']}"))
+
+
+@domains_app.command("list")
+def domains_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
+    """List data domains."""
+    data = state(ctx).client().lake.domains()
+    show(data, want_json(ctx, json_), lambda d: table(d, ["name", "account", "description"]))
+
+
+@databases_app.command("create")
+def databases_create(
+    ctx: typer.Context, account: AccountArg, name: str,
+    description: Annotated[str, typer.Option(help="What the database holds.")] = "",
+    json_: JsonOpt = False,
+) -> None:
+    """Create a database in a producer account."""
+    data = state(ctx).client().lake.create_database(account, name, description=description)
+    show(data, want_json(ctx, json_), lambda d: console.print(f"created database {d['crn']}"))
+
+
+@tables_app.command("list")
+def tables_list(
+    ctx: typer.Context, account: AccountArg,
+    database: Annotated[str | None, typer.Argument(help="Only this database.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """List an account's databases and tables."""
+    data = state(ctx).client().lake.tables(account, database=database)
+    show(data, want_json(ctx, json_), lambda d: table(
+        [{**t, "table": f"{t['database']}.{t['name']}"} for t in d["tables"]],
+        ["table", "total_records", "current_snapshot", "rules"],
+        title=f"{len(d['databases'])} database(s), {len(d['tables'])} table(s)"))
+
+
+@tables_app.command("show")
+def tables_show(ctx: typer.Context, account: AccountArg, name: TableArg,
+                json_: JsonOpt = False) -> None:
+    """Show a table's columns, rules and current snapshot."""
+    data = state(ctx).client().lake.table(account, name)
+
+    def render(d: dict[str, Any]) -> None:
+        console.print(f"[bold]{d['database']}.{d['name']}[/bold]  {d['crn']}")
+        console.print(f"  {d['total_records']} records, snapshot {d['current_snapshot']}")
+        table(d["columns"], ["name", "type", "required"])
+        for rule in d["rules"]:
+            console.print(f"  rule: {rule}")
+
+    show(data, want_json(ctx, json_), render)
+
+
+@lake_app.command("ingest")
+def ingest(
+    ctx: typer.Context, account: AccountArg, name: TableArg,
+    file: Annotated[Path, typer.Argument(help="A .csv or .parquet file.", exists=True,
+                                         dir_okay=False, readable=True)],
+    mode: Annotated[str, typer.Option(help="create, append or overwrite.")] = "append",
+    schema: Annotated[Path | None, typer.Option(
+        help='JSON file: {"columns": [{"name": ..., "type": long|double|string|...}]}',
+        exists=True, dir_okay=False)] = None,
+    evolve: Annotated[bool, typer.Option("--evolve", help="Add new columns to the table.")]
+    = False,
+    format: Annotated[str | None, typer.Option(help="csv or parquet (default: extension).")]
+    = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Write a file into a table as one snapshot; a write that breaks a quality rule writes
+    nothing and lists the failing rules with example rows."""
+    fmt = format or ("parquet" if file.suffix.lower() in (".parquet", ".pq") else "csv")
+    declared = _read_schema(schema) if schema else None
+    as_json = want_json(ctx, json_)
+    with console.status(f"ingesting {file.name} ({file.stat().st_size:,} bytes)...",
+                        spinner="dots") if not as_json else _nothing():
+        try:
+            data = state(ctx).client().lake.ingest(account, name, file.read_bytes(), format=fmt,
+                                                   mode=mode, schema=declared, evolve=evolve)
+        except CharterError as error:
+            if not as_json:
+                for failure in error.details.get("failures", []):
+                    err_console.print(f"  {failure['rule']}: {failure['failing_rows']} rows, "
+                                      f"e.g. {failure['examples'][:3]}", highlight=False)
+            raise
+    show(data, as_json, lambda d: console.print(
+        f"{d['mode']}: {d['rows_written']} rows into {d['table']}, snapshot "
+        f"{d['snapshot_id']} ({d['total_records']} records)"
+        + (f"; new columns {', '.join(d['columns_added'])}" if d["columns_added"] else "")))
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _read_schema(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except ValueError as exc:
+        raise Invalid(f"{path} is not valid JSON: {exc}", code="invalid_schema") from None
+
+
+@rules_app.command("add")
+def rules_add(
+    ctx: typer.Context, account: AccountArg, name: TableArg,
+    rules: Annotated[list[str], typer.Argument(
+        help="not_null(col) unique(col) range(col,min,max) allowed(col,a|b) regex(col,re) "
+             "row_count(min,max)")],
+    json_: JsonOpt = False,
+) -> None:
+    """Declare quality rules on a table."""
+    data = state(ctx).client().lake.add_rules(account, name, rules)
+    show(data, want_json(ctx, json_), lambda d: console.print(
+        f"{d['database']}.{d['name']} rules: {', '.join(d['rules'])}"))
+
+
+@lake_app.command("snapshots")
+def snapshots(ctx: typer.Context, account: AccountArg, name: TableArg,
+              json_: JsonOpt = False) -> None:
+    """List a table's snapshots, oldest first: each write made one."""
+    data = state(ctx).client().lake.snapshots(account, name)
+    show(data, want_json(ctx, json_), lambda d: table(
+        d, ["snapshot_id", "timestamp", "operation", "added_records", "total_records"]))

@@ -1,0 +1,106 @@
+"""Iceberg tables: a SQL catalog and data files under each producer account's prefix.
+
+Key contracts:
+- Each write (create, append, overwrite) commits one Iceberg snapshot, or nothing.
+- Table data lives under `<storage>/accounts/<account>/lake/<database>/<table>`.
+- On PostgreSQL the Iceberg catalog tables live in the metadata database. On SQLite they
+  live in `CHARTER_HOME/lake-catalog.db`: the operation's own transaction holds SQLite's
+  write lock while the Iceberg commit runs on the catalog's own connection.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.table import Table
+
+from charter.core.context import Runtime
+from charter.errors import Invalid, NotFound
+
+_lock = threading.Lock()
+TYPES = {"long": pa.int64(), "int": pa.int32(), "double": pa.float64(), "string": pa.string(),
+         "boolean": pa.bool_(), "date": pa.date32(), "timestamp": pa.timestamp("us")}
+
+
+def catalog(runtime: Runtime) -> SqlCatalog:
+    """The platform's Iceberg catalog (made once per runtime)."""
+    with _lock:
+        found = runtime.cache.get("lake.catalog")
+        if found is None:
+            settings = runtime.settings
+            url = settings.resolved_database_url
+            if url.startswith("sqlite"):
+                url = f"sqlite:///{settings.home / 'lake-catalog.db'}"
+            root = settings.resolved_storage_root
+            root.mkdir(parents=True, exist_ok=True)
+            found = SqlCatalog("charter", uri=url, warehouse=root.as_uri())
+            runtime.cache["lake.catalog"] = found
+        return found
+
+
+def location(runtime: Runtime, account: str, database: str, table: str) -> str:
+    root = runtime.settings.resolved_storage_root
+    return (root / "accounts" / account / "lake" / database / table).as_uri()
+
+
+def load(runtime: Runtime, account: str, database: str, table: str) -> Table:
+    try:
+        return catalog(runtime).load_table((account, database, table))
+    except NoSuchTableError:
+        raise NotFound(f"table {database}.{table} has no data yet in {account}",
+                       code="table_not_found") from None
+
+
+def read_input(data: bytes, fmt: str, declared: dict[str, Any] | None) -> pa.Table:
+    """CSV or Parquet bytes as an Arrow table, typed by the declared schema if given."""
+    types = _declared_types(declared) if declared else None
+    try:
+        if fmt == "parquet":
+            table = pq.read_table(io.BytesIO(data))
+            return table.cast(pa.schema([(n, types.get(n, t)) for n, t in
+                                         zip(table.column_names, table.schema.types,
+                                             strict=True)])) if types else table
+        # An empty CSV field is a missing value, for strings as for numbers.
+        options = pacsv.ConvertOptions(column_types=types or {}, strings_can_be_null=True)
+        return pacsv.read_csv(io.BytesIO(data), convert_options=options)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        kind = "malformed_csv" if fmt == "csv" else "malformed_parquet"
+        message = str(exc).splitlines()[0][:300]
+        raise Invalid(f"cannot read the {fmt} file: {message}", code=kind) from None
+
+
+def _declared_types(declared: dict[str, Any]) -> dict[str, pa.DataType]:
+    columns = declared.get("columns") if isinstance(declared, dict) else None
+    if not isinstance(columns, list) or not columns:
+        raise Invalid('a schema is {"columns": [{"name": ..., "type": ...}, ...]}',
+                      code="invalid_schema")
+    out = {}
+    for column in columns:
+        name, kind = (column.get("name"), column.get("type")) if isinstance(column, dict) \
+            else (None, None)
+        if not isinstance(name, str) or kind not in TYPES:
+            raise Invalid(f"invalid schema column {json.dumps(column)}: types are "
+                          f"{', '.join(TYPES)}", code="invalid_schema")
+        out[name] = TYPES[kind]
+    return out
+
+
+def snapshot_summary(table: Table, snapshot: Any) -> dict[str, Any]:
+    summary = snapshot.summary
+    props = summary.additional_properties if summary else {}
+    return {
+        "snapshot_id": snapshot.snapshot_id,
+        "parent_id": snapshot.parent_snapshot_id,
+        "timestamp_ms": snapshot.timestamp_ms,
+        "operation": summary.operation.value if summary else "unknown",
+        "added_records": int(props.get("added-records", 0)),
+        "total_records": int(props.get("total-records", 0)),
+    }

@@ -1,0 +1,88 @@
+"""Lake schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class DomainCreate(BaseModel):
+    name: str = Field(max_length=63, description="Domain name, e.g. retail-banking.")
+    account: str = Field(max_length=63, description="Producer account (blueprint data-domain).")
+    description: str = Field(default="", max_length=500)
+
+
+class DomainRead(BaseModel):
+    name: str
+    crn: str
+    account: str
+    description: str
+    created_at: datetime
+
+
+class DatabaseCreate(BaseModel):
+    name: str = Field(max_length=63)
+    description: str = Field(default="", max_length=500)
+
+
+class DatabaseRead(BaseModel):
+    account: str
+    name: str
+    crn: str
+    description: str
+    created_at: datetime
+
+
+class ColumnRead(BaseModel):
+    name: str
+    type: str
+    required: bool
+
+
+class SnapshotRead(BaseModel):
+    snapshot_id: int
+    parent_id: int | None
+    timestamp: datetime
+    operation: str
+    added_records: int
+    total_records: int
+
+
+class TableRead(BaseModel):
+    account: str
+    database: str
+    name: str
+    crn: str
+    description: str
+    columns: list[ColumnRead]
+    rules: list[str]
+    current_snapshot: int | None
+    total_records: int
+    created_at: datetime
+
+
+class TableList(BaseModel):
+    databases: list[DatabaseRead]
+    tables: list[TableRead]
+
+
+class RulesAdd(BaseModel):
+    rules: list[str] = Field(min_length=1, max_length=50,
+                             description="e.g. not_null(id), range(age, 18, 120)")
+
+
+class RuleFailure(BaseModel):
+    rule: str
+    failing_rows: int
+    examples: list[dict[str, Any]]
+
+
+class IngestReport(BaseModel):
+    table: str
+    mode: Literal["create", "append", "overwrite"]
+    rows_written: int
+    snapshot_id: int
+    total_records: int
+    columns_added: list[str]

@@ -1,0 +1,308 @@
+"""Lake service: data domains, databases and tables in the central catalog, ingestion into
+Iceberg with quality rules, snapshots."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from pyiceberg.exceptions import CommitFailedException
+from sqlalchemy import select
+
+from charter.access.authorizer import Target, account_target
+from charter.access.pipeline import emit, operation
+from charter.core.clock import now
+from charter.core.context import Context
+from charter.core.ids import check_name, crn
+from charter.errors import Conflict, Invalid, NotFound
+from charter.lake import _iceberg, _quality
+from charter.lake.orm import LakeDatabase, LakeDomain, LakeTable
+from charter.lake.schemas import (
+    ColumnRead,
+    DatabaseCreate,
+    DatabaseRead,
+    DomainCreate,
+    DomainRead,
+    IngestReport,
+    RulesAdd,
+    SnapshotRead,
+    TableList,
+    TableRead,
+)
+from charter.org import service as org
+
+DATA_GOVERNANCE = "data-governance"
+MODES = ("create", "append", "overwrite")
+FORMATS = ("csv", "parquet")
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
+
+def check_identifier(value: str, what: str) -> str:
+    """Database, table and column names are SQL identifiers: a-z, digits, underscores."""
+    if not _IDENTIFIER.fullmatch(value or ""):
+        raise Invalid(f"invalid {what} name {value!r}: use lower-case letters, digits and "
+                      "underscores, starting with a letter", code=f"invalid_{what}_name")
+    return value
+
+
+def _in(ctx: Context, account: str, type_: str, path: str) -> Target:
+    return org.target_in_account(ctx.db, account, crn(account, "lake", type_, path))
+
+
+def _table_target(ctx: Context, account: str, database: str, table: str, *a: Any,
+                  **k: Any) -> Target:
+    return _in(ctx, account, "table", f"{database}/{table}")
+
+
+def _require_database(ctx: Context, account: str, database: str) -> LakeDatabase:
+    org.require_account(ctx.db, account)
+    found = ctx.db.get(LakeDatabase, (account, database))
+    if found is None:
+        raise NotFound(f"database {database!r} does not exist in {account}",
+                       code="database_not_found")
+    return found
+
+
+def _require_table(ctx: Context, account: str, database: str, table: str) -> LakeTable:
+    _require_database(ctx, account, database)
+    found = ctx.db.get(LakeTable, (account, database, table))
+    if found is None:
+        raise NotFound(f"table {database}.{table} does not exist in {account}",
+                       code="table_not_found")
+    return found
+
+
+# -- domains and databases -------------------------------------------------------------
+
+@operation("lake:CreateDomain", "write",
+           target=lambda ctx, body: _in(ctx, body.account, "domain", body.name))
+def create_domain(ctx: Context, body: DomainCreate) -> DomainRead:
+    """Register a data domain owned by a producer account (blueprint data-domain)."""
+    check_name(body.name, "domain")
+    account = org.require_account(ctx.db, body.account)
+    if account.blueprint != "data-domain":
+        raise Invalid(f"{body.account} is a {account.blueprint} account; a domain's producer "
+                      "account is vended from the data-domain blueprint",
+                      code="not_a_data_domain_account")
+    if ctx.db.get(LakeDomain, body.name) is not None:
+        raise Conflict(f"domain {body.name!r} already exists", code="domain_exists")
+    if ctx.db.scalar(select(LakeDomain.name).where(LakeDomain.account == body.account)):
+        raise Conflict(f"{body.account} already produces a domain", code="domain_exists")
+    domain = LakeDomain(name=body.name, account=body.account, description=body.description,
+                        created_by=ctx.principal.name, created_at=now())
+    ctx.db.add(domain)
+    emit(ctx, "DomainCreated", body.account, {"domain": body.name})
+    return _domain_read(domain)
+
+
+def _domain_read(d: LakeDomain) -> DomainRead:
+    return DomainRead(name=d.name, crn=crn(DATA_GOVERNANCE, "lake", "domain", d.name),
+                      account=d.account, description=d.description, created_at=d.created_at)
+
+
+@operation("lake:ListDomains", "read",
+           target=lambda ctx: account_target(DATA_GOVERNANCE,
+                                             crn(DATA_GOVERNANCE, "lake", "domain", "*")))
+def list_domains(ctx: Context) -> list[DomainRead]:
+    """Data domains in the central catalog."""
+    return [_domain_read(d) for d in ctx.db.scalars(select(LakeDomain).order_by(LakeDomain.name))]
+
+
+@operation("lake:CreateDatabase", "write",
+           target=lambda ctx, account, body: _in(ctx, account, "database", body.name))
+def create_database(ctx: Context, account: str, body: DatabaseCreate) -> DatabaseRead:
+    """Create a database in a producer account's part of the catalog."""
+    check_identifier(body.name, "database")
+    org.require_account(ctx.db, account)
+    if not ctx.db.scalar(select(LakeDomain.name).where(LakeDomain.account == account)):
+        raise Invalid(f"{account} produces no data domain; create one with "
+                      "`charter lake domains create`", code="no_data_domain")
+    if ctx.db.get(LakeDatabase, (account, body.name)) is not None:
+        raise Conflict(f"database {body.name!r} already exists in {account}",
+                       code="database_exists")
+    database = LakeDatabase(account=account, name=body.name, description=body.description,
+                            created_by=ctx.principal.name, created_at=now())
+    ctx.db.add(database)
+    return _database_read(database)
+
+
+def _database_read(d: LakeDatabase) -> DatabaseRead:
+    return DatabaseRead(account=d.account, name=d.name,
+                        crn=crn(d.account, "lake", "database", d.name),
+                        description=d.description, created_at=d.created_at)
+
+
+# -- tables ----------------------------------------------------------------------------
+
+def _table_read(ctx: Context, row: LakeTable) -> TableRead:
+    columns: list[ColumnRead] = []
+    snapshot, total = None, 0
+    try:
+        iceberg = _iceberg.load(ctx.runtime, row.account, row.database, row.name)
+    except NotFound:
+        iceberg = None
+    if iceberg is not None:
+        columns = [ColumnRead(name=f.name, type=str(f.field_type), required=f.required)
+                   for f in iceberg.schema().fields]
+        current = iceberg.current_snapshot()
+        if current is not None:
+            snapshot = current.snapshot_id
+            total = _iceberg.snapshot_summary(iceberg, current)["total_records"]
+    return TableRead(account=row.account, database=row.database, name=row.name,
+                     crn=crn(row.account, "lake", "table", f"{row.database}/{row.name}"),
+                     description=row.description, columns=columns,
+                     rules=[_quality.rule_text(r) for r in row.rules["rules"]],
+                     current_snapshot=snapshot, total_records=total,
+                     created_at=row.created_at)
+
+
+@operation("lake:ListTables", "read",
+           target=lambda ctx, account, **k: _in(ctx, account, "table", "*"))
+def list_tables(ctx: Context, account: str, *, database: str | None = None) -> TableList:
+    """Databases and tables of an account, optionally of one database."""
+    org.require_account(ctx.db, account)
+    if database is not None:
+        _require_database(ctx, account, database)
+    dbs = select(LakeDatabase).where(LakeDatabase.account == account)
+    tables = select(LakeTable).where(LakeTable.account == account)
+    if database is not None:
+        dbs = dbs.where(LakeDatabase.name == database)
+        tables = tables.where(LakeTable.database == database)
+    return TableList(
+        databases=[_database_read(d) for d in ctx.db.scalars(dbs.order_by(LakeDatabase.name))],
+        tables=[_table_read(ctx, t) for t in
+                ctx.db.scalars(tables.order_by(LakeTable.database, LakeTable.name))])
+
+
+@operation("lake:DescribeTable", "read", target=_table_target)
+def get_table(ctx: Context, account: str, database: str, table: str) -> TableRead:
+    """A table's columns, quality rules and current snapshot."""
+    return _table_read(ctx, _require_table(ctx, account, database, table))
+
+
+@operation("lake:ListSnapshots", "read", target=_table_target)
+def list_snapshots(ctx: Context, account: str, database: str, table: str) -> list[SnapshotRead]:
+    """Every snapshot of a table, oldest first: each write made one."""
+    _require_table(ctx, account, database, table)
+    iceberg = _iceberg.load(ctx.runtime, account, database, table)
+    out = []
+    for snap in iceberg.snapshots():
+        s = _iceberg.snapshot_summary(iceberg, snap)
+        out.append(SnapshotRead(
+            snapshot_id=s["snapshot_id"], parent_id=s["parent_id"],
+            timestamp=datetime.fromtimestamp(s["timestamp_ms"] / 1000, UTC),
+            operation=s["operation"], added_records=s["added_records"],
+            total_records=s["total_records"]))
+    return out
+
+
+@operation("lake:AddQualityRules", "write", target=_table_target)
+def add_rules(ctx: Context, account: str, database: str, table: str,
+              body: RulesAdd) -> TableRead:
+    """Declare quality rules on a table; every later write must pass them."""
+    row = _require_table(ctx, account, database, table)
+    parsed = [_quality.parse_rule(text) for text in body.rules]
+    columns = {c.name for c in _table_read(ctx, row).columns}
+    for rule in parsed:
+        if "column" in rule and columns and rule["column"] not in columns:
+            raise Invalid(f"rule {_quality.rule_text(rule)} names column {rule['column']!r}, "
+                          f"which {database}.{table} does not have", code="unknown_column")
+    known = {_quality.rule_text(r) for r in row.rules["rules"]}
+    row.rules = {"rules": [*row.rules["rules"],
+                           *(r for r in parsed if _quality.rule_text(r) not in known)]}
+    return _table_read(ctx, row)
+
+
+@operation("lake:IngestTable", "write", target=_table_target)
+def ingest(ctx: Context, account: str, database: str, table: str, data: bytes, *,
+           fmt: str = "csv", mode: str = "append", schema: dict[str, Any] | None = None,
+           evolve: bool = False) -> IngestReport:
+    """Write a CSV or Parquet file into a table as one snapshot, after its quality rules
+    pass; a failing write writes nothing and reports the failing rules with examples."""
+    if mode not in MODES or fmt not in FORMATS:
+        raise Invalid(f"mode is one of {', '.join(MODES)}; format one of {', '.join(FORMATS)}",
+                      code="invalid_request")
+    _require_database(ctx, account, database)
+    check_identifier(table, "table")
+    row = ctx.db.get(LakeTable, (account, database, table))
+    if mode == "create" and row is not None:
+        raise Conflict(f"table {database}.{table} already exists; use --mode append or "
+                       "overwrite", code="table_exists")
+    if mode != "create" and row is None:
+        raise NotFound(f"table {database}.{table} does not exist in {account}; use --mode "
+                       "create", code="table_not_found")
+    new = _iceberg.read_input(data, fmt, schema)
+    for column in new.column_names:
+        check_identifier(column, "column")
+    if row is None:
+        row = LakeTable(account=account, database=database, name=table, description="",
+                        rules={"rules": []}, created_by=ctx.principal.name, created_at=now())
+        ctx.db.add(row)
+        ctx.db.flush()
+        return _write_new(ctx, row, new)
+    return _write_existing(ctx, row, new, mode, evolve)
+
+
+def _quality_gate(row: LakeTable, new: Any, existing: Any, replaces: bool) -> None:
+    failures = _quality.check(row.rules["rules"], new, existing, replaces)
+    if failures:
+        names = ", ".join(f["rule"] for f in failures)
+        raise Invalid(f"the write breaks {len(failures)} quality rule(s): {names}; nothing "
+                      "was written", code="quality_check_failed", failures=failures)
+
+
+def _write_new(ctx: Context, row: LakeTable, new: Any) -> IngestReport:
+    cat = _iceberg.catalog(ctx.runtime)
+    ident = (row.account, row.database, row.name)
+    cat.create_namespace_if_not_exists((row.account, row.database))
+    iceberg = cat.create_table(ident, schema=new.schema, location=_iceberg.location(
+        ctx.runtime, *ident))
+    try:
+        iceberg.append(new)
+    except Exception:
+        cat.drop_table(ident)  # the catalog row rolls back with the operation
+        raise
+    return _report(ctx, row, "create", iceberg, new.num_rows, [])
+
+
+def _write_existing(ctx: Context, row: LakeTable, new: Any, mode: str,
+                    evolve: bool) -> IngestReport:
+    iceberg = _iceberg.load(ctx.runtime, row.account, row.database, row.name)
+    current = {f.name for f in iceberg.schema().fields}
+    added = [c for c in new.column_names if c not in current]
+    if added and not evolve:
+        raise Invalid(f"the file has columns the table does not: {', '.join(added)}; add "
+                      "--evolve to add them to the table", code="schema_mismatch")
+    needs_existing = mode == "append" and any(
+        r["kind"] in ("unique", "row_count") for r in row.rules["rules"])
+    existing = iceberg.scan().to_arrow() if needs_existing else None
+    _quality_gate(row, new, existing, replaces=mode == "overwrite")
+    try:
+        with iceberg.transaction() as tx:  # schema change and data: one commit
+            if added:
+                with tx.update_schema() as update:
+                    update.union_by_name(new.schema)
+            if mode == "overwrite":
+                tx.overwrite(new)
+            else:
+                tx.append(new)
+    except (ValueError, TypeError) as exc:
+        raise Invalid(f"the file does not match the table's schema: {exc}",
+                      code="schema_mismatch") from None
+    except CommitFailedException as exc:
+        raise Conflict(f"another write to {row.database}.{row.name} committed first: {exc}",
+                       code="concurrent_write") from None
+    iceberg = iceberg.refresh()
+    return _report(ctx, row, mode, iceberg, new.num_rows, added)
+
+
+def _report(ctx: Context, row: LakeTable, mode: str, iceberg: Any, rows: int,
+            added: list[str]) -> IngestReport:
+    current = iceberg.current_snapshot()
+    summary = _iceberg.snapshot_summary(iceberg, current)
+    emit(ctx, "TableWritten", row.account,
+         {"table": f"{row.database}.{row.name}", "snapshot": current.snapshot_id, "mode": mode})
+    return IngestReport(table=f"{row.database}.{row.name}", mode=mode, rows_written=rows,
+                        snapshot_id=current.snapshot_id,
+                        total_records=summary["total_records"], columns_added=added)
