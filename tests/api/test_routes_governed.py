@@ -38,6 +38,7 @@ BODIES = {
     "DomainCreate": {"name": "retail", "account": "team-a-dev"},
     "DatabaseCreate": {"name": "bank"},
     "RulesAdd": {"rules": ["not_null(id)"]},
+    "QueryRequest": {"sql": "SELECT * FROM bank.customers"},
 }
 
 

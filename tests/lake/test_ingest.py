@@ -163,3 +163,23 @@ def test_only_the_producer_writes(lake):
         sam.lake.tables("retail-data")
     with pytest.raises((NotFound, Conflict)):
         erin.lake.ingest("retail-data", "bank.customers", CUSTOMERS, mode="create")
+
+
+def test_time_travel_reads_an_older_snapshot_after_two_later_writes(lake):
+    platform, erin = lake
+    first = erin.lake.ingest("retail-data", "bank.customers", CUSTOMERS, mode="create")
+    erin.lake.ingest("retail-data", "bank.customers", b"id,name,age,segment\n4,Di,40,retail\n")
+    erin.lake.ingest("retail-data", "bank.customers", b"id,name,age,segment\n9,Zed,60,x\n",
+                     mode="overwrite")
+    now = erin.lake.query("retail-data", "SELECT id FROM bank.customers ORDER BY id")
+    assert now.column("id").to_pylist() == [9]
+    old = erin.lake.query("retail-data", "SELECT id, name FROM bank.customers ORDER BY id",
+                          snapshots={"bank.customers": first["snapshot_id"]})
+    assert old.to_pylist() == [{"id": 1, "name": "Ann"}, {"id": 2, "name": "Bob"},
+                               {"id": 3, "name": "Cy"}]
+    code, out, _ = platform.cli("lake", "query", "retail-data",
+                                "SELECT count(*) AS n FROM bank.customers", "--snapshot",
+                                f"bank.customers={first['snapshot_id']}", "--json")
+    assert code == 0 and json.loads(out) == [{"n": 3}]
+    record = platform.admin.audit.events(action="lake:QueryTables", limit=1)["items"][0]
+    assert record["principal"] == "admin" and record["outcome"] == "success"

@@ -140,9 +140,16 @@ def _record(ctx: Context, action: str, target: Target | None, decision: str, out
         outcome=outcome,
         request_id=ctx.request_id,
         source=ctx.source,
-        details={"client_request_id": ctx.client_request_id} if ctx.client_request_id else None,
+        details=_details(ctx),
         **kw,
     )
+
+
+def _details(ctx: Context) -> dict[str, Any] | None:
+    details = dict(ctx.audit_details)
+    if ctx.client_request_id:
+        details["client_request_id"] = ctx.client_request_id
+    return details or None
 
 
 def _account_of(target: Target | None) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -160,3 +162,55 @@ def snapshots(ctx: typer.Context, account: AccountArg, name: TableArg,
     data = state(ctx).client().lake.snapshots(account, name)
     show(data, want_json(ctx, json_), lambda d: table(
         d, ["snapshot_id", "timestamp", "operation", "added_records", "total_records"]))
+
+
+@lake_app.command("query")
+def query(
+    ctx: typer.Context, account: AccountArg,
+    sql: Annotated[str, typer.Argument(help="One SELECT over database.table names.")],
+    snapshot: Annotated[list[str] | None, typer.Option(
+        help="Time travel: DB.TABLE=SNAPSHOT_ID; repeat for more.")] = None,
+    format: Annotated[str, typer.Option(help="table, csv, json or parquet.")] = "table",
+    output: Annotated[Path | None, typer.Option(help="Write to a file (parquet needs one).")]
+    = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Query the lake under your grants: only SELECT, only catalog tables."""
+    pins = {}
+    for item in snapshot or []:
+        name, sep, value = item.partition("=")
+        if not sep or not value.strip().isdigit():
+            raise Invalid(f"--snapshot takes DB.TABLE=ID, not {item!r}", code="invalid_snapshot")
+        pins[name.strip()] = int(value)
+    result = state(ctx).client().lake.query(account, sql, snapshots=pins)
+    fmt = "json" if want_json(ctx, json_) else format
+    _write_result(result, fmt, output)
+
+
+def _write_result(result: Any, fmt: str, output: Path | None) -> None:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    if fmt == "parquet":
+        if output is None:
+            raise Invalid("--format parquet needs --output FILE", code="invalid_request")
+        pq.write_table(result, output)
+        console.print(f"wrote {result.num_rows} rows to {output}")
+    elif fmt == "csv":
+        sink = io.BytesIO()
+        pacsv.write_csv(result, sink)
+        _emit(sink.getvalue().decode(), output)
+    elif fmt == "json":
+        _emit(json.dumps(result.to_pylist(), indent=2, default=str) + "\n", output)
+    elif fmt == "table":
+        rows = result.to_pylist()
+        table(rows, result.column_names, title=f"{result.num_rows} row(s)")
+    else:
+        raise Invalid("--format is table, csv, json or parquet", code="invalid_request")
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)

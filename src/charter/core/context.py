@@ -61,6 +61,7 @@ class Context:
     emitted: int = 0
     client_request_id: str | None = None
     audited: bool = False
+    audit_details: dict[str, Any] = field(default_factory=dict)  # added to the record
 
     @property
     def db(self) -> Session:

@@ -86,3 +86,9 @@ class IngestReport(BaseModel):
     snapshot_id: int
     total_records: int
     columns_added: list[str]
+
+
+class QueryRequest(BaseModel):
+    sql: str = Field(min_length=1, max_length=100_000, description="One SELECT.")
+    snapshots: dict[str, int] = Field(default_factory=dict,
+                                      description="Time travel: DB.TABLE -> snapshot id.")

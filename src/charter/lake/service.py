@@ -7,16 +7,18 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+import pyarrow as pa
 from pyiceberg.exceptions import CommitFailedException
 from sqlalchemy import select
 
+from charter.access.actions import declare
 from charter.access.authorizer import Target, account_target
-from charter.access.pipeline import emit, operation
+from charter.access.pipeline import allowed, emit, operation
 from charter.core.clock import now
 from charter.core.context import Context
 from charter.core.ids import check_name, crn
 from charter.errors import Conflict, Invalid, NotFound
-from charter.lake import _iceberg, _quality
+from charter.lake import _iceberg, _quality, _query, _sql
 from charter.lake.orm import LakeDatabase, LakeDomain, LakeTable
 from charter.lake.schemas import (
     ColumnRead,
@@ -306,3 +308,62 @@ def _report(ctx: Context, row: LakeTable, mode: str, iceberg: Any, rows: int,
     return IngestReport(table=f"{row.database}.{row.name}", mode=mode, rows_written=rows,
                         snapshot_id=current.snapshot_id,
                         total_records=summary["total_records"], columns_added=added)
+
+
+# -- governed SQL ----------------------------------------------------------------------
+
+declare("lake:ReadTable", "read",
+        "Read every column and row of a table (producers and data lake administrators)")
+
+
+def _query_target(ctx: Context, account: str, sql: str, **k: Any) -> Target:
+    return _in(ctx, account, "query", "sql")
+
+
+@operation("lake:QueryTables", "read", target=_query_target)
+def query(ctx: Context, account: str, sql: str, *,
+          snapshots: dict[str, int] | None = None) -> pa.Table:
+    """Run one SELECT over the account's catalog under the caller's effective policy."""
+    org.require_account(ctx.db, account)
+    parsed = _sql.parse(sql)
+    pinned = _pinned_snapshots(snapshots or {})
+    views: dict[tuple[str, str], str] = {}
+    sources: dict[str, Any] = {}
+    read: list[dict[str, Any]] = []
+    ctx.audit_details["tables"] = read
+    for i, (database, table) in enumerate(parsed.tables):
+        iceberg = _readable(ctx, account, database, table)
+        data, snapshot = _query.source(iceberg, pinned.pop((database, table), None))
+        views[(database, table)] = name = f"__charter_view_{i}"
+        sources[name] = data
+        read.append({"table": f"{database}.{table}", "snapshot": snapshot,
+                     "columns": list(data.schema.names)})
+    if pinned:
+        names = ", ".join(f"{d}.{t}" for d, t in pinned)
+        raise Invalid(f"--snapshot names tables the query does not read: {names}",
+                      code="invalid_snapshot")
+    result = _query.run(_sql.rewrite(parsed, views), sources)
+    ctx.audit_details["rows"] = result.num_rows
+    return result
+
+
+def _pinned_snapshots(snapshots: dict[str, int]) -> dict[tuple[str, str], int]:
+    out = {}
+    for name, snapshot_id in snapshots.items():
+        database, sep, table = name.lower().partition(".")
+        if not sep or not isinstance(snapshot_id, int):
+            raise Invalid(f"--snapshot takes DB.TABLE=ID, not {name}={snapshot_id}",
+                          code="invalid_snapshot")
+        out[(database, table)] = snapshot_id
+    return out
+
+
+def _readable(ctx: Context, account: str, database: str, table: str) -> Any:
+    """The Iceberg table if the caller may read it; otherwise the same refusal whether or
+    not it exists, so a query never tells which tables there are."""
+    target = _in(ctx, account, "table", f"{database}/{table}")
+    row = ctx.db.get(LakeTable, (account, database, table))
+    if row is None or not allowed(ctx, "lake:ReadTable", [target])[0]:
+        raise _sql.refused(f"no table {database}.{table} that you may read in the catalog "
+                           f"of {account}")
+    return _iceberg.load(ctx.runtime, account, database, table)

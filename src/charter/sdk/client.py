@@ -63,7 +63,8 @@ class Client:
         self.lake = _Lake(self)
 
     def request(self, method: str, path: str, *, json: Json = None,
-                params: dict[str, Any] | None = None, content: bytes | None = None) -> Json:
+                params: dict[str, Any] | None = None, content: bytes | None = None,
+                raw: bool = False) -> Json:
         """Send one API request; raise the CharterError the server reported."""
         if params:
             params = {k: v for k, v in params.items() if v is not None}
@@ -85,6 +86,8 @@ class Client:
             if response.status_code >= 500:
                 body.setdefault("code", "internal_error")
             raise error_from_dict(response.status_code, body)
+        if raw:
+            return response.content
         if response.status_code == 204 or not response.content:
             return None
         return response.json()
@@ -291,6 +294,16 @@ class _Lake(_Part):
         return self._c.request("POST", _table_path(account, table) + "/ingest", params={
             "mode": mode, "format": format, "evolve": evolve or None,
             "schema": _json.dumps(schema) if schema is not None else None}, content=data)
+
+
+    def query(self, account: str, sql: str, *,
+              snapshots: dict[str, int] | None = None) -> Any:
+        """Run one governed SELECT; returns a `pyarrow.Table` (`.to_pandas()` for pandas)."""
+        import pyarrow as pa
+
+        data = self._c.request("POST", f"/v1/accounts/{_q(account)}/lake/query",
+                               json={"sql": sql, "snapshots": snapshots or {}}, raw=True)
+        return pa.ipc.open_stream(data).read_all()
 
 
 def _table_path(account: str, table: str) -> str:

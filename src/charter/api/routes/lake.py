@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Literal
 
-from fastapi import APIRouter, Body, Query
+import pyarrow as pa
+from fastapi import APIRouter, Body, Query, Response
 
 from charter.api.deps import Ctx
 from charter.errors import Invalid
@@ -16,6 +17,7 @@ from charter.lake.schemas import (
     DomainCreate,
     DomainRead,
     IngestReport,
+    QueryRequest,
     RulesAdd,
     SnapshotRead,
     TableList,
@@ -87,3 +89,17 @@ def ingest(
             raise Invalid("the schema is not valid JSON", code="invalid_schema") from None
     return service.ingest(ctx, account, database, table, data, fmt=format, mode=mode,
                           schema=declared, evolve=evolve)
+
+
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+
+
+@router.post("/accounts/{account}/lake/query", response_class=Response,
+             responses={200: {"content": {ARROW_STREAM: {}}}})
+def query(account: str, body: QueryRequest, ctx: Ctx) -> Response:
+    """Run one governed SELECT over the account's catalog; the result is an Arrow stream."""
+    result = service.query(ctx, account, body.sql, snapshots=body.snapshots)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, result.schema) as writer:
+        writer.write_table(result)
+    return Response(sink.getvalue().to_pybytes(), media_type=ARROW_STREAM)

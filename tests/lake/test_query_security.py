@@ -1,0 +1,108 @@
+"""The governed-SQL security contract: only SELECT over catalog tables, DuckDB locked down,
+every refusal audited. Run as the producer, who may read everything of its own tables:
+whatever the SQL, nothing but those tables is reachable."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from charter.audit.orm import AuditEvent
+from charter.errors import CharterError, Denied
+
+CUSTOMERS = b"id,name,ssn\n1,Ann,111-22-3333\n2,Bob,444-55-6666\n"
+
+ATTACKS = [
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "SELECT * FROM read_csv_auto('/etc/passwd')",
+    "SELECT * FROM read_parquet('/tmp/*.parquet')",
+    "SELECT read_text('/etc/hostname')",
+    "SELECT * FROM read_text('/etc/hostname')",
+    "SELECT * FROM read_blob('/etc/hostname')",
+    "SELECT * FROM glob('/*')",
+    "SELECT * FROM '/etc/passwd'",
+    "SELECT * FROM 'data.parquet'",
+    "COPY (SELECT * FROM bank.customers) TO '/tmp/leak.csv'",
+    "ATTACH '/tmp/other.db' AS other",
+    "INSTALL httpfs",
+    "LOAD httpfs",
+    "SET enable_external_access = true",
+    "PRAGMA version",
+    "CALL pragma_version()",
+    "EXPORT DATABASE '/tmp/dump'",
+    "SELECT 1; SELECT 2",
+    "SELECT * FROM bank.customers; DROP TABLE x",
+    "CREATE TABLE t AS SELECT * FROM bank.customers",
+    "INSERT INTO bank.customers VALUES (3, 'x', 'y')",
+    "DELETE FROM bank.customers",
+    "UPDATE bank.customers SET name = 'x'",
+    "SELECT * INTO stolen FROM bank.customers",
+    "SELECT * FROM information_schema.tables",
+    "SELECT * FROM information_schema.columns",
+    "SELECT * FROM duckdb_tables()",
+    "SELECT * FROM duckdb_settings()",
+    "SELECT current_setting('enable_external_access')",
+    "SELECT * FROM customers",
+    "SELECT * FROM __charter_view_0",
+    "SELECT * FROM main.__charter_view_0",
+    "SELECT * FROM bank.orders",
+    "SELECT * FROM other_db.customers",
+    "WITH x AS (SELECT * FROM read_csv('/etc/passwd')) SELECT * FROM x",
+    "SELECT * FROM bank.customers WHERE id IN (SELECT 1 FROM glob('/*'))",
+    "SELECT * FROM bank.customers UNION ALL SELECT * FROM read_csv('/etc/passwd')",
+    "/* comment */ select * FROM Read_CSV('/etc/passwd')",
+    "SELECT * FROM system.main.customers",
+    "SELECT * FROM query('SELECT 1')",
+    "SELECT * FROM query_table('bank.customers')",
+    "DESCRIBE bank.customers",
+    "SHOW TABLES",
+    "USE bank",
+]
+
+
+@pytest.fixture
+def producer(platform):
+    platform.admin.accounts.create("retail-data", ou="/workloads/data/prod",
+                                   blueprint="data-domain",
+                                   tags={"owner": "retail", "cost-center": "cc-9"})
+    platform.admin.lake.create_domain("retail", account="retail-data")
+    platform.admin.lake.create_database("retail-data", "bank")
+    erin, _ = platform.user("erin", "retail-data-data-engineers")
+    erin.lake.ingest("retail-data", "bank.customers", CUSTOMERS, mode="create")
+    return platform, erin
+
+
+def test_the_producer_reads_its_table(producer):
+    _, erin = producer
+    result = erin.lake.query("retail-data", "SELECT name FROM bank.customers ORDER BY id")
+    assert result.column("name").to_pylist() == ["Ann", "Bob"]
+
+
+@pytest.mark.parametrize("sql", ATTACKS)
+def test_attacks_are_refused_and_audited(producer, sql):
+    platform, erin = producer
+    with pytest.raises(CharterError) as refused:
+        erin.lake.query("retail-data", sql)
+    assert refused.value.code in ("query_refused", "query_failed")
+    assert "/etc" not in refused.value.message or refused.value.code == "query_refused"
+    with platform.runtime.db.transaction() as session:
+        last = session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "lake:QueryTables").order_by(AuditEvent.seq.desc())).first()
+    assert last.principal == "erin" and last.outcome == "error"
+    assert last.error_code == refused.value.code
+
+
+def test_refusals_read_the_same_for_missing_and_forbidden_tables(producer):
+    platform, _ = producer
+    platform.vend("team-a-dev")
+    sam, _ = platform.user("sam", "team-a-data-scientists")
+    with pytest.raises(Denied):  # the query runs in an account that is not sam's
+        sam.lake.query("retail-data", "SELECT * FROM bank.customers")
+    platform.admin.assignments.create(permission_set="data-scientist", user="sam",
+                                      account="retail-data")
+    messages = []
+    for table in ("bank.customers", "bank.nothing"):
+        with pytest.raises(CharterError) as refused:
+            sam.lake.query("retail-data", f"SELECT * FROM {table}")
+        messages.append(refused.value.message.replace(table.split(".")[1], "T"))
+    assert messages[0] == messages[1]
