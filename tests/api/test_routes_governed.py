@@ -22,6 +22,7 @@ PATH_VALUES = {
     "assignment_id": "asg-0000000000000000",
     "database": "bank",
     "table": "customers",
+    "grant_id": "grt-0000000000000000",
 }
 
 BODIES = {
@@ -39,6 +40,7 @@ BODIES = {
     "DatabaseCreate": {"name": "bank"},
     "RulesAdd": {"rules": ["not_null(id)"]},
     "QueryRequest": {"sql": "SELECT * FROM bank.customers"},
+    "GrantCreate": {"table": "bank.customers", "to": "group:team-a-leads"},
 }
 
 

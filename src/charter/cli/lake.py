@@ -214,3 +214,88 @@ def _emit(text: str, output: Path | None) -> None:
         sys.stdout.write(text)
     else:
         output.write_text(text)
+
+
+ColumnsOpt = Annotated[str | None, typer.Option(help="Only these columns, comma-separated.")]
+ExcludeOpt = Annotated[str | None, typer.Option(help="All but these columns, comma-separated.")]
+FilterOpt = Annotated[str | None, typer.Option(help="Rows where this holds: region = 'EU'.")]
+MaskOpt = Annotated[list[str] | None, typer.Option(
+    "--mask", help="COL=KIND with KIND null, constant, hash or lastN; repeat.")]
+GrantOptionOpt = Annotated[bool, typer.Option("--grant-option",
+                                              help="The grantee may grant it onward.")]
+
+
+def _policy_args(columns: str | None, exclude: str | None, row_filter: str | None,
+                 mask: list[str] | None, grant_option: bool) -> dict[str, Any]:
+    masks = {}
+    for item in mask or []:
+        col, sep, kind = item.partition("=")
+        if not sep:
+            raise Invalid(f"--mask takes COL=KIND, not {item!r}", code="invalid_grant")
+        masks[col.strip()] = kind.strip()
+    return {"columns": _names(columns), "exclude_columns": _names(exclude),
+            "row_filter": row_filter, "masks": masks, "grant_option": grant_option}
+
+
+def _names(value: str | None) -> list[str] | None:
+    return [c.strip() for c in value.split(",") if c.strip()] if value else None
+
+
+def _render_grant(d: dict[str, Any]) -> None:
+    console.print(f"{d['id']}: {d['grantee']} on {d['table']} (owner {d['owner']})")
+    console.print(f"  columns: {', '.join(d['columns']) if d['columns'] else 'all'}; rows: "
+                  f"{d['row_filter'] or 'all'}; masks: "
+                  f"{', '.join(f'{c}={k}' for c, k in d['masks'].items()) or 'none'}",
+                  highlight=False, markup=False)
+
+
+@lake_app.command("grant")
+def grant(
+    ctx: typer.Context, account: AccountArg, name: TableArg,
+    to: Annotated[str, typer.Option(help="group:NAME or account:NAME")],
+    columns: ColumnsOpt = None, exclude_columns: ExcludeOpt = None,
+    row_filter: FilterOpt = None, mask: MaskOpt = None, grant_option: GrantOptionOpt = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Grant a table to a group or account: columns, rows (filter) and cells (masks)."""
+    data = state(ctx).client().lake.grant(
+        account, name, to=to,
+        **_policy_args(columns, exclude_columns, row_filter, mask, grant_option))
+    show(data, want_json(ctx, json_), _render_grant)
+
+
+@lake_app.command("share")
+def share(
+    ctx: typer.Context, account: AccountArg, name: TableArg,
+    with_account: Annotated[str, typer.Option("--with", help="The consumer account.")],
+    columns: ColumnsOpt = None, exclude_columns: ExcludeOpt = None,
+    row_filter: FilterOpt = None, mask: MaskOpt = None, grant_option: GrantOptionOpt = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Share a table with a consumer account through the central catalog."""
+    data = state(ctx).client().lake.share(
+        account, name, with_account=with_account,
+        **_policy_args(columns, exclude_columns, row_filter, mask, grant_option))
+    show(data, want_json(ctx, json_), _render_grant)
+
+
+@lake_app.command("grants")
+def grants(
+    ctx: typer.Context, account: AccountArg,
+    name: Annotated[str | None, typer.Argument(help="Only this DB.TABLE.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Grants an account made and shares it received."""
+    data = state(ctx).client().lake.grants(account, table=name)
+    show(data, want_json(ctx, json_), lambda d: table(
+        d, ["id", "table", "owner", "grantee", "columns", "row_filter", "masks",
+            "grant_option"]))
+
+
+@lake_app.command("revoke")
+def revoke(ctx: typer.Context, account: AccountArg,
+           grant_id: Annotated[str, typer.Argument(help="The grant's id (lake grants).")],
+           json_: JsonOpt = False) -> None:
+    """Revoke a grant or share (onward grants of a share go with it)."""
+    data = state(ctx).client().lake.revoke(account, grant_id)
+    show(data, want_json(ctx, json_), lambda d: console.print(f"revoked {d['id']}"))

@@ -250,6 +250,16 @@ def _mint(ctx: Context, user: str, expires_at: Any, description: str) -> TokenCr
     return _token_read(token, TokenCreated, token=secret)
 
 
+def ensure_group_exists(ctx: Context, name: str) -> None:
+    """NotFound unless group `name` exists (for grants other domains make to groups)."""
+    _require_group(ctx.db, name)
+
+
+def groups_of(session: Session, user: str) -> list[str]:
+    """The groups a user belongs to (for decisions other domains make per group)."""
+    return _groups_of(session, user)
+
+
 def inventory_users(session: Session) -> list[UserRead]:
     return [_user_read(session, u) for u in session.scalars(select(User).order_by(User.name))]
 

@@ -42,13 +42,16 @@ def source(table: Table, snapshot_id: int | None) -> tuple[Any, int | None]:
     return ds.dataset(paths, format="parquet", schema=arrow_schema), snapshot.snapshot_id
 
 
-def run(sql: str, sources: dict[str, Any]) -> pa.Table:
-    """Run `sql` over the registered `sources` (view name -> Arrow data) and nothing else."""
+def run(sql: str, sources: dict[str, Any], views: dict[str, str]) -> pa.Table:
+    """Run `sql` over the governed `views` (name -> SELECT over the registered `sources`)
+    and nothing else. The views are made by Charter before the user's SQL runs."""
     con = duckdb.connect(config=_CONFIG)
     try:
         for name, data in sources.items():
             con.register(name, data)
         con.execute("SET lock_configuration = true")
+        for name, select in views.items():
+            con.execute(f"CREATE TEMP VIEW {name} AS {select}")
         try:
             return con.sql(sql).to_arrow_table()
         except duckdb.Error as exc:

@@ -49,3 +49,24 @@ class LakeTable(Base):
     rules: Mapped[dict[str, Any]]  # {"rules": [{"kind": ..., "column": ..., ...}]}
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime]
+
+
+class LakeGrant(Base):
+    """Access to one table for a group or a whole account, with optional column list,
+    row filter and column masks. A grant to an account is a share; the consumer account
+    grants onward to its groups (`account` = the consumer, `owner` = the producer)."""
+
+    __tablename__ = "lake_grants"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account: Mapped[str] = mapped_column(String(63), index=True)  # the granting account
+    owner: Mapped[str] = mapped_column(String(63))  # the producer account of the table
+    database: Mapped[str] = mapped_column(String(63))
+    table: Mapped[str] = mapped_column(String(63))
+    grantee_type: Mapped[str] = mapped_column(String(8))  # group | account
+    grantee: Mapped[str] = mapped_column(String(63))
+    policy: Mapped[dict[str, Any]]  # {"columns": [...] | None, "row_filter": str | None,
+    #                                  "masks": {column: kind}}
+    grant_option: Mapped[bool] = mapped_column(default=False)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]

@@ -92,3 +92,30 @@ class QueryRequest(BaseModel):
     sql: str = Field(min_length=1, max_length=100_000, description="One SELECT.")
     snapshots: dict[str, int] = Field(default_factory=dict,
                                       description="Time travel: DB.TABLE -> snapshot id.")
+
+
+class GrantCreate(BaseModel):
+    table: str = Field(max_length=130, description="DB.TABLE")
+    to: str = Field(max_length=80, description="group:NAME or account:NAME")
+    columns: list[str] | None = Field(default=None, max_length=500)
+    exclude_columns: list[str] | None = Field(default=None, max_length=500)
+    row_filter: str | None = Field(default=None, max_length=2000,
+                                   description="e.g. region = 'EU' AND age >= 18")
+    masks: dict[str, str] = Field(default_factory=dict,
+                                  description="column -> null, constant, hash or lastN")
+    grant_option: bool = False
+
+
+class GrantRead(BaseModel):
+    id: str
+    crn: str
+    account: str
+    owner: str
+    table: str
+    grantee: str
+    columns: list[str] | None
+    row_filter: str | None
+    masks: dict[str, str]
+    grant_option: bool
+    created_by: str
+    created_at: datetime

@@ -16,16 +16,18 @@ from charter.access.authorizer import Target, account_target
 from charter.access.pipeline import allowed, emit, operation
 from charter.core.clock import now
 from charter.core.context import Context
-from charter.core.ids import check_name, crn
+from charter.core.ids import check_name, crn, new_id
 from charter.errors import Conflict, Invalid, NotFound
-from charter.lake import _iceberg, _quality, _query, _sql
-from charter.lake.orm import LakeDatabase, LakeDomain, LakeTable
+from charter.lake import _iceberg, _policy, _quality, _query, _sql
+from charter.lake.orm import LakeDatabase, LakeDomain, LakeGrant, LakeTable
 from charter.lake.schemas import (
     ColumnRead,
     DatabaseCreate,
     DatabaseRead,
     DomainCreate,
     DomainRead,
+    GrantCreate,
+    GrantRead,
     IngestReport,
     RulesAdd,
     SnapshotRead,
@@ -331,18 +333,23 @@ def query(ctx: Context, account: str, sql: str, *,
     sources: dict[str, Any] = {}
     read: list[dict[str, Any]] = []
     ctx.audit_details["tables"] = read
+    view_sql: dict[str, str] = {}
     for i, (database, table) in enumerate(parsed.tables):
-        iceberg = _readable(ctx, account, database, table)
+        owner, policy, iceberg = _readable(ctx, account, database, table)
         data, snapshot = _query.source(iceberg, pinned.pop((database, table), None))
         views[(database, table)] = name = f"__charter_view_{i}"
-        sources[name] = data
-        read.append({"table": f"{database}.{table}", "snapshot": snapshot,
-                     "columns": list(data.schema.names)})
+        sources[f"__charter_source_{i}"] = data
+        columns = list(data.schema.names)
+        view_sql[name] = _policy.view_sql(policy, columns, f"__charter_source_{i}")
+        read.append({"table": f"{database}.{table}", "owner": owner, "snapshot": snapshot,
+                     "columns": [c for c in columns if policy is None or
+                                 policy["columns"] is None or c in policy["columns"]],
+                     "governed": policy is not None})
     if pinned:
         names = ", ".join(f"{d}.{t}" for d, t in pinned)
         raise Invalid(f"--snapshot names tables the query does not read: {names}",
                       code="invalid_snapshot")
-    result = _query.run(_sql.rewrite(parsed, views), sources)
+    result = _query.run(_sql.rewrite(parsed, views), sources, view_sql)
     ctx.audit_details["rows"] = result.num_rows
     return result
 
@@ -358,12 +365,149 @@ def _pinned_snapshots(snapshots: dict[str, int]) -> dict[tuple[str, str], int]:
     return out
 
 
-def _readable(ctx: Context, account: str, database: str, table: str) -> Any:
-    """The Iceberg table if the caller may read it; otherwise the same refusal whether or
-    not it exists, so a query never tells which tables there are."""
-    target = _in(ctx, account, "table", f"{database}/{table}")
-    row = ctx.db.get(LakeTable, (account, database, table))
-    if row is None or not allowed(ctx, "lake:ReadTable", [target])[0]:
+def _readable(ctx: Context, account: str, database: str,
+              table: str) -> tuple[str, dict[str, Any] | None, Any]:
+    """(owner, policy, Iceberg table) if the caller may read it; otherwise the same refusal
+    whether or not it exists, so a query never tells which tables there are."""
+    found = _effective(ctx, account, database, table)
+    if found is None:
         raise _sql.refused(f"no table {database}.{table} that you may read in the catalog "
                            f"of {account}")
-    return _iceberg.load(ctx.runtime, account, database, table)
+    owner, policy = found
+    return owner, policy, _iceberg.load(ctx.runtime, owner, database, table)
+
+
+# -- grants and shares -----------------------------------------------------------------
+
+def _grant_read(g: LakeGrant) -> GrantRead:
+    return GrantRead(id=g.id, crn=crn(g.account, "lake", "grant", g.id), account=g.account,
+                     owner=g.owner, table=f"{g.database}.{g.table}",
+                     grantee=f"{g.grantee_type}:{g.grantee}", columns=g.policy["columns"],
+                     row_filter=g.policy["row_filter"], masks=g.policy["masks"],
+                     grant_option=g.grant_option, created_by=g.created_by,
+                     created_at=g.created_at)
+
+
+def _split_table(name: str) -> tuple[str, str]:
+    database, sep, table = name.lower().partition(".")
+    if not sep or not database or not table:
+        raise Invalid(f"name the table as DB.TABLE, not {name!r}", code="invalid_table_name")
+    return database, table
+
+
+def _share_to(ctx: Context, account: str, database: str, table: str) -> LakeGrant | None:
+    """The share of `database.table` that `account` received, if any."""
+    return ctx.db.scalar(select(LakeGrant).where(
+        LakeGrant.grantee_type == "account", LakeGrant.grantee == account,
+        LakeGrant.database == database, LakeGrant.table == table))
+
+
+@operation("lake:GrantTable", "write",
+           target=lambda ctx, account, body: _in(ctx, account, "grant", body.table))
+def grant_table(ctx: Context, account: str, body: GrantCreate) -> GrantRead:
+    """Grant a table to a group, or share it with another account, with optional column
+    list, row filter and masks. A consumer grants a share onward only within it."""
+    from charter.identity import service as identity
+
+    database, table = _split_table(body.table)
+    kind, _, grantee = body.to.partition(":")
+    if kind not in ("group", "account") or not grantee:
+        raise Invalid("--to takes group:NAME or account:NAME", code="invalid_grantee")
+    owned = ctx.db.get(LakeTable, (account, database, table))
+    share = None if owned else _share_to(ctx, account, database, table)
+    if owned is None and share is None:
+        raise NotFound(f"{account} has no table {database}.{table} of its own or shared with "
+                       "it", code="table_not_found")
+    owner = account if owned else share.owner
+    iceberg = _iceberg.load(ctx.runtime, owner, database, table)
+    policy = _policy.make_policy([f.name for f in iceberg.schema().fields],
+                                 include=body.columns, exclude=body.exclude_columns,
+                                 row_filter=body.row_filter, masks=body.masks)
+    if kind == "group":
+        identity.ensure_group_exists(ctx, grantee)
+    else:
+        org.require_account(ctx.db, grantee)
+        if grantee == account:
+            raise Invalid("an account cannot share with itself", code="invalid_grantee")
+        if ctx.db.get(LakeDatabase, (grantee, database)) is not None:
+            raise Conflict(f"{grantee} has a database named {database} of its own",
+                           code="database_name_taken")
+    if share is not None:
+        if kind == "account" or not share.grant_option:
+            raise Invalid(f"{account} received {database}.{table} without the right to grant "
+                          "it onward" if not share.grant_option else
+                          "a shared table is granted onward to groups only",
+                          code="exceeds_share")
+        if not _policy.within(share.policy, policy):
+            raise Invalid("the grant exposes columns or unmasked values the share does not",
+                          code="exceeds_share")
+    if ctx.db.scalar(select(LakeGrant.id).where(
+            LakeGrant.account == account, LakeGrant.database == database,
+            LakeGrant.table == table, LakeGrant.grantee_type == kind,
+            LakeGrant.grantee == grantee)):
+        raise Conflict(f"{body.to} already holds a grant on {database}.{table}; revoke it first",
+                       code="grant_exists")
+    row = LakeGrant(id=new_id("grt-"), account=account, owner=owner, database=database,
+                    table=table, grantee_type=kind, grantee=grantee, policy=policy,
+                    grant_option=body.grant_option, created_by=ctx.principal.name,
+                    created_at=now())
+    ctx.db.add(row)
+    emit(ctx, "TableShared" if kind == "account" else "TableGranted", account,
+         {"grant": row.id, "table": f"{database}.{table}", "to": body.to})
+    return _grant_read(row)
+
+
+@operation("lake:RevokeGrant", "write",
+           target=lambda ctx, account, grant_id: _in(ctx, account, "grant", grant_id))
+def revoke_grant(ctx: Context, account: str, grant_id: str) -> GrantRead:
+    """Revoke a grant or share made by this account (onward grants of a share go with it)."""
+    row = ctx.db.get(LakeGrant, grant_id)
+    if row is None or row.account != account:
+        raise NotFound(f"{account} made no grant {grant_id!r}", code="grant_not_found")
+    read = _grant_read(row)
+    if row.grantee_type == "account":
+        for onward in ctx.db.scalars(select(LakeGrant).where(
+                LakeGrant.account == row.grantee, LakeGrant.owner == row.owner,
+                LakeGrant.database == row.database, LakeGrant.table == row.table)):
+            ctx.db.delete(onward)
+    ctx.db.delete(row)
+    return read
+
+
+@operation("lake:ListGrants", "read",
+           target=lambda ctx, account, **k: _in(ctx, account, "grant", "*"))
+def list_grants(ctx: Context, account: str, *, table: str | None = None) -> list[GrantRead]:
+    """Grants this account made and shares it received."""
+    org.require_account(ctx.db, account)
+    query = select(LakeGrant).where((LakeGrant.account == account)
+                                    | ((LakeGrant.grantee_type == "account")
+                                       & (LakeGrant.grantee == account)))
+    if table:
+        database, name = _split_table(table)
+        query = query.where(LakeGrant.database == database, LakeGrant.table == name)
+    return [_grant_read(g) for g in ctx.db.scalars(query.order_by(LakeGrant.created_at))]
+
+
+def _effective(ctx: Context, account: str, database: str,
+               table: str) -> tuple[str, dict[str, Any] | None] | None:
+    """(owner account, policy) of a table in `account`'s catalog view for the caller:
+    policy None means every column and row; None overall means not visible."""
+    from charter.identity import service as identity
+
+    full = allowed(ctx, "lake:ReadTable", [_in(ctx, account, "table", f"{database}/{table}")])[0]
+    groups = [] if ctx.principal.is_system else identity.groups_of(ctx.db, ctx.principal.name)
+    mine = [g.policy for g in ctx.db.scalars(select(LakeGrant).where(
+        LakeGrant.account == account, LakeGrant.database == database, LakeGrant.table == table,
+        LakeGrant.grantee_type == "group", LakeGrant.grantee.in_(groups or [""])))]
+    if ctx.db.get(LakeTable, (account, database, table)) is not None:
+        if full:
+            return account, None
+        return (account, _policy.union(mine)) if mine else None
+    share = _share_to(ctx, account, database, table)
+    if share is None:
+        return None
+    if full:
+        return share.owner, share.policy
+    if not mine:
+        return None
+    return share.owner, _policy.intersect(share.policy, _policy.union(mine))

@@ -306,6 +306,26 @@ class _Lake(_Part):
         return pa.ipc.open_stream(data).read_all()
 
 
+    def grant(self, account: str, table: str, *, to: str, columns: list[str] | None = None,
+              exclude_columns: list[str] | None = None, row_filter: str | None = None,
+              masks: dict[str, str] | None = None, grant_option: bool = False) -> Json:
+        """Grant `db.table` to `group:G`, or share it with `account:A`."""
+        return self._c.request("POST", f"/v1/accounts/{_q(account)}/lake/grants", json={
+            "table": table, "to": to, "columns": columns, "exclude_columns": exclude_columns,
+            "row_filter": row_filter, "masks": masks or {}, "grant_option": grant_option})
+
+    def share(self, account: str, table: str, *, with_account: str, **policy: Any) -> Json:
+        return self.grant(account, table, to=f"account:{with_account}", **policy)
+
+    def grants(self, account: str, *, table: str | None = None) -> Json:
+        return self._c.request("GET", f"/v1/accounts/{_q(account)}/lake/grants",
+                               params={"table": table})
+
+    def revoke(self, account: str, grant_id: str) -> Json:
+        return self._c.request("DELETE",
+                               f"/v1/accounts/{_q(account)}/lake/grants/{_q(grant_id)}")
+
+
 def _table_path(account: str, table: str) -> str:
     database, sep, name = table.partition(".")
     if not sep or not database or not name:

@@ -16,6 +16,8 @@ from charter.lake.schemas import (
     DatabaseRead,
     DomainCreate,
     DomainRead,
+    GrantCreate,
+    GrantRead,
     IngestReport,
     QueryRequest,
     RulesAdd,
@@ -103,3 +105,21 @@ def query(account: str, body: QueryRequest, ctx: Ctx) -> Response:
     with pa.ipc.new_stream(sink, result.schema) as writer:
         writer.write_table(result)
     return Response(sink.getvalue().to_pybytes(), media_type=ARROW_STREAM)
+
+
+@router.post("/accounts/{account}/lake/grants", status_code=201)
+def grant_table(account: str, body: GrantCreate, ctx: Ctx) -> GrantRead:
+    """Grant a table to a group or share it with an account, with filters and masks."""
+    return service.grant_table(ctx, account, body)
+
+
+@router.get("/accounts/{account}/lake/grants")
+def list_grants(account: str, ctx: Ctx, table: str | None = None) -> list[GrantRead]:
+    """Grants the account made and shares it received."""
+    return service.list_grants(ctx, account, table=table)
+
+
+@router.delete("/accounts/{account}/lake/grants/{grant_id}")
+def revoke_grant(account: str, grant_id: str, ctx: Ctx) -> GrantRead:
+    """Revoke a grant or share."""
+    return service.revoke_grant(ctx, account, grant_id)

@@ -1,0 +1,143 @@
+"""Grant policies: which columns, rows and cells of a table a grant exposes, checked on
+creation and turned into a governed view. Row filters are parsed and re-rendered with
+sqlglot, never pasted as text.
+
+A policy is `{"columns": [...] | None (all), "row_filter": str | None (all rows),
+"masks": {column: kind}}`. Several grants of one principal combine as a union; a share
+and the consumer's onward grant combine as an intersection.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from charter.errors import Invalid
+
+MASK_KINDS = "null, constant, hash, lastN (e.g. last4)"
+_MASK = re.compile(r"null|constant|hash|last([1-9][0-9]?)")
+_FILTER_FUNCS = {"lower", "upper", "abs", "coalesce", "length", "trim", "year", "month",
+                 "day", "date_trunc"}
+
+
+def _invalid(message: str, code: str = "invalid_grant") -> Invalid:
+    return Invalid(message, code=code)
+
+
+def make_policy(columns: list[str], *, include: list[str] | None, exclude: list[str] | None,
+                row_filter: str | None, masks: dict[str, str]) -> dict[str, Any]:
+    """Check a grant's column list, row filter and masks against the table's columns."""
+    known = set(columns)
+    if include and exclude:
+        raise _invalid("give either columns or excluded columns, not both")
+    for name in [*(include or []), *(exclude or []), *masks]:
+        if name not in known:
+            raise _invalid(f"the table has no column {name!r}", code="unknown_column")
+    visible = include or ([c for c in columns if c not in set(exclude)] if exclude else None)
+    if visible is not None and not visible:
+        raise _invalid("the grant would expose no column")
+    for name, kind in masks.items():
+        if not _MASK.fullmatch(kind):
+            raise _invalid(f"unknown mask {kind!r} for {name}: use {MASK_KINDS}")
+        if visible is not None and name not in visible:
+            raise _invalid(f"column {name} is masked but not granted")
+    return {"columns": [c for c in columns if c in visible] if visible else None,
+            "row_filter": parse_filter(row_filter, known) if row_filter else None,
+            "masks": dict(masks)}
+
+
+def parse_filter(text: str, columns: set[str]) -> str:
+    """A boolean expression over the table's columns, literals and a few functions."""
+    try:
+        tree = sqlglot.parse_one(text, read="duckdb")
+    except SqlglotError as exc:
+        raise _invalid(f"invalid row filter: {str(exc).splitlines()[0][:200]}",
+                       code="invalid_row_filter") from None
+    if isinstance(tree, exp.Query) or any(isinstance(n, exp.Query | exp.Subquery | exp.Star)
+                                          for n in tree.walk()):
+        raise _invalid("a row filter is an expression, not a query", code="invalid_row_filter")
+    for node in tree.walk():
+        if isinstance(node, exp.Func) and not isinstance(node, exp.Binary | exp.Connector):
+            name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
+            if name not in _FILTER_FUNCS and not isinstance(node, exp.Cast | exp.Coalesce):
+                raise _invalid(f"function {name} is not allowed in a row filter",
+                               code="invalid_row_filter")
+        if isinstance(node, exp.Column) and (node.table or node.name not in columns):
+            raise _invalid(f"the row filter names {node.sql()!r}, which is not a column "
+                           "of the table", code="invalid_row_filter")
+    if not isinstance(tree, exp.Predicate | exp.Connector | exp.Not | exp.Paren | exp.Boolean):
+        raise _invalid("a row filter must be true or false for each row, e.g. region = 'EU'",
+                       code="invalid_row_filter")
+    return tree.sql(dialect="duckdb", identify=True)
+
+
+def union(policies: list[dict[str, Any]]) -> dict[str, Any]:
+    """What several grants to one principal expose together."""
+    if any(p["columns"] is None for p in policies):
+        columns = None
+    else:
+        columns = sorted({c for p in policies for c in p["columns"]})
+    filters = [p["row_filter"] for p in policies]
+    row_filter = None if None in filters else " OR ".join(f"({f})" for f in filters)
+    masks: dict[str, str] = {}
+    for policy in policies:
+        for column, kind in policy["masks"].items():
+            exposing = [p for p in policies if p["columns"] is None or column in p["columns"]]
+            if all(column in p["masks"] for p in exposing):
+                masks.setdefault(column, kind)
+    return {"columns": columns, "row_filter": row_filter, "masks": masks}
+
+
+def intersect(share: dict[str, Any], onward: dict[str, Any]) -> dict[str, Any]:
+    """An onward grant never exposes more than the share it came from."""
+    if share["columns"] is None:
+        columns = onward["columns"]
+    elif onward["columns"] is None:
+        columns = share["columns"]
+    else:
+        columns = [c for c in share["columns"] if c in onward["columns"]]
+    filters = [f for f in (share["row_filter"], onward["row_filter"]) if f]
+    return {"columns": columns,
+            "row_filter": " AND ".join(f"({f})" for f in filters) or None,
+            "masks": {**onward["masks"], **share["masks"]}}
+
+
+def within(share: dict[str, Any], onward: dict[str, Any]) -> bool:
+    """Whether an onward grant asks for no more columns and no fewer masks than the share."""
+    if share["columns"] is not None and (
+            onward["columns"] is None or not set(onward["columns"]) <= set(share["columns"])):
+        return False
+    return all(onward["masks"].get(c) == kind for c, kind in share["masks"].items()
+               if onward["columns"] is None or c in onward["columns"])
+
+
+def view_sql(policy: dict[str, Any] | None, columns: list[str], source: str) -> str:
+    """DuckDB SQL of the governed view of `source` (the table's data) under `policy`."""
+    if policy is None:
+        return f"SELECT * FROM {source}"
+    visible = policy["columns"] or columns
+    exprs = [_masked(c, policy["masks"].get(c)) for c in columns if c in visible]
+    sql = f"SELECT {', '.join(exprs)} FROM {source}"
+    if policy["row_filter"]:
+        sql += f" WHERE {policy['row_filter']}"
+    return sql
+
+
+def _masked(column: str, kind: str | None) -> str:
+    col = exp.column(column, quoted=True).sql(dialect="duckdb")
+    if kind is None:
+        return col
+    if kind == "null":
+        return f"NULL AS {col}"
+    if kind == "constant":
+        return f"'****' AS {col}"
+    if kind == "hash":
+        return f"sha256(CAST({col} AS VARCHAR)) AS {col}"
+    keep = int(kind[4:])
+    text = f"CAST({col} AS VARCHAR)"
+    return (f"CASE WHEN {col} IS NULL THEN NULL ELSE repeat('*', greatest(length({text}) - "
+            f"{keep}, 0)) || right({text}, {keep}) END AS {col}")

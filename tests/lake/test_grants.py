@@ -1,0 +1,144 @@
+"""Column, row and cell security through grants and shares: two principals, same SQL,
+different results; a consumer cannot grant onward more than was shared."""
+
+from __future__ import annotations
+
+import pytest
+
+from charter.errors import CharterError
+
+CUSTOMERS = (b"id,name,ssn,region,age\n1,Ann,111-22-3333,EU,34\n2,Bob,444-55-6666,US,51\n"
+             b"3,Cy,777-88-9999,EU,17\n")
+SQL = "SELECT * FROM bank.customers ORDER BY id"
+
+
+@pytest.fixture
+def lake(platform):
+    platform.admin.accounts.create("retail-data", ou="/workloads/data/prod",
+                                   blueprint="data-domain",
+                                   tags={"owner": "retail", "cost-center": "cc-9"})
+    platform.admin.lake.create_domain("retail", account="retail-data")
+    platform.admin.lake.create_database("retail-data", "bank")
+    erin, _ = platform.user("erin", "retail-data-data-engineers")
+    erin.lake.ingest("retail-data", "bank.customers", CUSTOMERS, mode="create")
+    platform.vend("team-a-dev")
+    return platform, erin
+
+
+def test_group_grants_in_the_producer_account(lake):
+    platform, erin = lake
+    platform.admin.groups.create("retail-analysts")
+    platform.admin.groups.create("retail-auditors")
+    for user, group in (("ana", "retail-analysts"), ("otto", "retail-auditors")):
+        platform.user(user, group)
+        platform.admin.assignments.create(permission_set="data-scientist", group=group,
+                                          account="retail-data")
+    erin.lake.grant("retail-data", "bank.customers", to="group:retail-analysts",
+                    exclude_columns=["ssn"], row_filter="region = 'EU'")
+    erin.lake.grant("retail-data", "bank.customers", to="group:retail-auditors",
+                    masks={"ssn": "last4", "name": "hash"})
+    ana = platform.client(platform.admin.tokens.create(user="ana")["token"])
+    otto = platform.client(platform.admin.tokens.create(user="otto")["token"])
+    seen_by_ana = ana.lake.query("retail-data", SQL)
+    assert seen_by_ana.column_names == ["id", "name", "region", "age"]  # column security
+    assert seen_by_ana.column("id").to_pylist() == [1, 3]  # row security
+    seen_by_otto = otto.lake.query("retail-data", SQL).to_pylist()
+    assert [r["ssn"] for r in seen_by_otto] == ["*******3333", "*******6666", "*******9999"]
+    assert seen_by_otto[0]["name"] != "Ann" and len(seen_by_otto[0]["name"]) == 64  # cells
+    full = erin.lake.query("retail-data", SQL).to_pylist()
+    assert full[0]["ssn"] == "111-22-3333"
+    with pytest.raises(CharterError) as refused:
+        ana.lake.query("retail-data", "SELECT ssn FROM bank.customers")
+    assert refused.value.code == "query_failed" and "ssn" in refused.value.message
+
+
+def test_share_with_masks_and_row_filter_then_onward_grant(lake):
+    platform, erin = lake
+    share = erin.lake.share("retail-data", "bank.customers", with_account="team-a-dev",
+                            masks={"ssn": "null"}, row_filter="age >= 18", grant_option=True)
+    assert share["grantee"] == "account:team-a-dev"
+    lead, _ = platform.user("lena", "team-a-leads")
+    sam, _ = platform.user("sam", "team-a-data-scientists")
+    with pytest.raises(CharterError):  # nothing granted to sam's group yet
+        sam.lake.query("team-a-dev", SQL)
+    platform.admin.lake.grant("team-a-dev", "bank.customers", to="group:team-a-data-scientists",
+                              columns=["id", "ssn", "region", "age"], masks={"ssn": "null"},
+                              row_filter="region = 'EU'")
+    rows = sam.lake.query("team-a-dev", SQL).to_pylist()
+    assert rows == [{"id": 1, "ssn": None, "region": "EU", "age": 34}]
+    listed = platform.admin.lake.grants("team-a-dev")
+    assert {g["grantee"] for g in listed} == {"account:team-a-dev",
+                                              "group:team-a-data-scientists"}
+    assert lead.lake.tables("team-a-dev")["tables"] == []  # the producer's catalog stays its own
+
+
+@pytest.mark.parametrize("policy", [
+    {"masks": {}},  # drops the share's mask
+    {"masks": {"ssn": "last4"}},  # a weaker mask
+    {"columns": ["id", "name"], "masks": {}},  # a column the share does not... (all shared)
+])
+def test_onward_grants_stay_within_the_share(lake, policy):
+    platform, erin = lake
+    erin.lake.share("retail-data", "bank.customers", with_account="team-a-dev",
+                    exclude_columns=["name"], masks={"ssn": "null"}, grant_option=True)
+    with pytest.raises(CharterError) as refused:
+        platform.admin.lake.grant("team-a-dev", "bank.customers",
+                                  to="group:team-a-data-scientists", **policy)
+    assert refused.value.code == "exceeds_share"
+
+
+def test_no_onward_grant_without_grant_option(lake):
+    platform, erin = lake
+    erin.lake.share("retail-data", "bank.customers", with_account="team-a-dev")
+    with pytest.raises(CharterError) as refused:
+        platform.admin.lake.grant("team-a-dev", "bank.customers",
+                                  to="group:team-a-data-scientists")
+    assert refused.value.code == "exceeds_share"
+
+
+def test_unshared_tables_stay_invisible(lake):
+    platform, erin = lake
+    erin.lake.ingest("retail-data", "bank.secrets", b"k\n1\n", mode="create")
+    erin.lake.share("retail-data", "bank.customers", with_account="team-a-dev",
+                    grant_option=True)
+    platform.admin.lake.grant("team-a-dev", "bank.customers", to="group:team-a-data-scientists")
+    sam, _ = platform.user("sam", "team-a-data-scientists")
+    assert sam.lake.query("team-a-dev", "SELECT count(*) AS n FROM bank.customers") \
+        .to_pylist() == [{"n": 3}]
+    with pytest.raises(CharterError) as refused:
+        sam.lake.query("team-a-dev", "SELECT * FROM bank.secrets")
+    assert refused.value.code == "query_refused"
+
+
+@pytest.mark.parametrize("kwargs,code", [
+    ({"to": "group:ghosts"}, "group_not_found"),
+    ({"to": "group:retail-data-data-engineers", "columns": ["nope"]}, "unknown_column"),
+    ({"to": "group:retail-data-data-engineers", "row_filter": "nope = 1"},
+     "invalid_row_filter"),
+    ({"to": "group:retail-data-data-engineers", "row_filter": "id IN (SELECT 1)"},
+     "invalid_row_filter"),
+    ({"to": "group:retail-data-data-engineers", "row_filter": "1; DROP TABLE x"},
+     "invalid_row_filter"),
+    ({"to": "group:retail-data-data-engineers", "masks": {"ssn": "rot13"}}, "invalid_grant"),
+    ({"to": "team-a"}, "invalid_grantee"),
+    ({"to": "account:retail-data"}, "invalid_grantee"),
+])
+def test_bad_grants_change_nothing(lake, kwargs, code):
+    _, erin = lake
+    with pytest.raises(CharterError) as refused:
+        erin.lake.grant("retail-data", "bank.customers", **kwargs)
+    assert refused.value.code == code
+    assert erin.lake.grants("retail-data") == []
+
+
+def test_revoking_a_share_takes_onward_grants_with_it(lake):
+    platform, erin = lake
+    share = erin.lake.share("retail-data", "bank.customers", with_account="team-a-dev",
+                            grant_option=True)
+    platform.admin.lake.grant("team-a-dev", "bank.customers", to="group:team-a-data-scientists")
+    sam, _ = platform.user("sam", "team-a-data-scientists")
+    assert sam.lake.query("team-a-dev", SQL).num_rows == 3
+    erin.lake.revoke("retail-data", share["id"])
+    assert platform.admin.lake.grants("team-a-dev") == []
+    with pytest.raises(CharterError):
+        sam.lake.query("team-a-dev", SQL)
