@@ -41,6 +41,8 @@ BODIES = {
     "RulesAdd": {"rules": ["not_null(id)"]},
     "QueryRequest": {"sql": "SELECT * FROM bank.customers"},
     "GrantCreate": {"table": "bank.customers", "to": "group:team-a-leads"},
+    "TagKeyCreate": {"key": "domain", "values": ["retail"]},
+    "TagAssign": {"resource": "bank", "key": "domain", "value": "retail"},
 }
 
 

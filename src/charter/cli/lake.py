@@ -16,11 +16,13 @@ from charter.errors import CharterError, Invalid
 
 lake_app = typer.Typer(help="The data lake: domains, catalog, Iceberg tables, quality rules.",
                        no_args_is_help=True)
+tags_app = typer.Typer(help="Tag keys and tags on databases, tables, columns.",
+                       no_args_is_help=True)
 domains_app = typer.Typer(help="Data domains and their producer accounts.", no_args_is_help=True)
 databases_app = typer.Typer(help="Databases of a producer account.", no_args_is_help=True)
 tables_app = typer.Typer(help="Tables in the catalog.", no_args_is_help=True)
 rules_app = typer.Typer(help="Data quality rules, checked on every write.", no_args_is_help=True)
-for sub, name in ((domains_app, "domains"), (databases_app, "databases"),
+for sub, name in ((tags_app, "tags"), (domains_app, "domains"), (databases_app, "databases"),
                   (tables_app, "tables"), (rules_app, "rules")):
     lake_app.add_typer(sub, name=name)
 
@@ -251,15 +253,20 @@ def _render_grant(d: dict[str, Any]) -> None:
 
 @lake_app.command("grant")
 def grant(
-    ctx: typer.Context, account: AccountArg, name: TableArg,
-    to: Annotated[str, typer.Option(help="group:NAME or account:NAME")],
+    ctx: typer.Context, account: AccountArg,
+    name: Annotated[str | None, typer.Argument(help="DB.TABLE (or use --tags).")] = None,
+    to: Annotated[str, typer.Option(help="group:NAME or account:NAME")] = "",
+    tags: Annotated[str | None, typer.Option(
+        help="Columns whose tags match, e.g. \"domain=retail AND sensitivity IN (public)\".")]
+    = None,
     columns: ColumnsOpt = None, exclude_columns: ExcludeOpt = None,
     row_filter: FilterOpt = None, mask: MaskOpt = None, grant_option: GrantOptionOpt = False,
     json_: JsonOpt = False,
 ) -> None:
-    """Grant a table to a group or account: columns, rows (filter) and cells (masks)."""
+    """Grant a table (or tagged columns) to a group or account: columns, rows (filter) and
+    cells (masks)."""
     data = state(ctx).client().lake.grant(
-        account, name, to=to,
+        account, name, to=to, tags=tags,
         **_policy_args(columns, exclude_columns, row_filter, mask, grant_option))
     show(data, want_json(ctx, json_), _render_grant)
 
@@ -299,3 +306,36 @@ def revoke(ctx: typer.Context, account: AccountArg,
     """Revoke a grant or share (onward grants of a share go with it)."""
     data = state(ctx).client().lake.revoke(account, grant_id)
     show(data, want_json(ctx, json_), lambda d: console.print(f"revoked {d['id']}"))
+
+
+@tags_app.command("create")
+def tags_create(ctx: typer.Context, key: str,
+                values: Annotated[str, typer.Option(help="Allowed values, comma-separated.")],
+                json_: JsonOpt = False) -> None:
+    """Create a central tag key with its allowed values (data lake administrators)."""
+    data = state(ctx).client().lake.create_tag(key, _names(values) or [])
+    show(data, want_json(ctx, json_), lambda d: console.print(
+        f"tag {d['key']}: {', '.join(d['values'])}"))
+
+
+@tags_app.command("list")
+def tags_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
+    """List tag keys and their allowed values."""
+    data = state(ctx).client().lake.tag_keys()
+    show(data, want_json(ctx, json_), lambda d: table(d, ["key", "values"]))
+
+
+@tags_app.command("assign")
+def tags_assign(
+    ctx: typer.Context, account: AccountArg,
+    resource: Annotated[str, typer.Argument(help="DB, DB.TABLE or DB.TABLE.COLUMN")],
+    tag: Annotated[str, typer.Argument(help="KEY=VALUE")],
+    json_: JsonOpt = False,
+) -> None:
+    """Tag a database, table or column; columns inherit and may override."""
+    key, sep, value = tag.partition("=")
+    if not sep:
+        raise Invalid(f"write the tag as KEY=VALUE, not {tag!r}", code="invalid_tag")
+    data = state(ctx).client().lake.assign_tag(account, resource, key.strip(), value.strip())
+    show(data, want_json(ctx, json_), lambda d: console.print(
+        f"{d['resource']}: {d['key']}={d['value']}"))

@@ -70,3 +70,27 @@ class LakeGrant(Base):
     grant_option: Mapped[bool] = mapped_column(default=False)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime]
+
+
+class LakeTagKey(Base):
+    """A central tag key with its allowed values (tag-based access control)."""
+
+    __tablename__ = "lake_tag_keys"
+
+    key: Mapped[str] = mapped_column(String(63), primary_key=True)
+    values: Mapped[dict[str, Any]]  # {"values": [...]}
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+
+
+class LakeTagAssignment(Base):
+    """A tag on a database, table or column ("" for the levels below what is tagged)."""
+
+    __tablename__ = "lake_tag_assignments"
+
+    account: Mapped[str] = mapped_column(String(63), primary_key=True)
+    database: Mapped[str] = mapped_column(String(63), primary_key=True)
+    table: Mapped[str] = mapped_column(String(63), primary_key=True, default="")
+    column: Mapped[str] = mapped_column(String(63), primary_key=True, default="")
+    key: Mapped[str] = mapped_column(String(63), primary_key=True)
+    value: Mapped[str] = mapped_column(String(100))

@@ -94,8 +94,26 @@ class QueryRequest(BaseModel):
                                       description="Time travel: DB.TABLE -> snapshot id.")
 
 
+class TagKeyCreate(BaseModel):
+    key: str = Field(max_length=63)
+    values: list[str] = Field(max_length=100)
+
+
+class TagKeyRead(BaseModel):
+    key: str
+    values: list[str]
+
+
+class TagAssign(BaseModel):
+    resource: str = Field(max_length=200, description="DB, DB.TABLE or DB.TABLE.COLUMN")
+    key: str = Field(max_length=63)
+    value: str = Field(max_length=100)
+
+
 class GrantCreate(BaseModel):
-    table: str = Field(max_length=130, description="DB.TABLE")
+    table: str | None = Field(default=None, max_length=130, description="DB.TABLE")
+    tags: str | None = Field(default=None, max_length=1000,
+                             description="Or a tag expression: domain=retail AND ...")
     to: str = Field(max_length=80, description="group:NAME or account:NAME")
     columns: list[str] | None = Field(default=None, max_length=500)
     exclude_columns: list[str] | None = Field(default=None, max_length=500)

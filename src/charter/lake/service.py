@@ -18,7 +18,7 @@ from charter.core.clock import now
 from charter.core.context import Context
 from charter.core.ids import check_name, crn, new_id
 from charter.errors import Conflict, Invalid, NotFound
-from charter.lake import _iceberg, _policy, _quality, _query, _sql
+from charter.lake import _iceberg, _policy, _quality, _query, _sql, _tagging, _tags
 from charter.lake.orm import LakeDatabase, LakeDomain, LakeGrant, LakeTable
 from charter.lake.schemas import (
     ColumnRead,
@@ -37,6 +37,10 @@ from charter.lake.schemas import (
 from charter.org import service as org
 
 DATA_GOVERNANCE = "data-governance"
+# Tag operations live in _tagging; they are part of this service's API.
+create_tag_key = _tagging.create_tag_key
+list_tag_keys = _tagging.list_tag_keys
+assign_tag = _tagging.assign_tag
 MODES = ("create", "append", "overwrite")
 FORMATS = ("csv", "parquet")
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,62}")
@@ -381,7 +385,8 @@ def _readable(ctx: Context, account: str, database: str,
 
 def _grant_read(g: LakeGrant) -> GrantRead:
     return GrantRead(id=g.id, crn=crn(g.account, "lake", "grant", g.id), account=g.account,
-                     owner=g.owner, table=f"{g.database}.{g.table}",
+                     owner=g.owner, table=f"{g.database}.{g.table}" if g.database != "*"
+                     else f"tags: {g.policy['tags']}",
                      grantee=f"{g.grantee_type}:{g.grantee}", columns=g.policy["columns"],
                      row_filter=g.policy["row_filter"], masks=g.policy["masks"],
                      grant_option=g.grant_option, created_by=g.created_by,
@@ -402,17 +407,27 @@ def _share_to(ctx: Context, account: str, database: str, table: str) -> LakeGran
         LakeGrant.database == database, LakeGrant.table == table))
 
 
-@operation("lake:GrantTable", "write",
-           target=lambda ctx, account, body: _in(ctx, account, "grant", body.table))
+def _grant_target(ctx: Context, account: str, body: GrantCreate) -> Target:
+    return _in(ctx, account, "grant", body.table or "tags")
+
+
+@operation("lake:GrantTable", "write", target=_grant_target)
 def grant_table(ctx: Context, account: str, body: GrantCreate) -> GrantRead:
-    """Grant a table to a group, or share it with another account, with optional column
-    list, row filter and masks. A consumer grants a share onward only within it."""
+    """Grant a table (or every column whose tags match an expression) to a group, or share
+    a table with another account, with optional column list, row filter and masks. A
+    consumer grants a share onward only within it."""
     from charter.identity import service as identity
 
-    database, table = _split_table(body.table)
     kind, _, grantee = body.to.partition(":")
     if kind not in ("group", "account") or not grantee:
         raise Invalid("--to takes group:NAME or account:NAME", code="invalid_grantee")
+    if (body.table is None) == (body.tags is None):
+        raise Invalid("grant either DB.TABLE or --tags EXPR", code="invalid_grant")
+    if kind == "group":
+        identity.ensure_group_exists(ctx, grantee)
+    if body.tags is not None:
+        return _grant_by_tags(ctx, account, body, grantee)
+    database, table = _split_table(body.table)
     owned = ctx.db.get(LakeTable, (account, database, table))
     share = None if owned else _share_to(ctx, account, database, table)
     if owned is None and share is None:
@@ -423,9 +438,7 @@ def grant_table(ctx: Context, account: str, body: GrantCreate) -> GrantRead:
     policy = _policy.make_policy([f.name for f in iceberg.schema().fields],
                                  include=body.columns, exclude=body.exclude_columns,
                                  row_filter=body.row_filter, masks=body.masks)
-    if kind == "group":
-        identity.ensure_group_exists(ctx, grantee)
-    else:
+    if kind == "account":
         org.require_account(ctx.db, grantee)
         if grantee == account:
             raise Invalid("an account cannot share with itself", code="invalid_grantee")
@@ -433,19 +446,42 @@ def grant_table(ctx: Context, account: str, body: GrantCreate) -> GrantRead:
             raise Conflict(f"{grantee} has a database named {database} of its own",
                            code="database_name_taken")
     if share is not None:
-        if kind == "account" or not share.grant_option:
-            raise Invalid(f"{account} received {database}.{table} without the right to grant "
-                          "it onward" if not share.grant_option else
-                          "a shared table is granted onward to groups only",
-                          code="exceeds_share")
-        if not _policy.within(share.policy, policy):
-            raise Invalid("the grant exposes columns or unmasked values the share does not",
-                          code="exceeds_share")
+        _check_onward(share, kind, policy, f"{database}.{table}", account)
+    return _add_grant(ctx, account, owner, database, table, kind, grantee, policy, body)
+
+
+def _check_onward(share: LakeGrant, kind: str, policy: dict[str, Any], name: str,
+                  account: str) -> None:
+    if not share.grant_option:
+        raise Invalid(f"{account} received {name} without the right to grant it onward",
+                      code="exceeds_share")
+    if kind == "account":
+        raise Invalid("a shared table is granted onward to groups only", code="exceeds_share")
+    if not _policy.within(share.policy, policy):
+        raise Invalid("the grant exposes columns or unmasked values the share does not",
+                      code="exceeds_share")
+
+
+def _grant_by_tags(ctx: Context, account: str, body: GrantCreate, group: str) -> GrantRead:
+    if not body.to.startswith("group:"):
+        raise Invalid("tag expressions are granted to groups; share tables by name",
+                      code="invalid_grant")
+    if body.columns or body.exclude_columns or body.row_filter or body.masks:
+        raise Invalid("a tag grant chooses columns by their tags; columns, row filters and "
+                      "masks go on grants by table name", code="invalid_grant")
+    org.require_account(ctx.db, account)
+    expression = _tags.parse_expression(body.tags or "", _tagging.tag_keys(ctx))
+    policy = {"columns": None, "row_filter": None, "masks": {}, "tags": expression}
+    return _add_grant(ctx, account, account, "*", "*", "group", group, policy, body)
+
+
+def _add_grant(ctx: Context, account: str, owner: str, database: str, table: str, kind: str,
+               grantee: str, policy: dict[str, Any], body: GrantCreate) -> GrantRead:
     if ctx.db.scalar(select(LakeGrant.id).where(
             LakeGrant.account == account, LakeGrant.database == database,
             LakeGrant.table == table, LakeGrant.grantee_type == kind,
             LakeGrant.grantee == grantee)):
-        raise Conflict(f"{body.to} already holds a grant on {database}.{table}; revoke it first",
+        raise Conflict(f"{body.to} already holds this grant; revoke it first",
                        code="grant_exists")
     row = LakeGrant(id=new_id("grt-"), account=account, owner=owner, database=database,
                     table=table, grantee_type=kind, grantee=grantee, policy=policy,
@@ -453,7 +489,7 @@ def grant_table(ctx: Context, account: str, body: GrantCreate) -> GrantRead:
                     created_at=now())
     ctx.db.add(row)
     emit(ctx, "TableShared" if kind == "account" else "TableGranted", account,
-         {"grant": row.id, "table": f"{database}.{table}", "to": body.to})
+         {"grant": row.id, "table": body.table or body.tags, "to": body.to})
     return _grant_read(row)
 
 
@@ -488,6 +524,25 @@ def list_grants(ctx: Context, account: str, *, table: str | None = None) -> list
     return [_grant_read(g) for g in ctx.db.scalars(query.order_by(LakeGrant.created_at))]
 
 
+def _tag_policies(ctx: Context, account: str, database: str, table: str,
+                  groups: list[str]) -> list[dict[str, Any]]:
+    """One policy per tag grant of the caller's groups that matches some column."""
+    grants = list(ctx.db.scalars(select(LakeGrant).where(
+        LakeGrant.account == account, LakeGrant.database == "*",
+        LakeGrant.grantee_type == "group", LakeGrant.grantee.in_(groups or [""]))))
+    if not grants:
+        return []
+    columns = [f.name for f in _iceberg.load(ctx.runtime, account, database, table)
+               .schema().fields]
+    tags = _tags.effective(_tagging.assignments_of(ctx, account, database, table), columns)
+    out = []
+    for grant in grants:
+        visible = [c for c in columns if _tags.matches(grant.policy["tags"], tags[c])]
+        if visible:
+            out.append({"columns": visible, "row_filter": None, "masks": {}})
+    return out
+
+
 def _effective(ctx: Context, account: str, database: str,
                table: str) -> tuple[str, dict[str, Any] | None] | None:
     """(owner account, policy) of a table in `account`'s catalog view for the caller:
@@ -502,6 +557,7 @@ def _effective(ctx: Context, account: str, database: str,
     if ctx.db.get(LakeTable, (account, database, table)) is not None:
         if full:
             return account, None
+        mine += _tag_policies(ctx, account, database, table, groups)
         return (account, _policy.union(mine)) if mine else None
     share = _share_to(ctx, account, database, table)
     if share is None:

@@ -306,13 +306,27 @@ class _Lake(_Part):
         return pa.ipc.open_stream(data).read_all()
 
 
-    def grant(self, account: str, table: str, *, to: str, columns: list[str] | None = None,
+    def grant(self, account: str, table: str | None = None, *, to: str,
+              tags: str | None = None, columns: list[str] | None = None,
               exclude_columns: list[str] | None = None, row_filter: str | None = None,
               masks: dict[str, str] | None = None, grant_option: bool = False) -> Json:
-        """Grant `db.table` to `group:G`, or share it with `account:A`."""
+        """Grant `db.table` (or columns whose tags match `tags`) to `group:G`, or share a
+        table with `account:A`."""
         return self._c.request("POST", f"/v1/accounts/{_q(account)}/lake/grants", json={
-            "table": table, "to": to, "columns": columns, "exclude_columns": exclude_columns,
-            "row_filter": row_filter, "masks": masks or {}, "grant_option": grant_option})
+            "table": table, "tags": tags, "to": to, "columns": columns,
+            "exclude_columns": exclude_columns, "row_filter": row_filter,
+            "masks": masks or {}, "grant_option": grant_option})
+
+    def create_tag(self, key: str, values: list[str]) -> Json:
+        return self._c.request("POST", "/v1/lake/tags", json={"key": key, "values": values})
+
+    def tag_keys(self) -> Json:
+        return self._c.request("GET", "/v1/lake/tags")
+
+    def assign_tag(self, account: str, resource: str, key: str, value: str) -> Json:
+        """Tag `db`, `db.table` or `db.table.column` with key=value."""
+        return self._c.request("POST", f"/v1/accounts/{_q(account)}/lake/tags",
+                               json={"resource": resource, "key": key, "value": value})
 
     def share(self, account: str, table: str, *, with_account: str, **policy: Any) -> Json:
         return self.grant(account, table, to=f"account:{with_account}", **policy)

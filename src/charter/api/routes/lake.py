@@ -24,6 +24,9 @@ from charter.lake.schemas import (
     SnapshotRead,
     TableList,
     TableRead,
+    TagAssign,
+    TagKeyCreate,
+    TagKeyRead,
 )
 
 router = APIRouter(prefix="/v1", tags=["lake"])
@@ -123,3 +126,21 @@ def list_grants(account: str, ctx: Ctx, table: str | None = None) -> list[GrantR
 def revoke_grant(account: str, grant_id: str, ctx: Ctx) -> GrantRead:
     """Revoke a grant or share."""
     return service.revoke_grant(ctx, account, grant_id)
+
+
+@router.post("/lake/tags", status_code=201)
+def create_tag_key(body: TagKeyCreate, ctx: Ctx) -> TagKeyRead:
+    """Create a central tag key with its allowed values."""
+    return service.create_tag_key(ctx, body)
+
+
+@router.get("/lake/tags")
+def list_tag_keys(ctx: Ctx) -> list[TagKeyRead]:
+    """Central tag keys and their allowed values."""
+    return service.list_tag_keys(ctx)
+
+
+@router.post("/accounts/{account}/lake/tags")
+def assign_tag(account: str, body: TagAssign, ctx: Ctx) -> dict[str, str]:
+    """Tag a database, table or column."""
+    return service.assign_tag(ctx, account, body)
