@@ -92,10 +92,14 @@ def test_schema_evolution_only_on_request(lake):
     assert report["columns_added"] == ["email"]
     assert "email" in [c["name"] for c in erin.lake.table("retail-data", "bank.customers")
                        ["columns"]]
-    with pytest.raises(Invalid) as mismatch:
-        erin.lake.ingest("retail-data", "bank.customers",
-                         b"id,name,age,segment,email\nnot-a-number,X,1,retail,x@y.z\n")
-    assert mismatch.value.code == "schema_mismatch"
+    for bad in (b"id,name,age,segment,email\nnot-a-number,X,1,retail,x@y.z\n",
+                b"id,name,age,segment,email\n8,X,1,retail,5\n"):  # email: string -> long
+        with pytest.raises(Invalid) as mismatch:
+            erin.lake.ingest("retail-data", "bank.customers", bad)
+        assert mismatch.value.code == "schema_mismatch"
+        with pytest.raises(Invalid):
+            erin.lake.ingest("retail-data", "bank.customers", bad, mode="overwrite",
+                             evolve=True)
 
 
 def test_declared_schema_via_cli(lake):

@@ -106,3 +106,63 @@ def test_refusals_read_the_same_for_missing_and_forbidden_tables(producer):
             sam.lake.query("retail-data", f"SELECT * FROM {table}")
         messages.append(refused.value.message.replace(table.split(".")[1], "T"))
     assert messages[0] == messages[1]
+
+
+RESTRICTED = [
+    # (sql, rows of ids the analyst may see) -- the grant: no ssn, only EU rows
+    ("SELECT id FROM bank.customers ORDER BY id", [1, 3]),
+    ("SELECT id FROM BANK.CUSTOMERS ORDER BY id", [1, 3]),
+    ('SELECT id FROM "bank"."customers" ORDER BY id', [1, 3]),
+    ("sElEcT /* all */ id FrOm bank.customers -- rows\n ORDER BY id", [1, 3]),
+    ("WITH c AS (SELECT * FROM bank.customers) SELECT id FROM c ORDER BY id", [1, 3]),
+    ("WITH customers AS (SELECT * FROM bank.customers WHERE region = 'US') "
+     "SELECT id FROM customers", []),
+    ("SELECT id FROM (SELECT * FROM bank.customers) t WHERE region <> 'EU'", []),
+    ("SELECT a.id FROM bank.customers a JOIN bank.customers b USING (id) ORDER BY 1", [1, 3]),
+    ("SELECT id FROM bank.customers UNION SELECT id FROM bank.customers ORDER BY 1", [1, 3]),
+    ("SELECT id FROM bank.customers WHERE id IN (SELECT id FROM bank.customers "
+     "WHERE region = 'US')", []),
+    ("SELECT count(*) AS id FROM bank.customers", [2]),
+    ("SELECT id FROM bank.customers c WHERE c.region = 'US' OR 1 = 1 ORDER BY id", [1, 3]),
+]
+HIDDEN_COLUMN = [
+    "SELECT ssn FROM bank.customers",
+    "SELECT c.ssn FROM bank.customers c",
+    "WITH c AS (SELECT ssn FROM bank.customers) SELECT * FROM c",
+    "SELECT id FROM bank.customers WHERE ssn LIKE '1%'",
+    "SELECT (SELECT max(ssn) FROM bank.customers) AS x",
+    "SELECT * FROM bank.customers ORDER BY ssn",
+]
+
+
+@pytest.fixture
+def analyst(producer):
+    platform, erin = producer
+    erin.lake.ingest("retail-data", "bank.customers",
+                     b"id,name,ssn,region\n1,Ann,111,EU\n2,Bob,222,US\n3,Cy,333,EU\n",
+                     mode="overwrite", evolve=True, schema={"columns": [
+                         {"name": "id", "type": "long"}, {"name": "name", "type": "string"},
+                         {"name": "ssn", "type": "string"}, {"name": "region", "type": "string"}]})
+    platform.admin.groups.create("analysts")
+    platform.admin.assignments.create(permission_set="data-scientist", group="analysts",
+                                      account="retail-data")
+    erin.lake.grant("retail-data", "bank.customers", to="group:analysts",
+                    exclude_columns=["ssn"], row_filter="region = 'EU'")
+    ana, _ = platform.user("ana", "analysts")
+    return platform, ana
+
+
+@pytest.mark.parametrize("sql,ids", RESTRICTED)
+def test_tricks_return_only_granted_rows(analyst, sql, ids):
+    _, ana = analyst
+    result = ana.lake.query("retail-data", sql)
+    assert "ssn" not in result.column_names
+    assert result.column(0).to_pylist() == ids
+
+
+@pytest.mark.parametrize("sql", HIDDEN_COLUMN)
+def test_hidden_columns_cannot_be_reached(analyst, sql):
+    _, ana = analyst
+    with pytest.raises(CharterError) as refused:
+        ana.lake.query("retail-data", sql)
+    assert refused.value.code == "query_failed" and "111" not in refused.value.message

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
-from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.exceptions import CommitFailedException, ValidationError
 from sqlalchemy import select
 
 from charter.access.actions import declare
@@ -295,8 +295,9 @@ def _write_existing(ctx: Context, row: LakeTable, new: Any, mode: str,
                 tx.overwrite(new)
             else:
                 tx.append(new)
-    except (ValueError, TypeError) as exc:
-        raise Invalid(f"the file does not match the table's schema: {exc}",
+    except (ValueError, TypeError, ValidationError, pa.ArrowException) as exc:
+        message = str(exc).splitlines()[0][:300]
+        raise Invalid(f"the file does not match the table's schema: {message}",
                       code="schema_mismatch") from None
     except CommitFailedException as exc:
         raise Conflict(f"another write to {row.database}.{row.name} committed first: {exc}",
