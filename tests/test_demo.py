@@ -26,6 +26,42 @@ def test_demo_runs_end_to_end(tmp_path):
     assert "forbidden by control:CHARTER-PREV-3" in out
     assert "[control_violation]: CHARTER-PRO-1" in out
     assert "CHARTER-DET-3" in out
+    # the data-lake chapter: seeded bank data, a refused write, a masked share, refused reads
+    assert (home / "data" / "customers.csv").exists()
+    assert "create: 1000 rows into bank.customers" in out
+    assert "create: 20000 rows into bank.transactions" in out
+    assert "[quality_check_failed]" in out and "nothing was written" in out
+    assert "the failed append left no trace" in out
+    assert "[exceeds_share]" in out
+    assert "****" in out  # name=constant: a masked cell in sam's query
+    assert "may not lake:QueryTables on crn:retail-banking-data" in out  # the raw PII read
+    assert "[query_refused]: function read_parquet is not allowed" in out
     assert "audit trail verified" in out
     assert "demo complete" in out
     assert (home / "config").exists()
+
+
+def test_bank_data_is_seeded_and_the_bad_file_breaks_each_rule(tmp_path):
+    import csv
+
+    from charter.demo.bank import REGIONS, write_bank_data
+
+    files = write_bank_data(tmp_path / "a")
+    again = write_bank_data(tmp_path / "b")
+    for mine, other in zip((files.customers, files.transactions, files.bad_customers),
+                           (again.customers, again.transactions, again.bad_customers),
+                           strict=True):
+        assert mine.read_bytes() == other.read_bytes()
+    customers = list(csv.DictReader(files.customers.open(encoding="utf-8")))
+    txns = list(csv.DictReader(files.transactions.open(encoding="utf-8")))
+    bad = list(csv.DictReader(files.bad_customers.open(encoding="utf-8")))
+    assert len(customers) == 1000 and len(txns) == 20000
+    ids = {c["customer_id"] for c in customers}
+    assert len(ids) == 1000 and {c["region"] for c in customers} == set(REGIONS)
+    assert all(c["ssn"].startswith("9") for c in customers)  # never an issued SSN
+    assert len({t["txn_id"] for t in txns}) == 20000
+    assert all(t["customer_id"] in ids and 0 <= float(t["amount"]) <= 1_000_000 for t in txns)
+    assert [b["customer_id"] == "" for b in bad].count(True) == 1
+    assert sum(b["customer_id"] in ids for b in bad) == 1
+    assert sum(b["region"] not in REGIONS for b in bad) == 1
+    assert sum(not 1900 <= int(b["birth_year"]) <= 2010 for b in bad) == 1

@@ -2,8 +2,11 @@
 
 It starts `charter server` on a free port, initialises the organisation, vends team A's
 dev/test/prod accounts, creates one user per persona with a CLI profile each, and shows
-allowed and denied actions, the OU tree, findings and a verified audit trail. Later
-modules extend it step by step along the operations flow of MISSION.md.
+allowed and denied actions and the OU tree. The data-lake chapter vends a producer account
+for a retail-banking domain, ingests synthetic bank data (src/charter/demo/bank.py) under
+quality rules, shares it with team A behind masks and a row filter, and lets the data
+scientist query it. It ends with findings and a verified audit trail. Later modules extend
+it step by step along the operations flow of MISSION.md.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import argparse
 import contextlib
 import json
 import os
+import re
+import shlex
 import shutil
 import signal
 import socket
@@ -22,7 +27,10 @@ from pathlib import Path
 
 import httpx
 from rich.console import Console
+from rich.markup import escape
 from rich.rule import Rule
+
+from charter.demo.bank import write_bank_data
 
 console = Console(width=None if sys.stdout.isatty() else 120, highlight=False)
 CHARTER = str(Path(sys.executable).parent / "charter")
@@ -38,6 +46,9 @@ PERSONAS = {
     "audrey-auditor": ("security-auditors", "IT auditor"),
     "leo-exec": ("team-a-executives", "LOB executive"),
 }
+# The data engineer of the retail-banking domain, created in the data-lake chapter.
+PRODUCER = "retail-banking-data"
+ENGINEER = ("dave-engineer", f"{PRODUCER}-data-engineers", "data engineer")
 
 
 class Demo:
@@ -55,9 +66,13 @@ class Demo:
         console.print()
         console.print(Rule(f"[bold]{title}[/bold]", align="left"))
 
+    def note(self, text: str) -> None:
+        """One line of explanation between commands."""
+        console.print(f"[dim]# {text}[/dim]", markup=True, highlight=False)
+
     def run(self, *args: str, expect_fail: bool = False, quiet: bool = False) -> str:
         """Show and run one `charter` command; stop the demo if it fails unexpectedly."""
-        console.print(f"[bold cyan]$ charter {' '.join(args)}[/bold cyan]")
+        console.print(f"[bold cyan]$ charter {escape(_shell(args))}[/bold cyan]")
         done = subprocess.run([CHARTER, *args], env=self.env, capture_output=True, text=True,
                               timeout=120)
         if not quiet:
@@ -118,11 +133,7 @@ def walkthrough(demo: Demo) -> None:
         demo.run("--profile", "admin", "assignments", "create", "--group", "team-a-executives",
                  "--permission-set", "cost-viewer", "--account", account)
     for user, (group, persona) in PERSONAS.items():
-        demo.run("--profile", "admin", "users", "create", user, "--group", group,
-                 "--display-name", persona, quiet=True)
-        token = json.loads(demo.run("--profile", "admin", "tokens", "create", "--user", user,
-                                    "--expires-in", "7d", "--json", quiet=True))["token"]
-        demo.run("--profile", user, "login", "--url", demo.url, "--token", token, quiet=True)
+        _persona(demo, user, group, persona)
     demo.run("--profile", "admin", "users", "list")
     demo.run("--profile", "sam-scientist", "whoami")
 
@@ -136,13 +147,115 @@ def walkthrough(demo: Demo) -> None:
              "/workloads/ml/nonprod", "--blueprint", "ml-team-dev", "--tag", "owner=team-b",
              expect_fail=True)
 
-    demo.step("6. Detective controls: findings in the security-tooling account")
+    data_lake(demo)
+
+    demo.step("10. Detective controls: findings in the security-tooling account")
     demo.run("--profile", "admin", "users", "create", "contractor-x")
     demo.run("--profile", "admin", "controls", "findings")
 
-    demo.step("7. The audit trail: every action above, allowed or denied, hash-chained")
+    demo.step("11. The audit trail: every action above, allowed or denied, hash-chained")
     demo.run("--profile", "audrey-auditor", "audit", "events", "--principal", "sam-scientist")
     demo.run("--profile", "audrey-auditor", "audit", "verify")
+
+
+def data_lake(demo: Demo) -> None:
+    """Steps 6 to 9: a producer's data domain, quality rules, a governed share, queries."""
+    files = write_bank_data(demo.home / "data")
+    engineer, group, persona = ENGINEER
+    eng, admin, sam = ("--profile", engineer), ("--profile", "admin"), \
+        ("--profile", "sam-scientist")
+
+    demo.step("6. A data domain: producer account, domain, database and its data engineer")
+    demo.run(*admin, "accounts", "create", PRODUCER, "--ou", "/workloads/data/prod",
+             "--blueprint", "data-domain", "--tag", "owner=retail-banking",
+             "--tag", "cost-center=cc-2001")
+    demo.run(*admin, "lake", "domains", "create", "retail-banking", "--account", PRODUCER,
+             "--description", "Retail banking customers and card transactions")
+    demo.run(*admin, "lake", "databases", "create", PRODUCER, "bank")
+    _persona(demo, engineer, group, persona)  # the group was created by account vending
+    demo.run(*eng, "whoami")
+
+    demo.step("7. The data engineer ingests synthetic bank data under quality rules")
+    demo.note(f"seeded synthetic data: {_rows(files.customers)} customers, "
+              f"{_rows(files.transactions)} transactions in {files.customers.parent}")
+    created = demo.run(*eng, "lake", "ingest", PRODUCER, "bank.customers",
+                       str(files.customers), "--mode", "create")
+    demo.run(*eng, "lake", "ingest", PRODUCER, "bank.transactions", str(files.transactions),
+             "--mode", "create")
+    demo.run(*eng, "lake", "rules", "add", PRODUCER, "bank.customers",
+             "not_null(customer_id)", "unique(customer_id)", "allowed(region, EU|US|APAC)",
+             "range(birth_year, 1900, 2010)")
+    demo.run(*eng, "lake", "rules", "add", PRODUCER, "bank.transactions", "not_null(txn_id)",
+             "unique(txn_id)", "not_null(customer_id)", "range(amount, 0, 1000000)",
+             "allowed(region, EU|US|APAC)")
+    demo.run(*eng, "lake", "tables", "list", PRODUCER)
+    demo.note("a file that breaks four rules: the append writes nothing")
+    demo.run(*eng, "lake", "ingest", PRODUCER, "bank.customers", str(files.bad_customers),
+             "--mode", "append", expect_fail=True)
+    snapshots = demo.run(*eng, "lake", "snapshots", PRODUCER, "bank.customers")
+    first = re.search(r"snapshot (\d+)", created)
+    ids = re.findall(r"^\W*(\d+)\b", snapshots, re.MULTILINE)  # first cell of each row
+    if not first or ids != [first.group(1)]:
+        console.print(f"[red]the failed append changed the snapshots: {ids}[/red]")
+        raise SystemExit(1)
+    demo.note(f"still one snapshot, {ids[0]}: the failed append left no trace")
+
+    demo.step("8. Share with team A: EU rows only, PII masked; team A grants it onward")
+    demo.run(*eng, "lake", "share", PRODUCER, "bank.customers", "--with", "team-a-dev",
+             "--mask", "ssn=null", "--mask", "email=hash", "--mask", "name=constant",
+             "--row-filter", "region = 'EU'", "--grant-option")
+    demo.run(*eng, "lake", "share", PRODUCER, "bank.transactions", "--with", "team-a-dev",
+             "--row-filter", "region = 'EU'", "--grant-option")
+    demo.note("refused: an onward grant may not drop the masks of the share it came from")
+    demo.run(*admin, "lake", "grant", "team-a-dev", "bank.customers",
+             "--to", "group:team-a-data-scientists", expect_fail=True)
+    demo.run(*admin, "lake", "grant", "team-a-dev", "bank.customers",
+             "--to", "group:team-a-data-scientists", "--mask", "ssn=null",
+             "--mask", "email=hash", "--mask", "name=constant")
+    demo.run(*admin, "lake", "grant", "team-a-dev", "bank.transactions",
+             "--to", "group:team-a-data-scientists")
+    demo.run(*admin, "lake", "grants", "team-a-dev")
+
+    demo.step("9. The data scientist queries the shared tables under the grants")
+    demo.run(*sam, "lake", "query", "team-a-dev",
+             "SELECT region, count(*) AS customers FROM bank.customers GROUP BY region")
+    demo.run(*sam, "lake", "query", "team-a-dev",
+             "SELECT name, email, ssn, segment FROM bank.customers LIMIT 3")
+    demo.run(*sam, "lake", "query", "team-a-dev",
+             "SELECT c.segment, count(*) AS txns, round(sum(t.amount), 2) AS total "
+             "FROM bank.transactions t JOIN bank.customers c USING (customer_id) "
+             "GROUP BY c.segment ORDER BY total DESC")
+    demo.note("refused: sam has no permission in the producer account, where the raw PII is")
+    demo.run(*sam, "lake", "query", PRODUCER, "SELECT ssn FROM bank.customers",
+             expect_fail=True)
+    demo.note("refused: no reading the table's files around the governed view")
+    demo.run(*sam, "lake", "query", "team-a-dev",
+             f"SELECT * FROM read_parquet('{demo.home}/objects/**/*.parquet')",
+             expect_fail=True)
+    demo.note("refused: a data scientist may not grant the unmasked columns to their own group")
+    demo.run(*sam, "lake", "grant", "team-a-dev", "bank.customers",
+             "--to", "group:team-a-data-scientists", expect_fail=True)
+
+
+def _shell(args: tuple[str, ...]) -> str:
+    """The arguments as one would type them: "region = 'EU'" rather than shlex's
+    'region = '"'"'EU'"'"''."""
+    return " ".join(f'"{a}"' if "'" in a and not re.search(r'["$`\\!]', a)
+                    else shlex.quote(a) for a in args)
+
+
+def _persona(demo: Demo, user: str, group: str, persona: str) -> None:
+    """A user in `group` with a 7-day token and a CLI profile named after the user."""
+    demo.run("--profile", "admin", "users", "create", user, "--group", group,
+             "--display-name", persona, quiet=True)
+    token = json.loads(demo.run("--profile", "admin", "tokens", "create", "--user", user,
+                                "--expires-in", "7d", "--json", quiet=True))["token"]
+    demo.run("--profile", user, "login", "--url", demo.url, "--token", token, quiet=True)
+
+
+def _rows(path: Path) -> str:
+    with path.open(encoding="utf-8") as f:
+        return f"{sum(1 for _ in f) - 1:,}"
 
 
 def _default_token(demo: Demo) -> str:
@@ -194,5 +307,5 @@ def _explore(demo: Demo, *, running: bool) -> None:
         console.print(f"open {demo.url}/docs                 # the REST API")
         console.print(f"kill {demo.server.pid if demo.server else ''}"
                       "                           # stop the server (the next make demo does too)")
-    console.print("Profiles: " + ", ".join(["default", "admin", *PERSONAS]))
+    console.print("Profiles: " + ", ".join(["default", "admin", *PERSONAS, ENGINEER[0]]))
     console.print("[green]demo complete[/green]")

@@ -75,7 +75,9 @@ def parse_rule(text: str) -> dict[str, Any]:
 
 def rule_text(rule: dict[str, Any]) -> str:
     def num(v: float | None) -> str:
-        return "" if v is None else f"{v:g}"
+        if v is None:
+            return ""
+        return str(int(v)) if float(v).is_integer() else repr(v)
 
     kind = rule["kind"]
     if kind == "row_count":
