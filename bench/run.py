@@ -11,9 +11,10 @@ import traceback
 
 import audit
 import authz
+import lake_query
 from _common import parse_quick
 
-BENCHMARKS = {"authz": authz.main, "audit": audit.main}
+BENCHMARKS = {"authz": authz.main, "audit": audit.main, "lake_query": lake_query.main}
 
 
 def main() -> int:
