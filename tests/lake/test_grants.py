@@ -142,3 +142,30 @@ def test_revoking_a_share_takes_onward_grants_with_it(lake):
     assert platform.admin.lake.grants("team-a-dev") == []
     with pytest.raises(CharterError):
         sam.lake.query("team-a-dev", SQL)
+
+
+def test_catalog_shows_only_what_the_caller_may_read(lake):
+    platform, erin = lake
+    erin.lake.ingest("retail-data", "bank.secrets", b"k\n1\n", mode="create")
+    erin.lake.add_rules("retail-data", "bank.customers", ["not_null(ssn)"])
+    platform.admin.groups.create("analysts")
+    platform.admin.assignments.create(permission_set="data-scientist", group="analysts",
+                                      account="retail-data")
+    ana, _ = platform.user("ana", "analysts")
+    assert ana.lake.tables("retail-data")["tables"] == []
+    for name in ("bank.customers", "bank.nothing"):
+        with pytest.raises(CharterError) as refused:
+            ana.lake.table("retail-data", name)
+        assert refused.value.code == "table_not_found"
+    erin.lake.grant("retail-data", "bank.customers", to="group:analysts",
+                    exclude_columns=["ssn"])
+    listed = ana.lake.tables("retail-data")["tables"]
+    assert [t["name"] for t in listed] == ["customers"]
+    shown = ana.lake.table("retail-data", "bank.customers")
+    assert "ssn" not in [c["name"] for c in shown["columns"]] and shown["rules"] == []
+    assert len(erin.lake.table("retail-data", "bank.customers")["columns"]) == 5
+    # A consumer sees a shared table in its own catalog view.
+    erin.lake.share("retail-data", "bank.customers", with_account="team-a-dev",
+                    exclude_columns=["ssn"])
+    shared = platform.admin.lake.tables("team-a-dev")["tables"]
+    assert [(t["account"], t["name"]) for t in shared] == [("retail-data", "customers")]

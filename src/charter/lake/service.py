@@ -143,7 +143,10 @@ def _database_read(d: LakeDatabase) -> DatabaseRead:
 
 # -- tables ----------------------------------------------------------------------------
 
-def _table_read(ctx: Context, row: LakeTable) -> TableRead:
+def _table_read(ctx: Context, row: LakeTable,
+                policy: dict[str, Any] | None = None) -> TableRead:
+    """A table as the caller may see it: under a grant, only its granted columns (and
+    none of the quality rules, which name columns)."""
     columns: list[ColumnRead] = []
     snapshot, total = None, 0
     try:
@@ -151,8 +154,9 @@ def _table_read(ctx: Context, row: LakeTable) -> TableRead:
     except NotFound:
         iceberg = None
     if iceberg is not None:
+        visible = policy["columns"] if policy is not None else None
         columns = [ColumnRead(name=f.name, type=str(f.field_type), required=f.required)
-                   for f in iceberg.schema().fields]
+                   for f in iceberg.schema().fields if visible is None or f.name in visible]
         current = iceberg.current_snapshot()
         if current is not None:
             snapshot = current.snapshot_id
@@ -160,7 +164,8 @@ def _table_read(ctx: Context, row: LakeTable) -> TableRead:
     return TableRead(account=row.account, database=row.database, name=row.name,
                      crn=crn(row.account, "lake", "table", f"{row.database}/{row.name}"),
                      description=row.description, columns=columns,
-                     rules=[_quality.rule_text(r) for r in row.rules["rules"]],
+                     rules=[] if policy is not None else
+                     [_quality.rule_text(r) for r in row.rules["rules"]],
                      current_snapshot=snapshot, total_records=total,
                      created_at=row.created_at)
 
@@ -170,30 +175,54 @@ def _table_read(ctx: Context, row: LakeTable) -> TableRead:
 def list_tables(ctx: Context, account: str, *, database: str | None = None) -> TableList:
     """Databases and tables of an account, optionally of one database."""
     org.require_account(ctx.db, account)
-    if database is not None:
-        _require_database(ctx, account, database)
+    names = [(t.database, t.name) for t in ctx.db.scalars(
+        select(LakeTable).where(LakeTable.account == account))]
+    names += [(g.database, g.table) for g in ctx.db.scalars(select(LakeGrant).where(
+        LakeGrant.grantee_type == "account", LakeGrant.grantee == account))]
+    tables = []
+    for db_name, name in sorted(set(names)):
+        if database is not None and db_name != database:
+            continue
+        found = _effective(ctx, account, db_name, name)
+        if found is not None:
+            owner, policy = found
+            tables.append(_table_read(ctx, ctx.db.get(LakeTable, (owner, db_name, name)),
+                                      policy))
     dbs = select(LakeDatabase).where(LakeDatabase.account == account)
-    tables = select(LakeTable).where(LakeTable.account == account)
     if database is not None:
         dbs = dbs.where(LakeDatabase.name == database)
-        tables = tables.where(LakeTable.database == database)
+    everything = allowed(ctx, "lake:ReadTable", [_in(ctx, account, "table", "*")])[0]
+    shown = {t.database for t in tables}
     return TableList(
-        databases=[_database_read(d) for d in ctx.db.scalars(dbs.order_by(LakeDatabase.name))],
-        tables=[_table_read(ctx, t) for t in
-                ctx.db.scalars(tables.order_by(LakeTable.database, LakeTable.name))])
+        databases=[_database_read(d) for d in ctx.db.scalars(dbs.order_by(LakeDatabase.name))
+                   if everything or d.name in shown],
+        tables=tables)
 
 
 @operation("lake:DescribeTable", "read", target=_table_target)
 def get_table(ctx: Context, account: str, database: str, table: str) -> TableRead:
-    """A table's columns, quality rules and current snapshot."""
-    return _table_read(ctx, _require_table(ctx, account, database, table))
+    """A table's columns, quality rules and current snapshot, as the caller may see it."""
+    owner, policy = _visible(ctx, account, database, table)
+    return _table_read(ctx, ctx.db.get(LakeTable, (owner, database, table)), policy)
+
+
+def _visible(ctx: Context, account: str, database: str,
+             table: str) -> tuple[str, dict[str, Any] | None]:
+    """(owner, policy) of a table the caller may read in `account`'s catalog; the same
+    refusal whether the table is missing or not the caller's to see."""
+    org.require_account(ctx.db, account)
+    found = _effective(ctx, account, database, table)
+    if found is None:
+        raise NotFound(f"no table {database}.{table} that you may read in {account}",
+                       code="table_not_found")
+    return found
 
 
 @operation("lake:ListSnapshots", "read", target=_table_target)
 def list_snapshots(ctx: Context, account: str, database: str, table: str) -> list[SnapshotRead]:
     """Every snapshot of a table, oldest first: each write made one."""
-    _require_table(ctx, account, database, table)
-    iceberg = _iceberg.load(ctx.runtime, account, database, table)
+    owner, _ = _visible(ctx, account, database, table)
+    iceberg = _iceberg.load(ctx.runtime, owner, database, table)
     out = []
     for snap in iceberg.snapshots():
         s = _iceberg.snapshot_summary(iceberg, snap)
