@@ -57,7 +57,9 @@ def test_no_matching_column_means_no_table(tagged):
 @pytest.mark.parametrize("kwargs,code", [
     ({"tags": "domain=nowhere"}, "invalid_tag_expression"),
     ({"tags": "colour=red"}, "invalid_tag_expression"),
-    ({"tags": "domain=retail", "masks": {"ssn": "null"}}, "invalid_grant"),
+    ({"tags": "domain=retail", "masks": {"ssn": "rot13"}}, "invalid_grant"),
+    ({"tags": "domain=retail", "columns": ["id"]}, "invalid_grant"),
+    ({"tags": "domain=retail", "row_filter": "id IN (SELECT 1)"}, "invalid_row_filter"),
     ({"tags": "domain=retail", "table": "bank.customers"}, "invalid_grant"),
 ])
 def test_bad_tag_grants(tagged, kwargs, code):
@@ -87,3 +89,17 @@ def test_cli_tags(tagged):
     code, _, err = tagged.cli("lake", "tags", "assign", "retail-data", "bank.customers.name",
                               "sensitivity=pii")
     assert code == 0, err
+
+
+def test_tag_grants_carry_row_and_cell_security(tagged):
+    admin = tagged.admin
+    admin.lake.grant("retail-data", to="group:analysts", tags="domain=retail",
+                     masks={"ssn": "last4"}, row_filter="region = 'EU'")
+    admin.lake.grant("retail-data", to="group:compliance", tags="domain=retail",
+                     row_filter="nope = 1")  # names no column of the table: covers nothing
+    ana, _ = tagged.user("ana", "analysts")
+    cleo, _ = tagged.user("cleo", "compliance")
+    rows = ana.lake.query("retail-data", SQL).to_pylist()
+    assert rows == [{"id": 1, "name": "Ann", "ssn": "*******3333", "region": "EU"}]
+    with pytest.raises(CharterError):
+        cleo.lake.query("retail-data", SQL)

@@ -50,8 +50,9 @@ def make_policy(columns: list[str], *, include: list[str] | None, exclude: list[
             "masks": dict(masks)}
 
 
-def parse_filter(text: str, columns: set[str]) -> str:
-    """A boolean expression over the table's columns, literals and a few functions."""
+def parse_filter(text: str, columns: set[str] | None) -> str:
+    """A boolean expression over the table's columns, literals and a few functions
+    (`columns` None: any plain column name, checked per table when the grant applies)."""
     try:
         tree = sqlglot.parse_one(text, read="duckdb")
     except SqlglotError as exc:
@@ -66,7 +67,8 @@ def parse_filter(text: str, columns: set[str]) -> str:
             if name not in _FILTER_FUNCS and not isinstance(node, exp.Cast | exp.Coalesce):
                 raise _invalid(f"function {name} is not allowed in a row filter",
                                code="invalid_row_filter")
-        if isinstance(node, exp.Column) and (node.table or node.name not in columns):
+        if isinstance(node, exp.Column) and (
+                node.table or (columns is not None and node.name not in columns)):
             raise _invalid(f"the row filter names {node.sql()!r}, which is not a column "
                            "of the table", code="invalid_row_filter")
     if not isinstance(tree, exp.Predicate | exp.Connector | exp.Not | exp.Paren | exp.Boolean):
@@ -141,3 +143,15 @@ def _masked(column: str, kind: str | None) -> str:
     text = f"CAST({col} AS VARCHAR)"
     return (f"CASE WHEN {col} IS NULL THEN NULL ELSE repeat('*', greatest(length({text}) - "
             f"{keep}, 0)) || right({text}, {keep}) END AS {col}")
+
+
+def filter_columns(row_filter: str) -> set[str]:
+    """The columns a (canonical) row filter names."""
+    return {c.name for c in sqlglot.parse_one(row_filter, read="duckdb").find_all(exp.Column)}
+
+
+def check_masks(masks: dict[str, str]) -> dict[str, str]:
+    for name, kind in masks.items():
+        if not _MASK.fullmatch(kind):
+            raise _invalid(f"unknown mask {kind!r} for {name}: use {MASK_KINDS}")
+    return dict(masks)

@@ -496,12 +496,16 @@ def _grant_by_tags(ctx: Context, account: str, body: GrantCreate, group: str) ->
     if not body.to.startswith("group:"):
         raise Invalid("tag expressions are granted to groups; share tables by name",
                       code="invalid_grant")
-    if body.columns or body.exclude_columns or body.row_filter or body.masks:
-        raise Invalid("a tag grant chooses columns by their tags; columns, row filters and "
-                      "masks go on grants by table name", code="invalid_grant")
+    if body.columns or body.exclude_columns:
+        raise Invalid("a tag grant chooses columns by their tags; column lists go on grants "
+                      "by table name", code="invalid_grant")
     org.require_account(ctx.db, account)
     expression = _tags.parse_expression(body.tags or "", _tagging.tag_keys(ctx))
-    policy = {"columns": None, "row_filter": None, "masks": {}, "tags": expression}
+    # Masks and a row filter apply to each matching table that has the columns they name;
+    # a table without a filter's columns is not covered (never shown unfiltered).
+    policy = {"columns": None, "masks": _policy.check_masks(body.masks), "tags": expression,
+              "row_filter": _policy.parse_filter(body.row_filter, None)
+              if body.row_filter else None}
     return _add_grant(ctx, account, account, "*", "*", "group", group, policy, body)
 
 
@@ -568,8 +572,11 @@ def _tag_policies(ctx: Context, account: str, database: str, table: str,
     out = []
     for grant in grants:
         visible = [c for c in columns if _tags.matches(grant.policy["tags"], tags[c])]
-        if visible:
-            out.append({"columns": visible, "row_filter": None, "masks": {}})
+        row_filter = grant.policy["row_filter"]
+        if not visible or (row_filter and not _policy.filter_columns(row_filter) <= set(columns)):
+            continue
+        masks = {c: k for c, k in grant.policy["masks"].items() if c in visible}
+        out.append({"columns": visible, "row_filter": row_filter, "masks": masks})
     return out
 
 
