@@ -13,13 +13,8 @@ SQL = "SELECT * FROM bank.customers ORDER BY id"
 
 
 @pytest.fixture
-def lake(platform):
-    platform.admin.accounts.create("retail-data", ou="/workloads/data/prod",
-                                   blueprint="data-domain",
-                                   tags={"owner": "retail", "cost-center": "cc-9"})
-    platform.admin.lake.create_domain("retail", account="retail-data")
-    platform.admin.lake.create_database("retail-data", "bank")
-    erin, _ = platform.user("erin", "retail-data-data-engineers")
+def lake(retail):
+    platform, erin = retail
     erin.lake.ingest("retail-data", "bank.customers", CUSTOMERS, mode="create")
     platform.vend("team-a-dev")
     return platform, erin

@@ -15,14 +15,8 @@ CUSTOMERS = b"id,name,age,segment\n1,Ann,34,retail\n2,Bob,51,private\n3,Cy,29,re
 
 
 @pytest.fixture
-def lake(platform):
-    platform.admin.accounts.create("retail-data", ou="/workloads/data/prod",
-                                   blueprint="data-domain",
-                                   tags={"owner": "retail", "cost-center": "cc-9"})
-    platform.admin.lake.create_domain("retail", account="retail-data")
-    platform.admin.lake.create_database("retail-data", "bank")
-    engineer, _ = platform.user("erin", "retail-data-data-engineers")
-    return platform, engineer
+def lake(retail):
+    return retail
 
 
 def _ids(client) -> list[int]:

@@ -61,13 +61,8 @@ ATTACKS = [
 
 
 @pytest.fixture
-def producer(platform):
-    platform.admin.accounts.create("retail-data", ou="/workloads/data/prod",
-                                   blueprint="data-domain",
-                                   tags={"owner": "retail", "cost-center": "cc-9"})
-    platform.admin.lake.create_domain("retail", account="retail-data")
-    platform.admin.lake.create_database("retail-data", "bank")
-    erin, _ = platform.user("erin", "retail-data-data-engineers")
+def producer(retail):
+    platform, erin = retail
     erin.lake.ingest("retail-data", "bank.customers", CUSTOMERS, mode="create")
     return platform, erin
 

@@ -12,12 +12,9 @@ SQL = "SELECT * FROM bank.customers ORDER BY id"
 
 
 @pytest.fixture
-def tagged(platform):
+def tagged(retail):
+    platform, _ = retail
     admin = platform.admin
-    admin.accounts.create("retail-data", ou="/workloads/data/prod", blueprint="data-domain",
-                          tags={"owner": "retail", "cost-center": "cc-9"})
-    admin.lake.create_domain("retail", account="retail-data")
-    admin.lake.create_database("retail-data", "bank")
     admin.lake.ingest("retail-data", "bank.customers", CUSTOMERS, mode="create")
     admin.lake.create_tag("domain", ["retail", "risk"])
     admin.lake.create_tag("sensitivity", ["public", "internal", "pii"])
