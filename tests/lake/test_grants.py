@@ -164,3 +164,46 @@ def test_catalog_shows_only_what_the_caller_may_read(lake):
                     exclude_columns=["ssn"])
     shared = platform.admin.lake.tables("team-a-dev")["tables"]
     assert [(t["account"], t["name"]) for t in shared] == [("retail-data", "customers")]
+
+
+def test_database_share_covers_present_and_future_tables(lake):
+    platform, erin = lake
+    share = erin.lake.share("retail-data", "bank", with_account="team-a-dev",
+                            masks={"ssn": "null"}, row_filter="region = 'EU'", grant_option=True)
+    assert share["table"] == "bank"
+    erin.lake.ingest("retail-data", "bank.accounts", b"id,region,ssn\n7,EU,x\n8,US,y\n",
+                     mode="create")
+    erin.lake.ingest("retail-data", "bank.rates", b"code,rate\nA,1.5\n", mode="create")
+    admin = platform.admin
+    listed = {t["name"] for t in admin.lake.tables("team-a-dev")["tables"]}
+    assert listed == {"customers", "accounts"}  # rates has no region: the filter excludes it
+    assert admin.lake.query("team-a-dev", "SELECT id, ssn FROM bank.accounts").to_pylist() \
+        == [{"id": 7, "ssn": None}]
+    with pytest.raises(CharterError) as refused:
+        admin.lake.grant("team-a-dev", "bank.accounts", to="group:team-a-data-scientists")
+    assert refused.value.code == "exceeds_share"  # drops the share's mask
+    admin.lake.grant("team-a-dev", "bank.accounts", to="group:team-a-data-scientists",
+                     masks={"ssn": "null"})
+    sam, _ = platform.user("sam", "team-a-data-scientists")
+    assert sam.lake.query("team-a-dev", "SELECT count(*) AS n FROM bank.accounts") \
+        .to_pylist() == [{"n": 1}]
+    erin.lake.revoke("retail-data", share["id"])
+    assert admin.lake.grants("team-a-dev") == []
+    with pytest.raises(CharterError):
+        sam.lake.query("team-a-dev", "SELECT * FROM bank.accounts")
+
+
+def test_database_grant_to_a_group(lake):
+    platform, erin = lake
+    platform.admin.groups.create("analysts")
+    platform.admin.assignments.create(permission_set="data-scientist", group="analysts",
+                                      account="retail-data")
+    ana, _ = platform.user("ana", "analysts")
+    erin.lake.grant("retail-data", "bank", to="group:analysts", masks={"ssn": "last4"})
+    rows = ana.lake.query("retail-data", SQL).to_pylist()
+    assert [r["ssn"] for r in rows] == ["*******3333", "*******6666", "*******9999"]
+    code, _, err = platform.cli("lake", "grant", "retail-data", "bank", "--to",
+                                "group:analysts", "--columns", "id")
+    assert code == 1 and "[invalid_grant]" in err
+    code, _, err = platform.cli("lake", "share", "retail-data", "nodb", "--with", "team-a-dev")
+    assert code == 1 and "[database_not_found]" in err

@@ -254,7 +254,8 @@ def _render_grant(d: dict[str, Any]) -> None:
 @lake_app.command("grant")
 def grant(
     ctx: typer.Context, account: AccountArg,
-    name: Annotated[str | None, typer.Argument(help="DB.TABLE (or use --tags).")] = None,
+    name: Annotated[str | None, typer.Argument(
+        help="DB.TABLE, or DB for all its tables (or use --tags).")] = None,
     to: Annotated[str, typer.Option(help="group:NAME or account:NAME")] = "",
     tags: Annotated[str | None, typer.Option(
         help="Columns whose tags match, e.g. \"domain=retail AND sensitivity IN (public)\".")]
@@ -273,7 +274,8 @@ def grant(
 
 @lake_app.command("share")
 def share(
-    ctx: typer.Context, account: AccountArg, name: TableArg,
+    ctx: typer.Context, account: AccountArg,
+    name: Annotated[str, typer.Argument(help="DB.TABLE, or DB for all its tables.")],
     with_account: Annotated[str, typer.Option("--with", help="The consumer account.")],
     columns: ColumnsOpt = None, exclude_columns: ExcludeOpt = None,
     row_filter: FilterOpt = None, mask: MaskOpt = None, grant_option: GrantOptionOpt = False,

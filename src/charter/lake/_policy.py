@@ -155,3 +155,13 @@ def check_masks(masks: dict[str, str]) -> dict[str, str]:
         if not _MASK.fullmatch(kind):
             raise _invalid(f"unknown mask {kind!r} for {name}: use {MASK_KINDS}")
     return dict(masks)
+
+
+def fit(policy: dict[str, Any], columns: list[str]) -> dict[str, Any] | None:
+    """A database-wide policy on one table: masks of the columns it has; None if its row
+    filter names a column the table lacks (the grant then does not cover the table)."""
+    row_filter = policy["row_filter"]
+    if row_filter and not filter_columns(row_filter) <= set(columns):
+        return None
+    return {"columns": None, "row_filter": row_filter,
+            "masks": {c: k for c, k in policy["masks"].items() if c in columns}}

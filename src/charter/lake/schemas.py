@@ -111,7 +111,8 @@ class TagAssign(BaseModel):
 
 
 class GrantCreate(BaseModel):
-    table: str | None = Field(default=None, max_length=130, description="DB.TABLE")
+    table: str | None = Field(default=None, max_length=130,
+                              description="DB.TABLE, or DB for every table of a database")
     tags: str | None = Field(default=None, max_length=1000,
                              description="Or a tag expression: domain=retail AND ...")
     to: str = Field(max_length=80, description="group:NAME or account:NAME")

@@ -177,8 +177,13 @@ def list_tables(ctx: Context, account: str, *, database: str | None = None) -> T
     org.require_account(ctx.db, account)
     names = [(t.database, t.name) for t in ctx.db.scalars(
         select(LakeTable).where(LakeTable.account == account))]
-    names += [(g.database, g.table) for g in ctx.db.scalars(select(LakeGrant).where(
-        LakeGrant.grantee_type == "account", LakeGrant.grantee == account))]
+    for share in ctx.db.scalars(select(LakeGrant).where(
+            LakeGrant.grantee_type == "account", LakeGrant.grantee == account)):
+        if share.table != "*":
+            names.append((share.database, share.table))
+        else:
+            names += [(t.database, t.name) for t in ctx.db.scalars(select(LakeTable).where(
+                LakeTable.account == share.owner, LakeTable.database == share.database))]
     tables = []
     for db_name, name in sorted(set(names)):
         if database is not None and db_name != database:
@@ -414,9 +419,10 @@ def _readable(ctx: Context, account: str, database: str,
 # -- grants and shares -----------------------------------------------------------------
 
 def _grant_read(g: LakeGrant) -> GrantRead:
+    name = (f"tags: {g.policy['tags']}" if g.database == "*" else g.database
+            if g.table == "*" else f"{g.database}.{g.table}")
     return GrantRead(id=g.id, crn=crn(g.account, "lake", "grant", g.id), account=g.account,
-                     owner=g.owner, table=f"{g.database}.{g.table}" if g.database != "*"
-                     else f"tags: {g.policy['tags']}",
+                     owner=g.owner, table=name,
                      grantee=f"{g.grantee_type}:{g.grantee}", columns=g.policy["columns"],
                      row_filter=g.policy["row_filter"], masks=g.policy["masks"],
                      grant_option=g.grant_option, created_by=g.created_by,
@@ -431,10 +437,24 @@ def _split_table(name: str) -> tuple[str, str]:
 
 
 def _share_to(ctx: Context, account: str, database: str, table: str) -> LakeGrant | None:
-    """The share of `database.table` that `account` received, if any."""
-    return ctx.db.scalar(select(LakeGrant).where(
+    """The share of `database.table` that `account` received (of the table itself, else of
+    its whole database), if any."""
+    shares = {g.table: g for g in ctx.db.scalars(select(LakeGrant).where(
         LakeGrant.grantee_type == "account", LakeGrant.grantee == account,
-        LakeGrant.database == database, LakeGrant.table == table))
+        LakeGrant.database == database, LakeGrant.table.in_([table, "*"])))}
+    return shares.get(table) or shares.get("*")
+
+
+def _columns(ctx: Context, owner: str, database: str, table: str) -> list[str]:
+    return [f.name for f in _iceberg.load(ctx.runtime, owner, database, table).schema().fields]
+
+
+def _policy_for(ctx: Context, grant: LakeGrant, table: str) -> dict[str, Any] | None:
+    """A grant's policy on one table; a database grant fits itself to the table's columns
+    (None: its row filter names a column the table lacks, so it does not cover it)."""
+    if grant.table != "*":
+        return grant.policy
+    return _policy.fit(grant.policy, _columns(ctx, grant.owner, grant.database, table))
 
 
 def _grant_target(ctx: Context, account: str, body: GrantCreate) -> Target:
@@ -457,6 +477,8 @@ def grant_table(ctx: Context, account: str, body: GrantCreate) -> GrantRead:
         identity.ensure_group_exists(ctx, grantee)
     if body.tags is not None:
         return _grant_by_tags(ctx, account, body, grantee)
+    if "." not in (body.table or ""):
+        return _grant_database(ctx, account, body, kind, grantee)
     database, table = _split_table(body.table)
     owned = ctx.db.get(LakeTable, (account, database, table))
     share = None if owned else _share_to(ctx, account, database, table)
@@ -469,25 +491,46 @@ def grant_table(ctx: Context, account: str, body: GrantCreate) -> GrantRead:
                                  include=body.columns, exclude=body.exclude_columns,
                                  row_filter=body.row_filter, masks=body.masks)
     if kind == "account":
-        org.require_account(ctx.db, grantee)
-        if grantee == account:
-            raise Invalid("an account cannot share with itself", code="invalid_grantee")
-        if ctx.db.get(LakeDatabase, (grantee, database)) is not None:
-            raise Conflict(f"{grantee} has a database named {database} of its own",
-                           code="database_name_taken")
+        _check_share_target(ctx, account, grantee, database)
     if share is not None:
-        _check_onward(share, kind, policy, f"{database}.{table}", account)
+        _check_onward(share, kind, policy, f"{database}.{table}", account,
+                      _policy_for(ctx, share, table))
     return _add_grant(ctx, account, owner, database, table, kind, grantee, policy, body)
 
 
+def _grant_database(ctx: Context, account: str, body: GrantCreate, kind: str,
+                    grantee: str) -> GrantRead:
+    """A grant on every table of a database, present and future."""
+    database = check_identifier((body.table or "").lower(), "database")
+    _require_database(ctx, account, database)
+    if body.columns or body.exclude_columns:
+        raise Invalid("a database grant covers whole tables; column lists go on grants by "
+                      "table name", code="invalid_grant")
+    if kind == "account":
+        _check_share_target(ctx, account, grantee, database)
+    policy = {"columns": None, "masks": _policy.check_masks(body.masks),
+              "row_filter": _policy.parse_filter(body.row_filter, None)
+              if body.row_filter else None}
+    return _add_grant(ctx, account, account, database, "*", kind, grantee, policy, body)
+
+
+def _check_share_target(ctx: Context, account: str, grantee: str, database: str) -> None:
+    org.require_account(ctx.db, grantee)
+    if grantee == account:
+        raise Invalid("an account cannot share with itself", code="invalid_grantee")
+    if ctx.db.get(LakeDatabase, (grantee, database)) is not None:
+        raise Conflict(f"{grantee} has a database named {database} of its own",
+                       code="database_name_taken")
+
+
 def _check_onward(share: LakeGrant, kind: str, policy: dict[str, Any], name: str,
-                  account: str) -> None:
+                  account: str, shared: dict[str, Any] | None) -> None:
     if not share.grant_option:
         raise Invalid(f"{account} received {name} without the right to grant it onward",
                       code="exceeds_share")
     if kind == "account":
         raise Invalid("a shared table is granted onward to groups only", code="exceeds_share")
-    if not _policy.within(share.policy, policy):
+    if shared is None or not _policy.within(shared, policy):
         raise Invalid("the grant exposes columns or unmasked values the share does not",
                       code="exceeds_share")
 
@@ -536,10 +579,13 @@ def revoke_grant(ctx: Context, account: str, grant_id: str) -> GrantRead:
         raise NotFound(f"{account} made no grant {grant_id!r}", code="grant_not_found")
     read = _grant_read(row)
     if row.grantee_type == "account":
-        for onward in ctx.db.scalars(select(LakeGrant).where(
-                LakeGrant.account == row.grantee, LakeGrant.owner == row.owner,
-                LakeGrant.database == row.database, LakeGrant.table == row.table)):
-            ctx.db.delete(onward)
+        onward = select(LakeGrant).where(
+            LakeGrant.account == row.grantee, LakeGrant.owner == row.owner,
+            LakeGrant.database == row.database)
+        if row.table != "*":
+            onward = onward.where(LakeGrant.table == row.table)
+        for grant in ctx.db.scalars(onward):
+            ctx.db.delete(grant)
     ctx.db.delete(row)
     return read
 
@@ -588,19 +634,22 @@ def _effective(ctx: Context, account: str, database: str,
 
     full = allowed(ctx, "lake:ReadTable", [_in(ctx, account, "table", f"{database}/{table}")])[0]
     groups = [] if ctx.principal.is_system else identity.groups_of(ctx.db, ctx.principal.name)
-    mine = [g.policy for g in ctx.db.scalars(select(LakeGrant).where(
-        LakeGrant.account == account, LakeGrant.database == database, LakeGrant.table == table,
-        LakeGrant.grantee_type == "group", LakeGrant.grantee.in_(groups or [""])))]
+    grants = ctx.db.scalars(select(LakeGrant).where(
+        LakeGrant.account == account, LakeGrant.database == database,
+        LakeGrant.table.in_([table, "*"]), LakeGrant.grantee_type == "group",
+        LakeGrant.grantee.in_(groups or [""])))
+    mine = [p for p in (_policy_for(ctx, g, table) for g in grants) if p is not None]
     if ctx.db.get(LakeTable, (account, database, table)) is not None:
         if full:
             return account, None
         mine += _tag_policies(ctx, account, database, table, groups)
         return (account, _policy.union(mine)) if mine else None
     share = _share_to(ctx, account, database, table)
-    if share is None:
+    shared = _policy_for(ctx, share, table) if share is not None else None
+    if shared is None or ctx.db.get(LakeTable, (share.owner, database, table)) is None:
         return None
     if full:
-        return share.owner, share.policy
+        return share.owner, shared
     if not mine:
         return None
-    return share.owner, _policy.intersect(share.policy, _policy.union(mine))
+    return share.owner, _policy.intersect(shared, _policy.union(mine))
