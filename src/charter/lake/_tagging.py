@@ -15,11 +15,11 @@ from charter.core.context import Context
 from charter.core.ids import crn
 from charter.errors import Conflict, Invalid, NotFound
 from charter.lake import _iceberg
+from charter.lake._common import DATA_GOVERNANCE
 from charter.lake.orm import LakeDatabase, LakeTable, LakeTagAssignment, LakeTagKey
 from charter.lake.schemas import TagAssign, TagKeyCreate, TagKeyRead
 from charter.org import service as org
 
-DATA_GOVERNANCE = "data-governance"
 _KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 _VALUE = re.compile(r"[A-Za-z0-9_-]{1,100}")
 

@@ -1,0 +1,45 @@
+"""Lake helpers every lake module uses: names, targets, lookups."""
+
+from __future__ import annotations
+
+import re
+
+from charter.access.authorizer import Target
+from charter.core.context import Context
+from charter.core.ids import crn
+from charter.errors import Invalid, NotFound
+from charter.lake.orm import LakeDatabase
+from charter.org import service as org
+
+DATA_GOVERNANCE = "data-governance"
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
+
+def check_identifier(value: str, what: str) -> str:
+    """Database, table and column names are SQL identifiers: a-z, digits, underscores."""
+    if not _IDENTIFIER.fullmatch(value or ""):
+        raise Invalid(f"invalid {what} name {value!r}: use lower-case letters, digits and "
+                      "underscores, starting with a letter", code=f"invalid_{what}_name")
+    return value
+
+
+def lake_target(ctx: Context, account: str, type_: str, path: str) -> Target:
+    return org.target_in_account(ctx.db, account, crn(account, "lake", type_, path))
+
+
+def require_database(ctx: Context, account: str, database: str) -> LakeDatabase:
+    org.require_account(ctx.db, account)
+    found = ctx.db.get(LakeDatabase, (account, database))
+    if found is None:
+        raise NotFound(f"database {database!r} does not exist in {account}",
+                       code="database_not_found")
+    return found
+
+
+
+
+def split_table(name: str) -> tuple[str, str]:
+    database, sep, table = name.lower().partition(".")
+    if not sep or not database or not table:
+        raise Invalid(f"name the table as DB.TABLE, not {name!r}", code="invalid_table_name")
+    return database, table

@@ -1,0 +1,251 @@
+"""Lake grants and shares: who sees which columns, rows and cells of which table, and
+the effective policy of a caller on a table (used by queries and catalog listings)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from charter.access.authorizer import Target
+from charter.access.pipeline import allowed, emit, operation
+from charter.core.clock import now
+from charter.core.context import Context
+from charter.core.ids import crn, new_id
+from charter.errors import Conflict, Invalid, NotFound
+from charter.lake import _iceberg, _policy, _tagging, _tags
+from charter.lake._common import check_identifier, lake_target, require_database, split_table
+from charter.lake.orm import LakeDatabase, LakeGrant, LakeTable
+from charter.lake.schemas import GrantCreate, GrantRead
+from charter.org import service as org
+
+
+def _grant_read(g: LakeGrant) -> GrantRead:
+    name = (f"tags: {g.policy['tags']}" if g.database == "*" else g.database
+            if g.table == "*" else f"{g.database}.{g.table}")
+    return GrantRead(id=g.id, crn=crn(g.account, "lake", "grant", g.id), account=g.account,
+                     owner=g.owner, table=name,
+                     grantee=f"{g.grantee_type}:{g.grantee}", columns=g.policy["columns"],
+                     row_filter=g.policy["row_filter"], masks=g.policy["masks"],
+                     grant_option=g.grant_option, created_by=g.created_by,
+                     created_at=g.created_at)
+
+
+def _share_to(ctx: Context, account: str, database: str, table: str) -> LakeGrant | None:
+    """The share of `database.table` that `account` received (of the table itself, else of
+    its whole database), if any."""
+    shares = {g.table: g for g in ctx.db.scalars(select(LakeGrant).where(
+        LakeGrant.grantee_type == "account", LakeGrant.grantee == account,
+        LakeGrant.database == database, LakeGrant.table.in_([table, "*"])))}
+    return shares.get(table) or shares.get("*")
+
+
+def _columns(ctx: Context, owner: str, database: str, table: str) -> list[str]:
+    return [f.name for f in _iceberg.load(ctx.runtime, owner, database, table).schema().fields]
+
+
+def _policy_for(ctx: Context, grant: LakeGrant, table: str) -> dict[str, Any] | None:
+    """A grant's policy on one table; a database grant fits itself to the table's columns
+    (None: its row filter names a column the table lacks, so it does not cover it)."""
+    if grant.table != "*":
+        return grant.policy
+    return _policy.fit(grant.policy, _columns(ctx, grant.owner, grant.database, table))
+
+
+def _grant_target(ctx: Context, account: str, body: GrantCreate) -> Target:
+    return lake_target(ctx, account, "grant", body.table or "tags")
+
+
+@operation("lake:GrantTable", "write", target=_grant_target)
+def grant_table(ctx: Context, account: str, body: GrantCreate) -> GrantRead:
+    """Grant a table (or every column whose tags match an expression) to a group, or share
+    a table with another account, with optional column list, row filter and masks. A
+    consumer grants a share onward only within it."""
+    from charter.identity import service as identity
+
+    kind, _, grantee = body.to.partition(":")
+    if kind not in ("group", "account") or not grantee:
+        raise Invalid("--to takes group:NAME or account:NAME", code="invalid_grantee")
+    if (body.table is None) == (body.tags is None):
+        raise Invalid("grant either DB.TABLE or --tags EXPR", code="invalid_grant")
+    if kind == "group":
+        identity.ensure_group_exists(ctx, grantee)
+    if body.tags is not None:
+        return _grant_by_tags(ctx, account, body, grantee)
+    if "." not in (body.table or ""):
+        return _grant_database(ctx, account, body, kind, grantee)
+    database, table = split_table(body.table)
+    owned = ctx.db.get(LakeTable, (account, database, table))
+    share = None if owned else _share_to(ctx, account, database, table)
+    if owned is None and share is None:
+        raise NotFound(f"{account} has no table {database}.{table} of its own or shared with "
+                       "it", code="table_not_found")
+    owner = account if owned else share.owner
+    iceberg = _iceberg.load(ctx.runtime, owner, database, table)
+    policy = _policy.make_policy([f.name for f in iceberg.schema().fields],
+                                 include=body.columns, exclude=body.exclude_columns,
+                                 row_filter=body.row_filter, masks=body.masks)
+    if kind == "account":
+        _check_share_target(ctx, account, grantee, database)
+    if share is not None:
+        _check_onward(share, kind, policy, f"{database}.{table}", account,
+                      _policy_for(ctx, share, table))
+    return _add_grant(ctx, account, owner, database, table, kind, grantee, policy, body)
+
+
+def _grant_database(ctx: Context, account: str, body: GrantCreate, kind: str,
+                    grantee: str) -> GrantRead:
+    """A grant on every table of a database, present and future."""
+    database = check_identifier((body.table or "").lower(), "database")
+    require_database(ctx, account, database)
+    if body.columns or body.exclude_columns:
+        raise Invalid("a database grant covers whole tables; column lists go on grants by "
+                      "table name", code="invalid_grant")
+    if kind == "account":
+        _check_share_target(ctx, account, grantee, database)
+    policy = {"columns": None, "masks": _policy.check_masks(body.masks),
+              "row_filter": _policy.parse_filter(body.row_filter, None)
+              if body.row_filter else None}
+    return _add_grant(ctx, account, account, database, "*", kind, grantee, policy, body)
+
+
+def _check_share_target(ctx: Context, account: str, grantee: str, database: str) -> None:
+    org.require_account(ctx.db, grantee)
+    if grantee == account:
+        raise Invalid("an account cannot share with itself", code="invalid_grantee")
+    if ctx.db.get(LakeDatabase, (grantee, database)) is not None:
+        raise Conflict(f"{grantee} has a database named {database} of its own",
+                       code="database_name_taken")
+
+
+def _check_onward(share: LakeGrant, kind: str, policy: dict[str, Any], name: str,
+                  account: str, shared: dict[str, Any] | None) -> None:
+    if not share.grant_option:
+        raise Invalid(f"{account} received {name} without the right to grant it onward",
+                      code="exceeds_share")
+    if kind == "account":
+        raise Invalid("a shared table is granted onward to groups only", code="exceeds_share")
+    if shared is None or not _policy.within(shared, policy):
+        raise Invalid("the grant exposes columns or unmasked values the share does not",
+                      code="exceeds_share")
+
+
+def _grant_by_tags(ctx: Context, account: str, body: GrantCreate, group: str) -> GrantRead:
+    if not body.to.startswith("group:"):
+        raise Invalid("tag expressions are granted to groups; share tables by name",
+                      code="invalid_grant")
+    if body.columns or body.exclude_columns:
+        raise Invalid("a tag grant chooses columns by their tags; column lists go on grants "
+                      "by table name", code="invalid_grant")
+    org.require_account(ctx.db, account)
+    expression = _tags.parse_expression(body.tags or "", _tagging.tag_keys(ctx))
+    # Masks and a row filter apply to each matching table that has the columns they name;
+    # a table without a filter's columns is not covered (never shown unfiltered).
+    policy = {"columns": None, "masks": _policy.check_masks(body.masks), "tags": expression,
+              "row_filter": _policy.parse_filter(body.row_filter, None)
+              if body.row_filter else None}
+    return _add_grant(ctx, account, account, "*", "*", "group", group, policy, body)
+
+
+def _add_grant(ctx: Context, account: str, owner: str, database: str, table: str, kind: str,
+               grantee: str, policy: dict[str, Any], body: GrantCreate) -> GrantRead:
+    if ctx.db.scalar(select(LakeGrant.id).where(
+            LakeGrant.account == account, LakeGrant.database == database,
+            LakeGrant.table == table, LakeGrant.grantee_type == kind,
+            LakeGrant.grantee == grantee)):
+        raise Conflict(f"{body.to} already holds this grant; revoke it first",
+                       code="grant_exists")
+    row = LakeGrant(id=new_id("grt-"), account=account, owner=owner, database=database,
+                    table=table, grantee_type=kind, grantee=grantee, policy=policy,
+                    grant_option=body.grant_option, created_by=ctx.principal.name,
+                    created_at=now())
+    ctx.db.add(row)
+    emit(ctx, "TableShared" if kind == "account" else "TableGranted", account,
+         {"grant": row.id, "table": body.table or body.tags, "to": body.to})
+    return _grant_read(row)
+
+
+@operation("lake:RevokeGrant", "write",
+           target=lambda ctx, account, grant_id: lake_target(ctx, account, "grant", grant_id))
+def revoke_grant(ctx: Context, account: str, grant_id: str) -> GrantRead:
+    """Revoke a grant or share made by this account (onward grants of a share go with it)."""
+    row = ctx.db.get(LakeGrant, grant_id)
+    if row is None or row.account != account:
+        raise NotFound(f"{account} made no grant {grant_id!r}", code="grant_not_found")
+    read = _grant_read(row)
+    if row.grantee_type == "account":
+        onward = select(LakeGrant).where(
+            LakeGrant.account == row.grantee, LakeGrant.owner == row.owner,
+            LakeGrant.database == row.database)
+        if row.table != "*":
+            onward = onward.where(LakeGrant.table == row.table)
+        for grant in ctx.db.scalars(onward):
+            ctx.db.delete(grant)
+    ctx.db.delete(row)
+    return read
+
+
+@operation("lake:ListGrants", "read",
+           target=lambda ctx, account, **k: lake_target(ctx, account, "grant", "*"))
+def list_grants(ctx: Context, account: str, *, table: str | None = None) -> list[GrantRead]:
+    """Grants this account made and shares it received."""
+    org.require_account(ctx.db, account)
+    query = select(LakeGrant).where((LakeGrant.account == account)
+                                    | ((LakeGrant.grantee_type == "account")
+                                       & (LakeGrant.grantee == account)))
+    if table:
+        database, name = split_table(table)
+        query = query.where(LakeGrant.database == database, LakeGrant.table == name)
+    return [_grant_read(g) for g in ctx.db.scalars(query.order_by(LakeGrant.created_at))]
+
+
+def _tag_policies(ctx: Context, account: str, database: str, table: str,
+                  groups: list[str]) -> list[dict[str, Any]]:
+    """One policy per tag grant of the caller's groups that matches some column."""
+    grants = list(ctx.db.scalars(select(LakeGrant).where(
+        LakeGrant.account == account, LakeGrant.database == "*",
+        LakeGrant.grantee_type == "group", LakeGrant.grantee.in_(groups or [""]))))
+    if not grants:
+        return []
+    columns = [f.name for f in _iceberg.load(ctx.runtime, account, database, table)
+               .schema().fields]
+    tags = _tags.effective(_tagging.assignments_of(ctx, account, database, table), columns)
+    out = []
+    for grant in grants:
+        visible = [c for c in columns if _tags.matches(grant.policy["tags"], tags[c])]
+        row_filter = grant.policy["row_filter"]
+        if not visible or (row_filter and not _policy.filter_columns(row_filter) <= set(columns)):
+            continue
+        masks = {c: k for c, k in grant.policy["masks"].items() if c in visible}
+        out.append({"columns": visible, "row_filter": row_filter, "masks": masks})
+    return out
+
+
+def effective(ctx: Context, account: str, database: str,
+               table: str) -> tuple[str, dict[str, Any] | None] | None:
+    """(owner account, policy) of a table in `account`'s catalog view for the caller:
+    policy None means every column and row; None overall means not visible."""
+    from charter.identity import service as identity
+
+    target = lake_target(ctx, account, "table", f"{database}/{table}")
+    full = allowed(ctx, "lake:ReadTable", [target])[0]
+    groups = [] if ctx.principal.is_system else identity.groups_of(ctx.db, ctx.principal.name)
+    grants = ctx.db.scalars(select(LakeGrant).where(
+        LakeGrant.account == account, LakeGrant.database == database,
+        LakeGrant.table.in_([table, "*"]), LakeGrant.grantee_type == "group",
+        LakeGrant.grantee.in_(groups or [""])))
+    mine = [p for p in (_policy_for(ctx, g, table) for g in grants) if p is not None]
+    if ctx.db.get(LakeTable, (account, database, table)) is not None:
+        if full:
+            return account, None
+        mine += _tag_policies(ctx, account, database, table, groups)
+        return (account, _policy.union(mine)) if mine else None
+    share = _share_to(ctx, account, database, table)
+    shared = _policy_for(ctx, share, table) if share is not None else None
+    if shared is None or ctx.db.get(LakeTable, (share.owner, database, table)) is None:
+        return None
+    if full:
+        return share.owner, shared
+    if not mine:
+        return None
+    return share.owner, _policy.intersect(shared, _policy.union(mine))
