@@ -48,6 +48,15 @@ class Settings(BaseSettings):
         description="Key of the audit chain's HMAC. Default: CHARTER_HOME/audit.key, made "
         "on first use; servers sharing one database must all be given the same key.",
     )
+    lake_query_engines: int = Field(
+        default=4, ge=1,
+        description="Locked DuckDB databases kept for governed lake queries, one for each "
+        "set of snapshot files recently read; the least recently used is closed.",
+    )
+    lake_query_memory: str = Field(
+        default="2GB", pattern=r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="Memory limit of each lake query DuckDB database (DuckDB syntax).",
+    )
     dispatch_inline: bool = Field(
         default=True,
         description="Deliver outbox events right after each request (the server also polls).",

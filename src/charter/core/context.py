@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,8 +41,13 @@ class Runtime:
     storage: ObjectStore
     audit_key: bytes = b""
     cache: dict[str, Any] = field(default_factory=dict)
+    closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
+        """Release what the platform holds: resources registered in `closers` (newest
+        first), then the metadata store's connections."""
+        while self.closers:
+            self.closers.pop()()
         self.db.dispose()
 
 

@@ -1,55 +1,276 @@
 """Governed SQL, step two: run the rewritten query in a DuckDB that can reach nothing but
-the views Charter registered.
+the views Charter made for it.
 
-DuckDB runs with external access disabled, extension loading off and its configuration
-locked before the user's SQL runs, so no file path, table function, ATTACH, COPY,
-INSTALL, SET or PRAGMA reaches data around the catalog even if one got past the parser.
+Key contracts:
+- A query runs on a connection of its own to a locked DuckDB database: external access
+  disabled except for `allowed_paths`, exactly the Parquet data files of the snapshots
+  the query reads; extension loading off; configuration locked before any user SQL. No
+  other file, table function, ATTACH, COPY, INSTALL, SET or PRAGMA reaches data around the
+  catalog even if one got past the parser.
+- DuckDB's own parser must also see exactly one SELECT, or nothing runs: the allowed
+  files are writable to a COPY, so statements that write are stopped twice over.
+- A locked database is kept for each set of files recently read (LRU, closed when
+  evicted and idle) and shared only by queries that read exactly that set. The governed
+  views are TEMP objects of the query's own connection, which no other connection sees;
+  nothing else can be created in the database, since only one SELECT runs.
+- A snapshot's data files are read by DuckDB's own Parquet reader. A file written with
+  another schema than the snapshot's (before a schema change) is read by Iceberg field
+  id, so added columns read as NULL. A snapshot DuckDB cannot read from files alone
+  (delete files, nested types, files off the local disk) is read through pyiceberg into
+  Arrow instead.
+- File plans are cached per (table uuid, snapshot id): a snapshot never changes.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+from pyiceberg import types as it
 from pyiceberg.table import Table
+from sqlglot import exp
 
+from charter.core.context import Runtime
 from charter.errors import Invalid
 
-_CONFIG = {"enable_external_access": False, "autoinstall_known_extensions": False,
-           "autoload_known_extensions": False, "threads": 2}
+_PLANS = 1024  # snapshot file plans kept per runtime
+_plans_lock = threading.Lock()
+_DUCKDB_TYPES: dict[type, str] = {
+    it.BooleanType: "BOOLEAN", it.IntegerType: "INTEGER", it.LongType: "BIGINT",
+    it.FloatType: "FLOAT", it.DoubleType: "DOUBLE", it.StringType: "VARCHAR",
+    it.DateType: "DATE", it.TimeType: "TIME", it.TimestampType: "TIMESTAMP",
+    it.TimestamptzType: "TIMESTAMPTZ", it.BinaryType: "BLOB", it.UUIDType: "UUID"}
+_FIELD_ID = b"PARQUET:field_id"
 
 
-def source(table: Table, snapshot_id: int | None) -> tuple[Any, int | None]:
-    """An Arrow dataset over the data files of a snapshot (current by default)."""
+@dataclass(frozen=True)
+class Source:
+    """The data of one table snapshot as a governed view reads it: local Parquet files
+    written with the snapshot's schema (`files`) or another one (`mapped`, read by the
+    (field id, name, DuckDB type) of `fields`), or else Arrow data."""
+    columns: tuple[str, ...]
+    files: tuple[str, ...] = ()
+    mapped: tuple[str, ...] = ()
+    fields: tuple[tuple[int, str, str], ...] = ()
+    arrow: Any = None
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return self.files + self.mapped
+
+    def select(self) -> str:
+        """DuckDB SQL of this source's rows (for a file source). Files in the snapshot's
+        own schema are read plainly, which keeps DuckDB's row-count estimates."""
+        parts = []
+        if self.files:
+            parts.append(f"SELECT * FROM read_parquet({_strings(self.files)})")
+        if self.mapped:
+            schema = ", ".join(
+                f"{fid}: {{name: {_string(col)}, type: {_string(kind)}, default_value: NULL}}"
+                for fid, col, kind in self.fields)
+            parts.append(f"SELECT * FROM read_parquet({_strings(self.mapped)}, "
+                         f"schema = MAP {{{schema}}})")
+        return " UNION ALL ".join(parts)
+
+
+def _string(value: str) -> str:
+    return exp.Literal.string(value).sql("duckdb")
+
+
+def _strings(values: tuple[str, ...] | list[str]) -> str:
+    return exp.Array(expressions=[exp.Literal.string(v) for v in values]).sql("duckdb")
+
+
+# -- planning ----------------------------------------------------------------------------
+
+def source(runtime: Runtime, table: Table, snapshot_id: int | None) -> tuple[Source, int | None]:
+    """The data of a snapshot (current by default) and the snapshot id read."""
     snapshot = (table.snapshot_by_id(snapshot_id) if snapshot_id is not None
                 else table.current_snapshot())
     if snapshot_id is not None and snapshot is None:
         raise Invalid(f"snapshot {snapshot_id} is not a snapshot of this table; see "
                       "`charter lake snapshots`", code="snapshot_not_found")
     schema = table.schemas()[snapshot.schema_id] if snapshot else table.schema()
-    arrow_schema = schema.as_arrow()
+    columns = tuple(f.name for f in schema.fields)
     if snapshot is None:
-        return arrow_schema.empty_table(), None
-    scan = table.scan(snapshot_id=snapshot.snapshot_id)
-    tasks = list(scan.plan_files())
-    if any(task.delete_files for task in tasks):
-        return scan.to_arrow(), snapshot.snapshot_id  # apply deletes through pyiceberg
-    paths = [task.file.file_path.removeprefix("file://") for task in tasks]
-    if not paths:
-        return arrow_schema.empty_table(), snapshot.snapshot_id
-    return ds.dataset(paths, format="parquet", schema=arrow_schema), snapshot.snapshot_id
+        return Source(columns, arrow=schema.as_arrow().empty_table()), None
+    fields = tuple((f.field_id, f.name, _duckdb_type(f.field_type)) for f in schema.fields)
+    plan = _plan(runtime, table, snapshot.snapshot_id, schema.as_arrow())
+    if plan is not None and all(kind for _, _, kind in fields):
+        files, mapped = plan
+        if files or mapped:
+            return (Source(columns, files=files, mapped=mapped, fields=fields),
+                    snapshot.snapshot_id)
+    arrow = (table.scan(snapshot_id=snapshot.snapshot_id).to_arrow() if plan != ((), ())
+             else schema.as_arrow().empty_table())
+    return Source(columns, arrow=arrow), snapshot.snapshot_id
 
 
-def run(sql: str, sources: dict[str, Any], views: dict[str, str]) -> pa.Table:
-    """Run `sql` over the governed `views` (name -> SELECT over the registered `sources`)
-    and nothing else. The views are made by Charter before the user's SQL runs."""
-    con = duckdb.connect(config=_CONFIG)
+def _duckdb_type(kind: it.IcebergType) -> str | None:
+    """The DuckDB type of an Iceberg primitive type; None for nested types."""
+    if isinstance(kind, it.DecimalType):
+        return f"DECIMAL({kind.precision}, {kind.scale})"
+    if isinstance(kind, it.FixedType):
+        return "BLOB"
+    return _DUCKDB_TYPES.get(type(kind))
+
+
+def _plan(runtime: Runtime, table: Table, snapshot_id: int, schema: pa.Schema
+          ) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """(files in the snapshot's schema, files in another) of a snapshot, or None if DuckDB
+    cannot read it from its files alone (delete files, or files not on the local disk)."""
+    plans: OrderedDict[Any, Any] = runtime.cache.setdefault("lake.plans", OrderedDict())
+    key = (str(table.metadata.table_uuid), snapshot_id)
+    with _plans_lock:
+        if key in plans:
+            plans.move_to_end(key)
+            return plans[key]
+    tasks = list(table.scan(snapshot_id=snapshot_id).plan_files())
+    found = None
+    if all(t.file.file_path.startswith("file://") and not t.delete_files for t in tasks):
+        paths = [t.file.file_path.removeprefix("file://") for t in tasks]
+        wanted = _layout(schema)
+        same = [_layout(pq.read_schema(p)) == wanted for p in paths]
+        found = (tuple(p for p, s in zip(paths, same, strict=True) if s),
+                 tuple(p for p, s in zip(paths, same, strict=True) if not s))
+    with _plans_lock:
+        plans[key] = found
+        while len(plans) > _PLANS:
+            plans.popitem(last=False)
+    return found
+
+
+def _layout(schema: pa.Schema) -> list[tuple[bytes | None, str, str]]:
+    """(field id, name, type) of each column, as DuckDB would read it."""
+    def kind(t: pa.DataType) -> str:
+        return str({pa.large_string(): pa.string(), pa.large_binary(): pa.binary()}.get(t, t))
+    return [((f.metadata or {}).get(_FIELD_ID), f.name, kind(f.type)) for f in schema]
+
+
+# -- running -----------------------------------------------------------------------------
+
+@dataclass
+class _Database:
+    con: duckdb.DuckDBPyConnection
+    users: int = 0
+    retired: bool = False
+
+
+@dataclass
+class _Engines:
+    """Locked DuckDB databases by the set of files they may read, least recently used
+    first; an evicted one is closed once no query is using it."""
+    size: int
+    memory: str
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    dbs: OrderedDict[frozenset[str], _Database] = field(default_factory=OrderedDict)
+
+    @contextmanager
+    def connection(self, files: frozenset[str]) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A new connection to the locked database for `files`."""
+        with self.lock:
+            db = self.dbs.get(files)
+            if db is not None:
+                self.dbs.move_to_end(files)
+                db.users += 1
+        if db is None:
+            db = self._enter(files, _Database(self._open(files), users=1))
+        try:
+            con = db.con.cursor()
+            try:
+                yield con
+            finally:
+                con.close()
+        finally:
+            with self.lock:
+                db.users -= 1
+                idle = db.retired and db.users == 0
+            if idle:
+                db.con.close()
+
+    def _enter(self, files: frozenset[str], new: _Database) -> _Database:
+        """Keep `new` for `files`, unless another query opened one first."""
+        closing = []
+        with self.lock:
+            db = self.dbs.get(files)
+            if db is not None:
+                db.users += 1
+                closing.append(new.con)
+            else:
+                db = self.dbs[files] = new
+                while len(self.dbs) > self.size:
+                    _, old = self.dbs.popitem(last=False)
+                    old.retired = True
+                    if old.users == 0:
+                        closing.append(old.con)
+        for con in closing:
+            con.close()
+        return db
+
+    def _open(self, files: frozenset[str]) -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect(config={"autoinstall_known_extensions": False,
+                                     "autoload_known_extensions": False,
+                                     "memory_limit": self.memory})
+        try:
+            if files:
+                con.execute(f"SET allowed_paths = {_strings(sorted(files))}")
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    def close(self) -> None:
+        with self.lock:
+            dbs, self.dbs = list(self.dbs.values()), OrderedDict()
+        for db in dbs:
+            db.retired = True
+            if db.users == 0:
+                db.con.close()
+
+
+def _engines(runtime: Runtime) -> _Engines:
+    with _plans_lock:
+        engines = runtime.cache.get("lake.engines")
+        if engines is None:
+            settings = runtime.settings
+            engines = runtime.cache["lake.engines"] = _Engines(settings.lake_query_engines,
+                                                               settings.lake_query_memory)
+            runtime.closers.append(engines.close)
+        return engines
+
+
+def _one_select(sql: str) -> None:
+    """Refuse unless DuckDB's parser reads `sql` as exactly one SELECT statement."""
     try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        message = str(exc).splitlines()[0][:300]
+        raise Invalid(f"the query failed: {message}", code="query_failed") from None
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        raise Invalid("only one SELECT statement may run", code="query_refused")
+
+
+def run(runtime: Runtime, sql: str, sources: dict[str, Source],
+        views: dict[str, str]) -> pa.Table:
+    """Run `sql` over the governed `views` (name -> SELECT over the `sources`) and nothing
+    else. The sources and views are made by Charter before the user's SQL runs."""
+    _one_select(sql)
+    files = frozenset(p for s in sources.values() for p in s.paths)
+    with _engines(runtime).connection(files) as con:
         for name, data in sources.items():
-            con.register(name, data)
-        con.execute("SET lock_configuration = true")
+            if data.arrow is not None:
+                con.register(name, data.arrow)
+            else:
+                con.execute(f"CREATE TEMP VIEW {name} AS {data.select()}")
         for name, select in views.items():
             con.execute(f"CREATE TEMP VIEW {name} AS {select}")
         try:
@@ -57,5 +278,3 @@ def run(sql: str, sources: dict[str, Any], views: dict[str, str]) -> pa.Table:
         except duckdb.Error as exc:
             message = str(exc).splitlines()[0][:300]
             raise Invalid(f"the query failed: {message}", code="query_failed") from None
-    finally:
-        con.close()

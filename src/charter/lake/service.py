@@ -351,16 +351,17 @@ def query(ctx: Context, account: str, sql: str, *,
     parsed = _sql.parse(sql)
     pinned = _pinned_snapshots(snapshots or {})
     views: dict[tuple[str, str], str] = {}
-    sources: dict[str, Any] = {}
+    sources: dict[str, _query.Source] = {}
     read: list[dict[str, Any]] = []
     ctx.audit_details["tables"] = read
     view_sql: dict[str, str] = {}
     for i, (database, table) in enumerate(parsed.tables):
         owner, policy, iceberg = _readable(ctx, account, database, table)
-        data, snapshot = _query.source(iceberg, pinned.pop((database, table), None))
+        data, snapshot = _query.source(ctx.runtime, iceberg,
+                                       pinned.pop((database, table), None))
         views[(database, table)] = name = f"__charter_view_{i}"
         sources[f"__charter_source_{i}"] = data
-        columns = list(data.schema.names)
+        columns = list(data.columns)
         view_sql[name] = _policy.view_sql(policy, columns, f"__charter_source_{i}")
         read.append({"table": f"{database}.{table}", "owner": owner, "snapshot": snapshot,
                      "columns": [c for c in columns if policy is None or
@@ -370,7 +371,7 @@ def query(ctx: Context, account: str, sql: str, *,
         names = ", ".join(f"{d}.{t}" for d, t in pinned)
         raise Invalid(f"--snapshot names tables the query does not read: {names}",
                       code="invalid_snapshot")
-    result = _query.run(_sql.rewrite(parsed, views), sources, view_sql)
+    result = _query.run(ctx.runtime, _sql.rewrite(parsed, views), sources, view_sql)
     ctx.audit_details["rows"] = result.num_rows
     return result
 

@@ -1,0 +1,165 @@
+"""The DuckDB engine under governed SQL, tried directly with SQL the parser would refuse:
+the second line of defence holds on its own. And the ways it reads a snapshot: DuckDB's
+Parquet reader by Iceberg field id, or Arrow for what that reader cannot take."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from charter.errors import Invalid
+from charter.lake import _iceberg, _query
+
+CUSTOMERS = b"id,name,ssn\n1,Ann,111-1\n2,Bob,222-2\n"
+ORDERS = b"id,customer_id,amount\n10,1,9.5\n11,2,20.0\n"
+
+
+@pytest.fixture
+def tables(retail):
+    platform, erin = retail
+    erin.lake.ingest("retail-data", "bank.customers", CUSTOMERS, mode="create")
+    erin.lake.ingest("retail-data", "bank.orders", ORDERS, mode="create")
+    return platform, erin
+
+
+def _source(platform, table: str) -> _query.Source:
+    iceberg = _iceberg.load(platform.runtime, "retail-data", "bank", table)
+    source, _ = _query.source(platform.runtime, iceberg, None)
+    return source
+
+
+def _run(platform, sql: str) -> pa.Table:
+    """`sql` over the customers table's source alone, as `_query.run` gets it."""
+    return _query.run(platform.runtime, sql,
+                      {"__charter_source_0": _source(platform, "customers")}, {})
+
+
+def test_a_snapshot_is_read_from_its_parquet_files(tables):
+    platform, _ = tables
+    source = _source(platform, "customers")
+    assert source.arrow is None and source.files and not source.mapped
+    assert all(Path(f).is_file() for f in source.files)
+    assert [name for _, name, _ in source.fields] == ["id", "name", "ssn"]
+    assert _run(platform, "SELECT name FROM __charter_source_0 ORDER BY id").column(
+        "name").to_pylist() == ["Ann", "Bob"]
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT * FROM read_parquet({other})",
+    "SELECT * FROM read_blob({other})",
+    "SELECT * FROM glob({folder})",
+    "SELECT * FROM read_text('/etc/hostname')",
+    "SELECT * FROM {other}",
+])
+def test_files_outside_the_query_are_out_of_reach(tables, sql):
+    platform, _ = tables
+    other = _source(platform, "orders").files[0]
+    folder = str(Path(other).parent) + "/*"
+    with pytest.raises(Invalid) as failed:
+        _run(platform, sql.format(other=f"'{other}'", folder=f"'{folder}'"))
+    assert failed.value.code == "query_failed"
+
+
+@pytest.mark.parametrize("sql", [
+    "COPY (SELECT 42 AS id) TO {own} (FORMAT parquet, USE_TMP_FILE false)",
+    "ATTACH {own} AS stolen",
+    "SET enable_external_access = true",
+    "PRAGMA version",
+    "CALL pragma_version()",
+    "EXPORT DATABASE '/tmp/dump'",
+    "SELECT 1; COPY (SELECT 42 AS id) TO {own} (FORMAT parquet, USE_TMP_FILE false)",
+    "INSTALL httpfs",
+    "CREATE TABLE copy AS SELECT * FROM __charter_source_0",
+])
+def test_only_one_select_runs_even_against_the_query_files(tables, sql):
+    """The query's own data files are allowed to DuckDB, so a COPY could overwrite them:
+    DuckDB's parser must see one SELECT or nothing runs."""
+    platform, _ = tables
+    own = _source(platform, "customers").files[0]
+    before = Path(own).read_bytes()
+    with pytest.raises(Invalid) as refused:
+        _run(platform, sql.format(own=f"'{own}'"))
+    assert refused.value.code in {"query_refused", "query_failed"}
+    assert Path(own).read_bytes() == before
+    assert _run(platform, "SELECT count(*) AS n FROM __charter_source_0").column(
+        "n").to_pylist() == [2]
+
+
+def test_files_written_before_a_schema_change_read_as_the_new_schema(tables):
+    platform, erin = tables
+    erin.lake.ingest("retail-data", "bank.customers",
+                     b"id,name,ssn,email\n3,Cy,333-3,cy@example.com\n", evolve=True)
+    source = _source(platform, "customers")
+    assert len(source.files) == 1 and len(source.mapped) == 1  # new file, old file
+    result = erin.lake.query("retail-data",
+                             "SELECT id, email, ssn FROM bank.customers ORDER BY id")
+    assert result.to_pylist() == [
+        {"id": 1, "email": None, "ssn": "111-1"}, {"id": 2, "email": None, "ssn": "222-2"},
+        {"id": 3, "email": "cy@example.com", "ssn": "333-3"}]
+
+
+def test_each_snapshot_reads_its_own_files(tables):
+    """File plans are cached per snapshot: a new write is seen, an old snapshot stays."""
+    _, erin = tables
+    count = "SELECT count(*) AS n FROM bank.customers"
+    first = erin.lake.snapshots("retail-data", "bank.customers")[-1]["snapshot_id"]
+    assert erin.lake.query("retail-data", count).column("n").to_pylist() == [2]
+    erin.lake.ingest("retail-data", "bank.customers", b"id,name,ssn\n3,Cy,333-3\n")
+    assert erin.lake.query("retail-data", count).column("n").to_pylist() == [3]
+    erin.lake.ingest("retail-data", "bank.customers", b"id,name,ssn\n9,Di,999-9\n",
+                     mode="overwrite")
+    assert erin.lake.query("retail-data", count).column("n").to_pylist() == [1]
+    assert erin.lake.query("retail-data", count, snapshots={"bank.customers": first}
+                           ).column("n").to_pylist() == [2]
+
+
+def test_nested_columns_are_read_through_arrow(tables):
+    platform, erin = tables
+    data = pa.table({"id": pa.array([1, 2], pa.int64()),
+                     "tags": pa.array([["a", "b"], []], pa.list_(pa.string()))})
+    sink = io.BytesIO()
+    pq.write_table(data, sink)
+    erin.lake.ingest("retail-data", "bank.tagged", sink.getvalue(), format="parquet",
+                     mode="create")
+    assert _source(platform, "tagged").arrow is not None
+    result = erin.lake.query("retail-data",
+                             "SELECT id, len(tags) AS n FROM bank.tagged ORDER BY id")
+    assert result.to_pylist() == [{"id": 1, "n": 2}, {"id": 2, "n": 0}]
+
+
+def test_connections_to_one_database_do_not_see_each_others_views(tables):
+    platform, _ = tables
+    engines = _query._engines(platform.runtime)
+    own = frozenset(_source(platform, "customers").files)
+    with engines.connection(own) as first, engines.connection(own) as second:
+        first.execute("CREATE TEMP VIEW mine AS SELECT 1 AS x")
+        assert first.sql("SELECT x FROM mine").fetchall() == [(1,)]
+        with pytest.raises(duckdb.CatalogException):
+            second.sql("SELECT x FROM mine").fetchall()
+    assert len(engines.dbs) == 1  # one locked database per set of files
+
+
+def test_the_least_recently_used_database_is_closed_once_idle(tables):
+    platform, _ = tables
+    engines = _query._Engines(size=1, memory="256MB")
+    customers = frozenset(_source(platform, "customers").files)
+    orders = frozenset(_source(platform, "orders").files)
+    with engines.connection(customers) as busy:
+        old = engines.dbs[customers]
+        with engines.connection(orders):
+            pass
+        assert list(engines.dbs) == [orders]
+        assert busy.sql("SELECT count(*) FROM read_parquet("
+                        f"{sorted(customers)!r})").fetchall() == [(2,)]  # still open
+    with pytest.raises(duckdb.ConnectionException):  # closed once its query ended
+        old.con.execute("SELECT 1")
+    with engines.connection(orders) as con:
+        with pytest.raises(duckdb.PermissionException):  # locked to its own files
+            con.sql(f"SELECT * FROM read_parquet({sorted(customers)!r})").fetchall()
+    engines.close()
+    assert not engines.dbs
