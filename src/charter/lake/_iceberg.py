@@ -13,21 +13,54 @@ from __future__ import annotations
 import io
 import json
 import threading
+from collections import OrderedDict
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.table import Table
+from pyiceberg.table.metadata import TableMetadata
 
 from charter.core.context import Runtime
 from charter.errors import Invalid, NotFound
 
 _lock = threading.Lock()
+_METADATA_KEPT = 512  # parsed table metadata files kept per catalog
 TYPES = {"long": pa.int64(), "int": pa.int32(), "double": pa.float64(), "string": pa.string(),
          "boolean": pa.bool_(), "date": pa.date32(), "timestamp": pa.timestamp("us")}
+
+
+class _Catalog(SqlCatalog):
+    """pyiceberg's SQL catalog, keeping parsed table metadata by metadata file location:
+    Iceberg writes a new metadata file on every commit and never changes one, so loading
+    an unchanged table reads only its catalog row."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._metadata: OrderedDict[str, TableMetadata] = OrderedDict()
+        self._metadata_lock = threading.Lock()
+
+    def _convert_orm_to_iceberg(self, orm_table: Any) -> Table:
+        location = orm_table.metadata_location
+        with self._metadata_lock:
+            metadata = self._metadata.get(location) if location else None
+        if metadata is None:
+            table = super()._convert_orm_to_iceberg(orm_table)
+            with self._metadata_lock:
+                self._metadata[location] = table.metadata
+                while len(self._metadata) > _METADATA_KEPT:
+                    self._metadata.popitem(last=False)
+            return table
+        with self._metadata_lock:
+            self._metadata.move_to_end(location)
+        return Table(identifier=(*Catalog.identifier_to_tuple(orm_table.table_namespace),
+                                 orm_table.table_name),
+                     metadata=metadata, metadata_location=location,
+                     io=self._load_file_io(metadata.properties, location), catalog=self)
 
 
 def catalog(runtime: Runtime) -> SqlCatalog:
@@ -41,7 +74,7 @@ def catalog(runtime: Runtime) -> SqlCatalog:
                 url = f"sqlite:///{settings.home / 'lake-catalog.db'}"
             root = settings.resolved_storage_root
             root.mkdir(parents=True, exist_ok=True)
-            found = SqlCatalog("charter", uri=url, warehouse=root.as_uri())
+            found = _Catalog("charter", uri=url, warehouse=root.as_uri())
             runtime.cache["lake.catalog"] = found
         return found
 
