@@ -181,3 +181,13 @@ def test_time_travel_reads_an_older_snapshot_after_two_later_writes(lake):
     assert code == 0 and json.loads(out) == [{"n": 3}]
     record = platform.admin.audit.events(action="lake:QueryTables", limit=1)["items"][0]
     assert record["principal"] == "admin" and record["outcome"] == "success"
+
+
+def test_ingest_takes_the_file_in_chunks(lake):
+    """The CLI sends a file piece by piece (its progress bar follows the bytes sent)."""
+    _platform, erin = lake
+    chunks = iter([CUSTOMERS[:10], CUSTOMERS[10:25], CUSTOMERS[25:]])
+    report = erin.lake.ingest("retail-data", "bank.customers", chunks, mode="create")
+    assert report["rows_written"] == 3
+    result = erin.lake.query("retail-data", "SELECT name FROM bank.customers ORDER BY id")
+    assert result.column("name").to_pylist() == ["Ann", "Bob", "Cy"]

@@ -5,10 +5,20 @@ from __future__ import annotations
 import io
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
 
 from charter.cli.common import JsonOpt, state, want_json
 from charter.cli.output import console, err_console, show, table
@@ -111,12 +121,13 @@ def ingest(
     fmt = format or ("parquet" if file.suffix.lower() in (".parquet", ".pq") else "csv")
     declared = _read_schema(schema) if schema else None
     as_json = want_json(ctx, json_)
-    with console.status(f"ingesting {file.name} ({file.stat().st_size:,} bytes)...",
-                        spinner="dots") if not as_json else _nothing():
+    client = state(ctx).client()
+    with _IngestProgress(file, shown=not as_json) as progress:
         try:
-            data = state(ctx).client().lake.ingest(account, name, file.read_bytes(), format=fmt,
-                                                   mode=mode, schema=declared, evolve=evolve)
+            data = client.lake.ingest(account, name, progress.chunks(), format=fmt, mode=mode,
+                                      schema=declared, evolve=evolve)
         except CharterError as error:
+            progress.stop()
             if not as_json:
                 for failure in error.details.get("failures", []):
                     err_console.print(f"  {failure['rule']}: {failure['failing_rows']} rows, "
@@ -128,12 +139,35 @@ def ingest(
         + (f"; new columns {', '.join(d['columns_added'])}" if d["columns_added"] else "")))
 
 
-class _nothing:
-    def __enter__(self) -> None:
-        return None
+class _IngestProgress:
+    """The file read in chunks as it is sent, with a byte progress bar on stderr, then a
+    spinner while the server checks the quality rules and writes the snapshot."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, file: Path, *, shown: bool) -> None:
+        self.file, self.size = file, file.stat().st_size
+        self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                            DownloadColumn(), TransferSpeedColumn(), TimeElapsedColumn(),
+                            console=err_console, transient=True, disable=not shown)
+        self.task = self.bar.add_task(f"sending {file.name}", total=self.size)
+
+    def __enter__(self) -> _IngestProgress:
+        self.bar.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
-        return None
+        self.stop()
+
+    def stop(self) -> None:
+        self.bar.stop()
+
+    def chunks(self) -> Iterator[bytes]:
+        with self.file.open("rb") as source:
+            while chunk := source.read(self.CHUNK):
+                self.bar.advance(self.task, len(chunk))
+                yield chunk
+        self.bar.update(self.task, description="checking quality rules, writing snapshot")
 
 
 def _read_schema(path: Path) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json as _json
 import warnings
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
@@ -63,8 +64,8 @@ class Client:
         self.lake = _Lake(self)
 
     def request(self, method: str, path: str, *, json: Json = None,
-                params: dict[str, Any] | None = None, content: bytes | None = None,
-                raw: bool = False) -> Json:
+                params: dict[str, Any] | None = None,
+                content: bytes | Iterable[bytes] | None = None, raw: bool = False) -> Json:
         """Send one API request; raise the CharterError the server reported."""
         if params:
             params = {k: v for k, v in params.items() if v is not None}
@@ -287,10 +288,12 @@ class _Lake(_Part):
         return self._c.request("POST", _table_path(account, table) + "/rules",
                                json={"rules": rules})
 
-    def ingest(self, account: str, table: str, data: bytes, *, format: str = "csv",
-               mode: str = "append", schema: dict[str, Any] | None = None,
-               evolve: bool = False) -> Json:
-        """Write CSV or Parquet bytes into `db.table` as one snapshot."""
+    def ingest(self, account: str, table: str, data: bytes | Iterable[bytes], *,
+               format: str = "csv", mode: str = "append",
+               schema: dict[str, Any] | None = None, evolve: bool = False) -> Json:
+        """Write CSV or Parquet bytes into `db.table` as one snapshot. `data` may be an
+        iterable of chunks (a file read piece by piece, say, to show upload progress);
+        nothing is written until the whole file has arrived."""
         return self._c.request("POST", _table_path(account, table) + "/ingest", params={
             "mode": mode, "format": format, "evolve": evolve or None,
             "schema": _json.dumps(schema) if schema is not None else None}, content=data)
