@@ -1,10 +1,15 @@
 """Shared benchmark helpers: arguments, timing, side-by-side tables, a temporary platform
-with a realistic organisation, and fresh metadata databases (SQLite or PostgreSQL)."""
+with a realistic organisation, fresh metadata databases (SQLite or PostgreSQL) and
+`charter server` in a subprocess."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -14,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -25,6 +31,7 @@ from charter.core.db import Database, migrate
 from charter.sdk import Client
 from charter.settings import Settings
 
+CHARTER_BIN = os.path.join(os.path.dirname(sys.executable), "charter")
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 STAGES = (("dev", "/workloads/ml/nonprod"), ("test", "/workloads/ml/nonprod"),
           ("prod", "/workloads/ml/prod"))
@@ -198,3 +205,43 @@ def fresh_database(backend: str) -> Iterator[Database]:
                 db.dispose()
             if backend != "sqlite":
                 _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# -- a real server ---------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def server(home: str) -> Iterator[str]:
+    """`charter server` on a free port as a subprocess; stopped on exit, whatever happens."""
+    port = _free_port()
+    env = {**os.environ, "CHARTER_HOME": home}
+    for key in ("CHARTER_DATABASE_URL", "CHARTER_URL", "CHARTER_PROFILE", "CHARTER_TOKEN"):
+        env.pop(key, None)
+    proc = subprocess.Popen([CHARTER_BIN, "server", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"charter server exited: {proc.stderr.read().decode()}")
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

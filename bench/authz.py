@@ -7,25 +7,18 @@
 
 from __future__ import annotations
 
-import os
 import random
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import cedarpy
 import httpx
 
 import charter.access.authorizer as access
-from _common import Row, parse_quick, percentiles, platform, print_table, timed
+from _common import Row, parse_quick, percentiles, platform, print_table, server, timed
 from charter.core.context import Principal
 from charter.core.ids import crn
 
-CHARTER_BIN = os.path.join(os.path.dirname(sys.executable), "charter")
 Request = tuple[Principal, str, access.Target]
 # (action, share of requests); targets are accounts of the caller's team or of another one.
 ACCOUNT_ACTIONS = (("org:DescribeAccount", 4), ("org:UpdateAccount", 2), ("audit:ListEvents", 2),
@@ -81,44 +74,6 @@ def bench_decisions(p: Any, quick: bool) -> None:
         f"cedarpy.is_authorized re-parsing policy text + entity list ({len(peer_reqs):,} calls)",
         [Row("decisions/s", rate, peer_rate, "/s", ">= 5x peer", rate >= 5 * peer_rate),
          Row("time per decision", 1e6 / rate, 1e6 / peer_rate, "us")])
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def server(home: str) -> Iterator[str]:
-    """`charter server` on a free port as a subprocess; stopped on exit, whatever happens."""
-    port = _free_port()
-    env = {**os.environ, "CHARTER_HOME": home}
-    for key in ("CHARTER_DATABASE_URL", "CHARTER_URL", "CHARTER_PROFILE", "CHARTER_TOKEN"):
-        env.pop(key, None)
-    proc = subprocess.Popen([CHARTER_BIN, "server", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"charter server exited: {proc.stderr.read().decode()}")
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def latencies(http: httpx.Client, path: str, n: int) -> list[float]:

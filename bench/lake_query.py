@@ -7,12 +7,12 @@ against raw DuckDB reading the same Parquet data files with `read_parquet` and t
 filter and mask written by hand. Charter is timed twice: the governed query itself
 (`lake.service.query` with the analyst's token: authenticate, authorize, effective grants,
 Iceberg planning, rewrite, run in a locked DuckDB, audit), and the same through the API
-(`client.lake.query`, in-process HTTP with Arrow IPC).
+(`client.lake.query` to `charter server` over loopback HTTP, results as Arrow IPC).
 
-A second table breaks Charter's time down: the DuckDB run inside the request
-(`_query.run`), the rest of the request, split into the service's own work and the HTTP
-round trip, and Charter's views run in a plain DuckDB opened once and not locked down:
-what running on a locked database costs.
+A second table breaks Charter's time down: the DuckDB run inside the governed query
+(`_query.run`), the rest of it (authentication, authorization, grants, planning, audit),
+Charter's views run in a plain DuckDB opened once and not locked down (what running on a
+locked database costs), and what HTTP adds.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import charter.lake._query as lake_query
-from _common import Row, parse_quick, print_table
+from _common import Row, parse_quick, print_table, server
 from charter.api.app import create_app
 from charter.api.bootstrap import initialize
 from charter.api.runtime import build_runtime
@@ -139,7 +139,7 @@ def parquet(table: pa.Table) -> bytes:
 class Lake:
     runtime: Runtime
     admin: Client  # the platform administrator, who created and loaded the tables
-    analyst: Client
+    analyst: Client  # the analyst, through `charter server` over HTTP
     analyst_token: str
     files: dict[str, list[str]]  # table -> its Parquet data files
 
@@ -196,7 +196,7 @@ def lake(rows: int) -> Iterator[Lake]:
                 admin.lake.grant(ACCOUNT, "bank.customers", to=f"group:{GROUP}",
                                  masks={"email": "hash"})
                 analyst_token = admin.tokens.create(user=USER)["token"]
-                with Client(token=analyst_token, app=app) as analyst:
+                with server(tmp) as url, Client(url=url, token=analyst_token) as analyst:
                     files = {t: data_files(runtime, t) for t in ("transactions", "customers")}
                     yield Lake(runtime, admin, analyst, analyst_token, files)
         finally:
@@ -282,42 +282,39 @@ def measure(lk: Lake, raw: duckdb.DuckDBPyConnection, tables: dict[str, str], q:
             repeat: int) -> tuple[list[Row], list[Row]]:
     """The query's rows in the main table and in the breakdown."""
     with capture_runs() as runs:  # the views Charter builds for this query
-        lk.analyst.lake.query(ACCOUNT, q.governed)
+        lk.service_query(q.governed)
     (_, sql, sources, views), _ = runs[-1]
-    plain, in_api, in_service = plain_views(views, sources), [], []
+    plain, in_service = plain_views(views, sources), []
     try:
         timings = race({
-            "charter": with_run_time(lambda: lk.analyst.lake.query(ACCOUNT, q.governed), in_api),
-            "raw": lambda: raw.sql(q.raw.format(**tables)).to_arrow_table(),
             "service": with_run_time(lambda: lk.service_query(q.governed), in_service),
+            "raw": lambda: raw.sql(q.raw.format(**tables)).to_arrow_table(),
+            "api": lambda: lk.analyst.lake.query(ACCOUNT, q.governed),
             "plain": lambda: plain.sql(sql).to_arrow_table(),
         }, repeat)
     finally:
         plain.close()
-    for name in ("service", "plain"):
-        assert same(timings[name][0], timings["raw"][0]), f"{q.name}: {name} and raw disagree"
-    governed, expected = timings["charter"][0], timings["raw"][0]
-    assert same(governed, expected), f"{q.name}: Charter and raw DuckDB disagree"
-    t_charter, t_raw = (statistics.median(timings[n][1]) for n in ("charter", "raw"))
-    outside_api = outside_run(timings["charter"][1], in_api)
-    outside_service = outside_run(timings["service"][1], in_service)
-    t_service = statistics.median(timings["service"][1])
-    rows = [Row(f"{q.name}, {governed.num_rows:,} rows out: lake.service.query", t_service,
+    expected = timings["raw"][0]
+    for name in ("service", "api", "plain"):
+        assert same(timings[name][0], expected), f"{q.name}: {name} and raw DuckDB disagree"
+    t_service, t_api, t_raw, t_plain = (statistics.median(timings[n][1])
+                                        for n in ("service", "api", "raw", "plain"))
+    rows = [Row(f"{q.name}, {expected.num_rows:,} rows out: lake.service.query", t_service,
                 t_raw, "ms", f"<= {TARGET}x raw", t_service / t_raw <= TARGET),
-            Row("  the same through the API: client.lake.query", t_charter, t_raw, "ms",
-                f"<= {TARGET}x raw", t_charter / t_raw <= TARGET)]
+            Row("  the same over HTTP: client.lake.query", t_api, t_raw, "ms",
+                f"<= {TARGET}x raw", t_api / t_raw <= TARGET)]
     return rows, [
-        Row(f"{q.name}: client.lake.query", t_charter, t_raw, "ms"),
-        Row("  _query.run (DuckDB) in the request", statistics.median(in_api[1:]), t_raw, "ms"),
-        Row("  everything else in the request", outside_api, None, "ms"),
-        Row("    authorize, grants, plan, audit", outside_service, None, "ms"),
-        Row("    HTTP in-process, Arrow IPC", outside_api - outside_service, None, "ms"),
-        Row("  the same views in a plain DuckDB, opened once",
-            statistics.median(timings["plain"][1]), t_raw, "ms")]
+        Row(f"{q.name}: lake.service.query", t_service, t_raw, "ms"),
+        Row("  _query.run (locked DuckDB)", statistics.median(in_service[1:]), t_raw, "ms"),
+        Row("  authenticate, authorize, grants, plan, audit",
+            outside_run(timings["service"][1], in_service), None, "ms"),
+        Row("  the same views in a plain DuckDB, opened once", t_plain, t_raw, "ms"),
+        Row("  over HTTP: request, JSON, Arrow IPC (API - service)", t_api - t_service, None,
+            "ms")]
 
 
 def transport_floor(lk: Lake, repeat: int) -> float:
-    """Median ms of GET /healthz through the same in-process client: no auth, no audit."""
+    """Median ms of GET /healthz from the same HTTP client: no auth, no audit."""
     return statistics.median(race({"healthz": lk.analyst.healthz}, repeat * 10)["healthz"][1])
 
 
@@ -329,13 +326,13 @@ def bench(lk: Lake, rows: int, repeat: int) -> None:
             mine, breakdown = measure(lk, raw, tables, q, repeat)
             main_rows += mine
             parts += breakdown
-    parts.append(Row("in-process HTTP floor: GET /healthz", transport_floor(lk, repeat), None,
+    parts.append(Row("HTTP floor: GET /healthz", transport_floor(lk, repeat), None,
                      "ms"))
     n_files = len(lk.files["transactions"])
     print_table(f"Governed queries over {rows:,} rows ({n_files} Parquet files; grant: "
                 f"last4 mask on card_number, row filter {ROW_FILTER}); median of {repeat}",
                 "a data scientist's governed query: authenticate, authorize, effective "
-                "grants, plan, locked DuckDB, audit; then also in-process HTTP + Arrow IPC",
+                "grants, plan, locked DuckDB, audit; then the same over HTTP",
                 "raw DuckDB, read_parquet of the same files, filter and mask by hand",
                 main_rows)
     print_table("Where Charter's time goes (medians, ms; \"else\" and its parts are medians "
