@@ -158,8 +158,8 @@ def test_the_least_recently_used_database_is_closed_once_idle(tables):
                         f"{sorted(customers)!r})").fetchall() == [(2,)]  # still open
     with pytest.raises(duckdb.ConnectionException):  # closed once its query ended
         old.con.execute("SELECT 1")
-    with engines.connection(orders) as con:
-        with pytest.raises(duckdb.PermissionException):  # locked to its own files
-            con.sql(f"SELECT * FROM read_parquet({sorted(customers)!r})").fetchall()
+    locked = pytest.raises(duckdb.PermissionException)  # to its own files
+    with engines.connection(orders) as con, locked:
+        con.sql(f"SELECT * FROM read_parquet({sorted(customers)!r})").fetchall()
     engines.close()
     assert not engines.dbs
