@@ -257,7 +257,8 @@ def plain_views(views: dict[str, str], sources: dict[str, Any]) -> duckdb.DuckDB
     """A plain DuckDB, opened once and not locked down, with Charter's views of the query."""
     con = duckdb.connect()
     for name, source in sources.items():
-        con.execute(f"CREATE VIEW {name} AS {source.select()}")
+        if source.arrow is not None:
+            con.register(name, source.arrow)
     for name, select in views.items():
         con.execute(f"CREATE VIEW {name} AS {select}")
     return con

@@ -57,6 +57,15 @@ class Settings(BaseSettings):
         default="2GB", pattern=r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
         description="Memory limit of each lake query DuckDB database (DuckDB syntax).",
     )
+    lake_query_timeout: float = Field(
+        default=300, gt=0,
+        description="Seconds a governed lake query may run before it is stopped.",
+    )
+    lake_query_spill: str = Field(
+        default="20GB", pattern=r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="Disk each lake query database may spill to, under "
+        "CHARTER_HOME/lake-spill.",
+    )
     dispatch_inline: bool = Field(
         default=True,
         description="Deliver outbox events right after each request (the server also polls).",

@@ -34,9 +34,18 @@ def _source(platform, table: str) -> _query.Source:
 
 
 def _run(platform, sql: str) -> pa.Table:
-    """`sql` over the customers table's source alone, as `_query.run` gets it."""
-    return _query.run(platform.runtime, sql,
-                      {"__charter_source_0": _source(platform, "customers")}, {})
+    """`sql` as `_query.run` gets it, with one view `v` of every row of customers."""
+    source = _source(platform, "customers")
+    return _query.run(platform.runtime, sql, {"d": source},
+                      {"v": f"SELECT * FROM {source.relation('d')}"})
+
+
+def _locked(platform, sql: str) -> list:
+    """`sql` straight on the locked database that may read the customers files: no
+    parser in front, so what holds here is DuckDB's lock alone."""
+    files = frozenset(_source(platform, "customers").files)
+    with _query._engines(platform.runtime).connection(files) as con:
+        return con.execute(sql).fetchall()
 
 
 def test_a_snapshot_is_read_from_its_parquet_files(tables):
@@ -45,24 +54,53 @@ def test_a_snapshot_is_read_from_its_parquet_files(tables):
     assert source.arrow is None and source.files and not source.mapped
     assert all(Path(f).is_file() for f in source.files)
     assert [name for _, name, _ in source.fields] == ["id", "name", "ssn"]
-    assert _run(platform, "SELECT name FROM __charter_source_0 ORDER BY id").column(
+    assert _run(platform, "SELECT name FROM v ORDER BY id").column(
         "name").to_pylist() == ["Ann", "Bob"]
 
 
-@pytest.mark.parametrize("sql", [
+OUT_OF_REACH = [
     "SELECT * FROM read_parquet({other})",
     "SELECT * FROM read_blob({other})",
     "SELECT * FROM glob({folder})",
     "SELECT * FROM read_text('/etc/hostname')",
     "SELECT * FROM {other}",
-])
+    "SELECT * FROM {quoted}",
+    "SUMMARIZE SELECT * FROM read_parquet({other})",
+]
+
+
+@pytest.mark.parametrize("sql", OUT_OF_REACH)
 def test_files_outside_the_query_are_out_of_reach(tables, sql):
     platform, _ = tables
     other = _source(platform, "orders").files[0]
-    folder = str(Path(other).parent) + "/*"
+    folder, quoted = str(Path(other).parent) + "/*", f'"{other}"'
     with pytest.raises(Invalid) as failed:
-        _run(platform, sql.format(other=f"'{other}'", folder=f"'{folder}'"))
-    assert failed.value.code == "query_failed"
+        _run(platform, sql.format(other=f"'{other}'", folder=f"'{folder}'", quoted=quoted))
+    assert failed.value.code in {"query_refused", "query_failed"}
+
+
+@pytest.mark.parametrize("sql", [*OUT_OF_REACH, "SET enable_external_access = true",
+                                 "SET allowed_paths = ['/etc/hostname']"])
+def test_the_locked_database_alone_keeps_other_files_out(tables, sql):
+    platform, _ = tables
+    other = _source(platform, "orders").files[0]
+    folder, quoted = str(Path(other).parent) + "/*", f'"{other}"'
+    with pytest.raises(duckdb.Error):
+        _locked(platform, sql.format(other=f"'{other}'", folder=f"'{folder}'", quoted=quoted))
+
+
+def test_the_locked_database_reads_no_python_object_by_name(tables):
+    platform, _ = tables
+    secret = pa.table({"ssn": ["999-99-9999"]})
+    with duckdb.connect() as plain:  # DuckDB's default: a local Arrow table by its name
+        assert plain.execute("SELECT ssn FROM secret").fetchall() == [("999-99-9999",)]
+    files = frozenset(_source(platform, "customers").files)
+    with _query._engines(platform.runtime).connection(files) as con:
+        assert con.execute("SELECT current_setting('python_enable_replacements')"
+                           ).fetchall() == [(False,)]
+        with pytest.raises(duckdb.CatalogException):
+            con.execute("SELECT ssn FROM secret").fetchall()
+    assert secret.num_rows == 1
 
 
 @pytest.mark.parametrize("sql", [
@@ -74,7 +112,7 @@ def test_files_outside_the_query_are_out_of_reach(tables, sql):
     "EXPORT DATABASE '/tmp/dump'",
     "SELECT 1; COPY (SELECT 42 AS id) TO {own} (FORMAT parquet, USE_TMP_FILE false)",
     "INSTALL httpfs",
-    "CREATE TABLE copy AS SELECT * FROM __charter_source_0",
+    "CREATE TABLE copy AS SELECT * FROM v",
 ])
 def test_only_one_select_runs_even_against_the_query_files(tables, sql):
     """The query's own data files are allowed to DuckDB, so a COPY could overwrite them:
@@ -86,8 +124,7 @@ def test_only_one_select_runs_even_against_the_query_files(tables, sql):
         _run(platform, sql.format(own=f"'{own}'"))
     assert refused.value.code in {"query_refused", "query_failed"}
     assert Path(own).read_bytes() == before
-    assert _run(platform, "SELECT count(*) AS n FROM __charter_source_0").column(
-        "n").to_pylist() == [2]
+    assert _run(platform, "SELECT count(*) AS n FROM v").column("n").to_pylist() == [2]
 
 
 def test_files_written_before_a_schema_change_read_as_the_new_schema(tables):
@@ -146,7 +183,8 @@ def test_connections_to_one_database_do_not_see_each_others_views(tables):
 
 def test_the_least_recently_used_database_is_closed_once_idle(tables):
     platform, _ = tables
-    engines = _query._Engines(size=1, memory="256MB")
+    engines = _query._Engines(size=1, memory="256MB",
+                              spill_root=platform.settings.home / "spill", spill_limit="1GB")
     customers = frozenset(_source(platform, "customers").files)
     orders = frozenset(_source(platform, "orders").files)
     with engines.connection(customers) as busy:
@@ -161,5 +199,38 @@ def test_the_least_recently_used_database_is_closed_once_idle(tables):
     locked = pytest.raises(duckdb.PermissionException)  # to its own files
     with engines.connection(orders) as con, locked:
         con.sql(f"SELECT * FROM read_parquet({sorted(customers)!r})").fetchall()
+    assert len(list((platform.settings.home / "spill").iterdir())) == 1  # the open one's
     engines.close()
     assert not engines.dbs
+    assert not list((platform.settings.home / "spill").iterdir())  # spill folders go too
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT s.* FROM duckdb_views s WHERE EXISTS (WITH duckdb_views AS (SELECT 1) "
+    "SELECT 1 FROM v)",
+    "WITH a AS (SELECT * FROM duckdb_columns), duckdb_columns AS (SELECT 1) "
+    "SELECT a.* FROM a, v",
+    "WITH a AS (SELECT * FROM a) SELECT * FROM a, v",
+    "SELECT * FROM (SUMMARIZE '/etc/passwd'), v",
+    "SELECT * FROM (SUMMARIZE v)",
+    "SELECT * FROM read_parquet('/etc/passwd'), v",
+    "SELECT current_setting('allowed_paths') FROM v",
+    "SELECT * FROM v AT (VERSION => 1)",
+    "SELECT * FROM main.v",
+    "SELECT * FROM temp.main.v",
+    "SELECT * FROM (PIVOT v ON name USING count(*))",
+])
+def test_duckdb_own_parse_tree_is_checked_too(tables, sql):
+    """What sqlglot refuses is refused again on the tree DuckDB parsed, should the two
+    parsers ever read a query differently."""
+    platform, _ = tables
+    with pytest.raises(Invalid) as refused:
+        _run(platform, sql)
+    assert refused.value.code == "query_refused", refused.value.message
+
+
+def test_ctes_in_scope_pass_duckdb_own_tree_check(tables):
+    platform, _ = tables
+    sql = ("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 2), "
+           "w AS (SELECT * FROM v) SELECT count(*) AS c FROM w, r")
+    assert _run(platform, sql).column("c").to_pylist() == [4]

@@ -161,3 +161,66 @@ def test_hidden_columns_cannot_be_reached(analyst, sql):
     with pytest.raises(CharterError) as refused:
         ana.lake.query("retail-data", sql)
     assert refused.value.code == "query_failed" and "111" not in refused.value.message
+
+
+# Names the engine would resolve itself if the parser took them for CTEs out of scope,
+# or strings it would read as files: each must be refused before DuckDB sees it.
+SCOPE_TRICKS = [
+    "SELECT s.* FROM __charter_x s WHERE EXISTS "
+    "(WITH __charter_x AS (SELECT 1) SELECT 1 FROM bank.customers)",
+    "SELECT s.* FROM duckdb_views s WHERE EXISTS "
+    "(WITH duckdb_views AS (SELECT 1) SELECT 1 FROM bank.customers)",
+    "SELECT * FROM sqlite_master WHERE EXISTS "
+    "(WITH sqlite_master AS (SELECT 1) SELECT 1 FROM bank.customers)",
+    "SELECT * FROM pg_settings WHERE EXISTS "
+    "(WITH pg_settings AS (SELECT 1) SELECT 1 FROM bank.customers)",
+    "WITH a AS (SELECT * FROM duckdb_columns), duckdb_columns AS (SELECT 1) "
+    "SELECT a.* FROM a WHERE EXISTS (SELECT 1 FROM bank.customers)",
+    "WITH a AS (SELECT * FROM a) SELECT * FROM a, bank.customers",
+    "SELECT * FROM (SELECT * FROM x) t, (WITH x AS (SELECT 1) SELECT * FROM x) u, "
+    "bank.customers",
+    'WITH "/etc/passwd" AS (SELECT 1) SELECT * FROM "/etc/passwd", bank.customers',
+    "SELECT * FROM (SUMMARIZE '/etc/passwd') WHERE EXISTS (SELECT 1 FROM bank.customers)",
+    "SELECT * FROM (SUMMARIZE bank.customers)",
+    "SELECT * FROM (PIVOT 'data.csv' ON a USING sum(b)), bank.customers",
+    "SELECT * FROM bank.customers AT (VERSION => 1)",
+    "SELECT id FROM bank.customers AS __charter_v",
+]
+
+
+@pytest.mark.parametrize("sql", SCOPE_TRICKS)
+def test_names_out_of_scope_are_refused_and_audited(analyst, sql):
+    platform, ana = analyst
+    with pytest.raises(CharterError) as refused:
+        ana.lake.query("retail-data", sql)
+    assert refused.value.code == "query_refused", refused.value.message
+    with platform.runtime.db.transaction() as session:
+        last = session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "lake:QueryTables").order_by(AuditEvent.seq.desc())).first()
+    assert last.principal == "ana" and last.error_code == "query_refused"
+
+
+@pytest.mark.parametrize("sql,ids", [
+    ("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) "
+     "SELECT id FROM bank.customers, r WHERE n = 1 ORDER BY id", [1, 3]),
+    ("WITH a AS (SELECT * FROM bank.customers), b AS (SELECT * FROM a) "
+     "SELECT id FROM b ORDER BY id", [1, 3]),
+    ("SELECT x FROM bank.customers AS t(x) ORDER BY x", [1, 3]),
+    ("SELECT count(*) AS id FROM bank.customers TABLESAMPLE 100%", [2]),
+    ("SELECT customers.id FROM bank.customers ORDER BY 1", [1, 3]),
+])
+def test_ctes_in_scope_aliases_and_samples_still_work(analyst, sql, ids):
+    _, ana = analyst
+    assert ana.lake.query("retail-data", sql).column(0).to_pylist() == ids
+
+
+def test_a_query_past_its_time_is_stopped(analyst):
+    platform, ana = analyst
+    platform.runtime.settings.lake_query_timeout = 0.5
+    endless = ("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) "
+               "SELECT count(*) FROM r, bank.customers")
+    with pytest.raises(CharterError) as stopped:
+        ana.lake.query("retail-data", endless)
+    assert stopped.value.code == "query_timeout"
+    assert ana.lake.query("retail-data", "SELECT count(*) AS n FROM bank.customers"
+                          ).column("n").to_pylist() == [2]

@@ -23,11 +23,15 @@ Key contracts:
 
 from __future__ import annotations
 
+import json
+import shutil
 import threading
+import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -39,6 +43,7 @@ from sqlglot import exp
 
 from charter.core.context import Runtime
 from charter.errors import Invalid
+from charter.lake._sql import DENIED_PREFIXES
 
 _PLANS = 1024  # snapshot file plans kept per runtime
 _plans_lock = threading.Lock()
@@ -65,22 +70,25 @@ class Source:
     def paths(self) -> tuple[str, ...]:
         return self.files + self.mapped
 
-    def select(self) -> str:
-        """DuckDB SQL of this source's rows (for a file source). Files in the snapshot's
-        own schema are read without a field-id map, which keeps DuckDB's row-count
-        estimates; `union_by_name` has DuckDB read every footer up front, which on a
-        join over many files scans about 1.5x faster."""
+    def relation(self, name: str) -> str:
+        """DuckDB SQL to put after FROM for this source's rows: `name`, under which
+        Arrow data is registered, or a read of the files. Files in the snapshot's own
+        schema are read without a field-id map, which keeps DuckDB's row-count estimates;
+        `union_by_name` has DuckDB read every footer up front, which on a join over many
+        files scans about 1.5x faster."""
+        if self.arrow is not None:
+            return name
         parts = []
         if self.files:
-            parts.append(f"SELECT * FROM read_parquet({_strings(self.files)}, "
-                         "union_by_name = true)")
+            parts.append(f"read_parquet({_strings(self.files)}, union_by_name = true)")
         if self.mapped:
             schema = ", ".join(
                 f"{fid}: {{name: {_string(col)}, type: {_string(kind)}, default_value: NULL}}"
                 for fid, col, kind in self.fields)
-            parts.append(f"SELECT * FROM read_parquet({_strings(self.mapped)}, "
-                         f"schema = MAP {{{schema}}})")
-        return " UNION ALL ".join(parts)
+            parts.append(f"read_parquet({_strings(self.mapped)}, schema = MAP {{{schema}}})")
+        if len(parts) == 1:
+            return parts[0]
+        return "(" + " UNION ALL ".join(f"SELECT * FROM {p}" for p in parts) + ")"
 
 
 def _string(value: str) -> str:
@@ -162,8 +170,13 @@ def _layout(schema: pa.Schema) -> list[tuple[bytes | None, str, str]]:
 @dataclass
 class _Database:
     con: duckdb.DuckDBPyConnection
+    spill: Path
     users: int = 0
     retired: bool = False
+
+    def close(self) -> None:
+        self.con.close()
+        shutil.rmtree(self.spill, ignore_errors=True)
 
 
 @dataclass
@@ -172,6 +185,8 @@ class _Engines:
     first; an evicted one is closed once no query is using it."""
     size: int
     memory: str
+    spill_root: Path
+    spill_limit: str
     lock: threading.Lock = field(default_factory=threading.Lock)
     dbs: OrderedDict[frozenset[str], _Database] = field(default_factory=OrderedDict)
 
@@ -184,7 +199,7 @@ class _Engines:
                 self.dbs.move_to_end(files)
                 db.users += 1
         if db is None:
-            db = self._enter(files, _Database(self._open(files), users=1))
+            db = self._enter(files, self._open(files))
         try:
             con = db.con.cursor()
             try:
@@ -196,7 +211,7 @@ class _Engines:
                 db.users -= 1
                 idle = db.retired and db.users == 0
             if idle:
-                db.con.close()
+                db.close()
 
     def _enter(self, files: frozenset[str], new: _Database) -> _Database:
         """Keep `new` for `files`, unless another query opened one first."""
@@ -204,41 +219,50 @@ class _Engines:
         with self.lock:
             db = self.dbs.get(files)
             if db is not None:
-                db.users += 1
-                closing.append(new.con)
+                closing.append(new)
             else:
                 db = self.dbs[files] = new
                 while len(self.dbs) > self.size:
                     _, old = self.dbs.popitem(last=False)
                     old.retired = True
                     if old.users == 0:
-                        closing.append(old.con)
-        for con in closing:
-            con.close()
+                        closing.append(old)
+            db.users += 1
+        for old in closing:
+            old.close()
         return db
 
-    def _open(self, files: frozenset[str]) -> duckdb.DuckDBPyConnection:
+    def _open(self, files: frozenset[str]) -> _Database:
+        spill = self.spill_root / uuid.uuid4().hex
+        spill.mkdir(parents=True)
+        # Settings given at connect are every cursor's defaults too: no Python object is
+        # ever read by name, whatever a query calls a table.
         con = duckdb.connect(config={"autoinstall_known_extensions": False,
                                      "autoload_known_extensions": False,
+                                     "python_enable_replacements": False,
                                      "memory_limit": self.memory})
         try:
+            con.execute(f"SET temp_directory = {_string(str(spill))}")
+            con.execute(f"SET max_temp_directory_size = {_string(self.spill_limit)}")
             if files:
                 con.execute(f"SET allowed_paths = {_strings(sorted(files))}")
-            con.execute("SET parquet_metadata_cache = true")  # data files never change
             con.execute("SET enable_external_access = false")
             con.execute("SET lock_configuration = true")
         except BaseException:
-            con.close()
+            _Database(con, spill).close()
             raise
-        return con
+        return _Database(con, spill)
 
     def close(self) -> None:
         with self.lock:
             dbs, self.dbs = list(self.dbs.values()), OrderedDict()
-        for db in dbs:
-            db.retired = True
-            if db.users == 0:
-                db.con.close()
+            idle = []
+            for db in dbs:
+                db.retired = True
+                if db.users == 0:
+                    idle.append(db)
+        for db in idle:
+            db.close()
 
 
 def _engines(runtime: Runtime) -> _Engines:
@@ -246,8 +270,9 @@ def _engines(runtime: Runtime) -> _Engines:
         engines = runtime.cache.get("lake.engines")
         if engines is None:
             settings = runtime.settings
-            engines = runtime.cache["lake.engines"] = _Engines(settings.lake_query_engines,
-                                                               settings.lake_query_memory)
+            engines = runtime.cache["lake.engines"] = _Engines(
+                settings.lake_query_engines, settings.lake_query_memory,
+                settings.home / "lake-spill", settings.lake_query_spill)
             runtime.closers.append(engines.close)
         return engines
 
@@ -263,22 +288,83 @@ def _one_select(sql: str) -> None:
         raise Invalid("only one SELECT statement may run", code="query_refused")
 
 
+# DuckDB's table reference kinds: only these, and base tables that are Charter's views or
+# CTEs in scope, may appear in a query.
+_TABLE_REFS = frozenset({"INVALID", "BASE_TABLE", "SUBQUERY", "JOIN", "TABLE_FUNCTION",
+                         "EXPRESSION_LIST", "CTE", "EMPTY_FROM", "EMPTY", "PIVOT", "SHOW_REF",
+                         "COLUMN_DATA", "DELIM_GET", "BOUND_TABLE_REF"})
+_PLAIN_REFS = frozenset({"SUBQUERY", "JOIN", "EXPRESSION_LIST", "EMPTY_FROM", "EMPTY"})
+
+
+def _check_tree(con: duckdb.DuckDBPyConnection, sql: str, views: frozenset[str]) -> None:
+    """Check the query as DuckDB itself parsed it, the tree it will run: no table
+    function, file, SUMMARIZE or PIVOT, no denied function, and every table a governed
+    view or a CTE in scope. The sqlglot checks hold this already; this holds it again
+    against any difference between the two parsers."""
+    tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0])
+    if tree.get("error") or len(tree.get("statements", [])) != 1:
+        raise Invalid("this form of query is not supported: "
+                      f"{str(tree.get('error_message', 'one SELECT'))[:200]}",
+                      code="query_refused")
+    _walk(tree["statements"][0]["node"], frozenset(), views)
+
+
+def _walk(node: Any, ctes: frozenset[str], views: frozenset[str]) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _walk(item, ctes, views)
+        return
+    if not isinstance(node, dict):
+        return
+    kind = node.get("type")
+    if ("class" not in node and isinstance(kind, str) and kind in _TABLE_REFS
+            and kind not in _PLAIN_REFS):
+        name = str(node.get("table_name", "")).lower()
+        if (kind != "BASE_TABLE" or node.get("schema_name") or node.get("catalog_name")
+                or node.get("at_clause") or (name not in ctes and name not in views)):
+            raise Invalid("the query reads something other than catalog tables and its "
+                          "own CTEs", code="query_refused")
+    if node.get("class") == "FUNCTION":
+        name = str(node.get("function_name", "")).lower()
+        if name.startswith(DENIED_PREFIXES):
+            raise Invalid(f"function {name} is not allowed", code="query_refused")
+    cte_map = node.get("cte_map")
+    if isinstance(cte_map, dict):
+        for entry in cte_map.get("map", []):
+            name, value = str(entry.get("key", "")).lower(), entry.get("value")
+            query = value.get("query_node") if isinstance(value, dict) else None
+            recursive = isinstance(query, dict) and query.get("type") == "RECURSIVE_CTE_NODE"
+            _walk(value, ctes | {name} if recursive else ctes, views)
+            ctes = ctes | {name}
+    for key, child in node.items():
+        if key != "cte_map":
+            _walk(child, ctes, views)
+
+
 def run(runtime: Runtime, sql: str, sources: dict[str, Source],
         views: dict[str, str]) -> pa.Table:
-    """Run `sql` over the governed `views` (name -> SELECT over the `sources`) and nothing
-    else. The sources and views are made by Charter before the user's SQL runs."""
+    """Run `sql` over the governed `views` (name -> SELECT) and nothing else. Sources
+    held as Arrow data are registered under their names; the views read the rest from
+    files. All are made by Charter before the user's SQL runs."""
     _one_select(sql)
     files = frozenset(p for s in sources.values() for p in s.paths)
+    timeout = runtime.settings.lake_query_timeout
     with _engines(runtime).connection(files) as con:
+        _check_tree(con, sql, frozenset(v.lower() for v in views))
         for name, data in sources.items():
             if data.arrow is not None:
                 con.register(name, data.arrow)
-            else:
-                con.execute(f"CREATE TEMP VIEW {name} AS {data.select()}")
         for name, select in views.items():
             con.execute(f"CREATE TEMP VIEW {name} AS {select}")
+        timer = threading.Timer(timeout, con.interrupt)
+        timer.start()
         try:
             return con.sql(sql).to_arrow_table()
+        except duckdb.InterruptException:
+            raise Invalid(f"the query ran past {timeout:g} s and was stopped "
+                          "(CHARTER_LAKE_QUERY_TIMEOUT)", code="query_timeout") from None
         except duckdb.Error as exc:
             message = str(exc).splitlines()[0][:300]
             raise Invalid(f"the query failed: {message}", code="query_failed") from None
+        finally:
+            timer.cancel()

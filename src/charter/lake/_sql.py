@@ -4,15 +4,21 @@ catalog table names, and rewrite each table reference to the principal's governe
 Key contracts:
 - Exactly one statement, a query (SELECT, set operations, CTEs). Any write, DDL, COPY,
   ATTACH, INSTALL/LOAD, SET, PRAGMA, CALL, EXPORT or SELECT INTO anywhere is refused.
-- Every table reference is a CTE of the same query or a two-part `database.table` name
-  of the account's catalog view; table functions, file names and system catalogs
-  (`information_schema`, `duckdb_*`) are never table names of the catalog.
-- Functions that reach files, settings or the engine's metadata are refused by name.
-- The rewrite replaces the reference by a view name chosen by Charter, keeping the alias.
+- Every table reference is a two-part `database.table` name of the account's catalog
+  view, or a one-part name of a CTE in scope where it stands: defined by an enclosing
+  WITH, earlier in its own WITH, or itself when recursive. A name resolved any other way
+  (a CTE of a sibling subquery, a later CTE, a file name, a system catalog, an engine
+  object) is refused, so the engine never gets to look such a name up.
+- Names starting with `__charter` belong to the engine and are refused anywhere.
+- Functions that reach files, settings or the engine's metadata are refused by name;
+  `SUMMARIZE`, `DESCRIBE`, `SHOW` and `AT (VERSION => ...)` are refused.
+- The rewrite replaces the reference by a view name chosen by Charter, keeping alias,
+  column aliases and sampling.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import sqlglot
@@ -24,12 +30,16 @@ from charter.errors import Invalid
 _DENIED_NODES = tuple(getattr(exp, n) for n in (
     "DDL", "DML", "Alter", "Attach", "Cache", "Command", "Commit", "Copy", "Create", "Delete",
     "Describe", "Detach", "Drop", "Export", "Insert", "Install", "Into", "Kill", "LoadData",
-    "Merge", "Pragma", "Refresh", "Rollback", "Set", "Show", "Transaction", "Uncache",
-    "Update", "Use") if hasattr(exp, n))
-_DENIED_PREFIXES = ("read_", "glob", "duckdb_", "pragma_", "current_setting", "getenv",
+    "Merge", "Pragma", "Refresh", "Rollback", "Set", "Show", "Summarize", "Transaction",
+    "Uncache", "Update", "Use", "HistoricalData", "Version") if hasattr(exp, n))
+DENIED_PREFIXES = ("read_", "glob", "duckdb_", "pragma_", "current_setting", "getenv",
                     "query", "sniff_", "parquet_", "iceberg_", "delta_", "sqlite_",
                     "postgres_", "mysql_", "json_execute", "checkpoint", "which_secret",
                     "load_", "install_", "enable_", "disable_", "set_", "import_", "export_")
+
+
+RESERVED = "__charter"
+_CTE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
 
 def refused(message: str) -> Invalid:
@@ -58,30 +68,57 @@ def parse(sql: str) -> ParsedQuery:
             raise refused(f"{node.key.upper()} is not allowed in a query")
         if isinstance(node, exp.Func):
             name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
-            if name.startswith(_DENIED_PREFIXES):
+            if name.startswith(DENIED_PREFIXES):
                 raise refused(f"function {name} is not allowed")
-    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+        if isinstance(node, exp.Identifier) and node.name.lower().startswith(RESERVED):
+            raise refused(f"names starting with {RESERVED} are reserved")
     parsed = ParsedQuery(tree)
-    for table in tree.find_all(exp.Table):
-        if not isinstance(table.this, exp.Identifier) or table.args.get("catalog"):
-            raise refused("only catalog tables (database.table) can be queried")
-        if not table.db:
-            if table.name.lower() in ctes:
-                continue
-            raise refused(f"name tables as database.table, not {table.name!r}")
-        key = (table.db.lower(), table.name.lower())
-        if key not in parsed.tables:
-            parsed.tables.append(key)
+    _resolve(tree, frozenset(), parsed)
     return parsed
+
+
+def _resolve(node: exp.Expression, ctes: frozenset[str], parsed: ParsedQuery) -> None:
+    """Check every table reference under `node`, where the CTE names `ctes` are in scope."""
+    if isinstance(node, exp.Table):
+        _table(node, ctes, parsed)
+    with_ = next((c for c in node.iter_expressions() if isinstance(c, exp.With)), None)
+    if with_ is not None:
+        recursive = bool(with_.args.get("recursive"))
+        for cte in with_.expressions:
+            name = cte.alias_or_name
+            if not _CTE_NAME.fullmatch(name):
+                raise refused(f"name CTEs with plain identifiers, not {name!r}")
+            name = name.lower()
+            _resolve(cte.this, ctes | {name} if recursive else ctes, parsed)
+            ctes = ctes | {name}
+    for child in node.iter_expressions():
+        if child is not with_ and not (isinstance(node, exp.Table) and child is node.this):
+            _resolve(child, ctes, parsed)
+
+
+def _table(table: exp.Table, ctes: frozenset[str], parsed: ParsedQuery) -> None:
+    if not isinstance(table.this, exp.Identifier) or table.args.get("catalog"):
+        raise refused("only catalog tables (database.table) can be queried")
+    if not table.db:
+        if table.name.lower() not in ctes:
+            raise refused(f"name tables as database.table, not {table.name!r} (a one-part "
+                          "name must be a CTE in scope)")
+        return
+    key = (table.db.lower(), table.name.lower())
+    if key not in parsed.tables:
+        parsed.tables.append(key)
 
 
 def rewrite(parsed: ParsedQuery, views: dict[tuple[str, str], str]) -> str:
     """The query with each catalog table replaced by its governed view, as DuckDB SQL."""
     def swap(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Table) and node.db:
-            view = views[(node.db.lower(), node.name.lower())]
-            return exp.Table(this=exp.to_identifier(view),
-                             alias=exp.TableAlias(this=exp.to_identifier(node.alias_or_name)))
+            view = node.copy()
+            view.set("this", exp.to_identifier(views[(node.db.lower(), node.name.lower())]))
+            view.set("db", None)
+            if not node.alias:  # `bank.customers.id` and `customers.id` still resolve
+                view.set("alias", exp.TableAlias(this=exp.to_identifier(node.name)))
+            return view
         return node
 
     return parsed.tree.copy().transform(swap).sql(dialect="duckdb")

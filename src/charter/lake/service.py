@@ -3,6 +3,7 @@ Iceberg with quality rules, snapshots."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -355,14 +356,15 @@ def query(ctx: Context, account: str, sql: str, *,
     read: list[dict[str, Any]] = []
     ctx.audit_details["tables"] = read
     view_sql: dict[str, str] = {}
+    prefix = f"{_sql.RESERVED}_{secrets.token_hex(8)}"  # names no query can guess
     for i, (database, table) in enumerate(parsed.tables):
         owner, policy, iceberg = _readable(ctx, account, database, table)
         data, snapshot = _query.source(ctx.runtime, iceberg,
                                        pinned.pop((database, table), None))
-        views[(database, table)] = name = f"__charter_view_{i}"
-        sources[f"__charter_source_{i}"] = data
+        views[(database, table)] = name = f"{prefix}_view_{i}"
+        sources[f"{prefix}_data_{i}"] = data
         columns = list(data.columns)
-        view_sql[name] = _policy.view_sql(policy, columns, f"__charter_source_{i}")
+        view_sql[name] = _policy.view_sql(policy, columns, data.relation(f"{prefix}_data_{i}"))
         read.append({"table": f"{database}.{table}", "owner": owner, "snapshot": snapshot,
                      "columns": [c for c in columns if policy is None or
                                  policy["columns"] is None or c in policy["columns"]],
