@@ -219,6 +219,12 @@ def test_the_least_recently_used_database_is_closed_once_idle(tables):
     "SELECT * FROM main.v",
     "SELECT * FROM temp.main.v",
     "SELECT * FROM (PIVOT v ON name USING count(*))",
+    "WITH RECURSIVE sqlite_master AS (SELECT * FROM sqlite_master UNION ALL "
+    "SELECT * FROM sqlite_master WHERE false) SELECT * FROM sqlite_master, v",
+    'WITH duckdb_views AS (SELECT 1 AS a) SELECT * FROM "duc\u212adb_views", v',
+    "SELECT pg_get_viewdef(1) AS d FROM v",
+    "SELECT stats(id) AS s FROM v",
+    "SELECT " + "+".join(["1"] * 500) + " AS x FROM v",
 ])
 def test_duckdb_own_parse_tree_is_checked_too(tables, sql):
     """What sqlglot refuses is refused again on the tree DuckDB parsed, should the two

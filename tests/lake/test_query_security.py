@@ -185,6 +185,25 @@ SCOPE_TRICKS = [
     "SELECT * FROM (PIVOT 'data.csv' ON a USING sum(b)), bank.customers",
     "SELECT * FROM bank.customers AT (VERSION => 1)",
     "SELECT id FROM bank.customers AS __charter_v",
+    # a recursive CTE's name is in scope in its recursive term only, not its anchor
+    "WITH RECURSIVE sqlite_master AS (SELECT * FROM sqlite_master UNION ALL "
+    "SELECT * FROM sqlite_master WHERE false) SELECT s.sql FROM sqlite_master s, "
+    "bank.customers c WHERE c.id = 1",
+    "WITH RECURSIVE pg_settings AS (SELECT * FROM pg_settings) "
+    "SELECT * FROM pg_settings, bank.customers",
+    # names compared as the engine compares them: K (Kelvin sign) is not k
+    'WITH duckdb_views AS (SELECT 1 AS a) SELECT * FROM "duc\u212adb_views", bank.customers',
+    # macros that select from the engine's catalog; statistics of the whole file
+    "SELECT o, pg_get_viewdef(o) AS d FROM (SELECT unnest(range(0, 10)) AS o) t "
+    "WHERE EXISTS (SELECT 1 FROM bank.customers)",
+    "SELECT pg_catalog.pg_get_viewdef(1) AS d FROM bank.customers",
+    "SELECT format_type(1, 1) AS t FROM bank.customers",
+    "SELECT get_block_size('memory') AS b FROM bank.customers",
+    "SELECT stats(id) AS s FROM bank.customers",
+    # nesting deep enough to exhaust a recursive walker
+    "SELECT " + "(" * 400 + "1" + ")" * 400 + " AS x FROM bank.customers",
+    "SELECT " + "+".join(["1"] * 2000) + " AS x FROM bank.customers",
+    "SELECT * FROM " + "(SELECT * FROM " * 300 + "bank.customers" + ") t" * 300,
 ]
 
 

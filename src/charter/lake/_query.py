@@ -24,6 +24,7 @@ Key contracts:
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import threading
 import uuid
@@ -43,7 +44,7 @@ from sqlglot import exp
 
 from charter.core.context import Runtime
 from charter.errors import Invalid
-from charter.lake._sql import DENIED_PREFIXES
+from charter.lake._sql import DENIED_FUNCTIONS, DENIED_PREFIXES
 
 _PLANS = 1024  # snapshot file plans kept per runtime
 _plans_lock = threading.Lock()
@@ -296,17 +297,52 @@ _TABLE_REFS = frozenset({"INVALID", "BASE_TABLE", "SUBQUERY", "JOIN", "TABLE_FUN
 _PLAIN_REFS = frozenset({"SUBQUERY", "JOIN", "EXPRESSION_LIST", "EMPTY_FROM", "EMPTY"})
 
 
+_denied_lock = threading.Lock()
+_denied: frozenset[str] | None = None
+_FROM = re.compile(r"\bfrom\b")
+
+
+def _denied_functions() -> frozenset[str]:
+    """Functions a query may not call: Charter's list, and DuckDB's built-in macros that
+    read a relation or call a denied function, found in its function catalog once per
+    process. (Table functions cannot stand in an expression; in FROM they are refused
+    whatever their name.)"""
+    global _denied
+    with _denied_lock:
+        if _denied is None:
+            with duckdb.connect() as con:
+                rows = con.execute("SELECT DISTINCT lower(function_name), "
+                                   "lower(macro_definition) FROM duckdb_functions() "
+                                   "WHERE function_type = 'macro'").fetchall()
+            denied = set(DENIED_FUNCTIONS)
+            while True:
+                more = {n for n, body in rows if n not in denied and body and (
+                    _FROM.search(body) or any(d + "(" in body for d in denied))}
+                if not more:
+                    break
+                denied |= more
+            _denied = frozenset(denied)
+        return _denied
+
+
 def _check_tree(con: duckdb.DuckDBPyConnection, sql: str, views: frozenset[str]) -> None:
     """Check the query as DuckDB itself parsed it, the tree it will run: no table
     function, file, SUMMARIZE or PIVOT, no denied function, and every table a governed
     view or a CTE in scope. The sqlglot checks hold this already; this holds it again
     against any difference between the two parsers."""
-    tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0])
-    if tree.get("error") or len(tree.get("statements", [])) != 1:
-        raise Invalid("this form of query is not supported: "
-                      f"{str(tree.get('error_message', 'one SELECT'))[:200]}",
-                      code="query_refused")
-    _walk(tree["statements"][0]["node"], frozenset(), views)
+    try:
+        tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0])
+        if tree.get("error") or len(tree.get("statements", [])) != 1:
+            raise Invalid("this form of query is not supported: "
+                          f"{str(tree.get('error_message', 'one SELECT'))[:200]}",
+                          code="query_refused")
+        _walk(tree["statements"][0]["node"], frozenset(), views)
+    except RecursionError:
+        raise Invalid("the query is nested too deeply", code="query_refused") from None
+
+
+def _refused(message: str) -> Invalid:
+    return Invalid(message, code="query_refused")
 
 
 def _walk(node: Any, ctes: frozenset[str], views: frozenset[str]) -> None:
@@ -319,26 +355,44 @@ def _walk(node: Any, ctes: frozenset[str], views: frozenset[str]) -> None:
     kind = node.get("type")
     if ("class" not in node and isinstance(kind, str) and kind in _TABLE_REFS
             and kind not in _PLAIN_REFS):
-        name = str(node.get("table_name", "")).lower()
+        name = str(node.get("table_name", ""))
         if (kind != "BASE_TABLE" or node.get("schema_name") or node.get("catalog_name")
-                or node.get("at_clause") or (name not in ctes and name not in views)):
-            raise Invalid("the query reads something other than catalog tables and its "
-                          "own CTEs", code="query_refused")
+                or node.get("at_clause") or not name.isascii()
+                or (name.lower() not in ctes and name.lower() not in views)):
+            raise _refused("the query reads something other than catalog tables and its "
+                           "own CTEs")
     if node.get("class") == "FUNCTION":
         name = str(node.get("function_name", "")).lower()
-        if name.startswith(DENIED_PREFIXES):
-            raise Invalid(f"function {name} is not allowed", code="query_refused")
+        if name.startswith(DENIED_PREFIXES) or name in _denied_functions():
+            raise _refused(f"function {name} is not allowed")
     cte_map = node.get("cte_map")
     if isinstance(cte_map, dict):
         for entry in cte_map.get("map", []):
-            name, value = str(entry.get("key", "")).lower(), entry.get("value")
-            query = value.get("query_node") if isinstance(value, dict) else None
-            recursive = isinstance(query, dict) and query.get("type") == "RECURSIVE_CTE_NODE"
-            _walk(value, ctes | {name} if recursive else ctes, views)
-            ctes = ctes | {name}
+            name, value = str(entry.get("key", "")), entry.get("value")
+            if not name.isascii() or not isinstance(value, dict):
+                raise _refused("name CTEs with plain identifiers")
+            _walk_cte(name.lower(), value, ctes, views)
+            ctes = ctes | {name.lower()}
     for key, child in node.items():
         if key != "cte_map":
             _walk(child, ctes, views)
+
+
+def _walk_cte(name: str, cte: dict[str, Any], ctes: frozenset[str],
+              views: frozenset[str]) -> None:
+    """A CTE's own name is in scope only in the recursive term (`right`) of a recursive
+    CTE; in its anchor DuckDB would resolve the name in its catalog."""
+    query = cte.get("query_node")
+    if not (isinstance(query, dict) and query.get("type") == "RECURSIVE_CTE_NODE"):
+        _walk(cte, ctes, views)
+        return
+    if (query.get("cte_map") or {}).get("map"):
+        raise _refused("a WITH inside a recursive CTE is not supported")
+    for key, child in cte.items():
+        if key != "query_node":
+            _walk(child, ctes, views)
+    for key, child in query.items():
+        _walk(child, ctes | {name} if key == "right" else ctes, views)
 
 
 def run(runtime: Runtime, sql: str, sources: dict[str, Source],

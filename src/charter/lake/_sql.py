@@ -9,8 +9,10 @@ Key contracts:
   WITH, earlier in its own WITH, or itself when recursive. A name resolved any other way
   (a CTE of a sibling subquery, a later CTE, a file name, a system catalog, an engine
   object) is refused, so the engine never gets to look such a name up.
+  One-part names are plain ASCII identifiers, compared as the engine compares them.
 - Names starting with `__charter` belong to the engine and are refused anywhere.
-- Functions that reach files, settings or the engine's metadata are refused by name;
+- Functions that reach files, settings or the engine's metadata, or report statistics
+  of rows outside the grant, are refused by name;
   `SUMMARIZE`, `DESCRIBE`, `SHOW` and `AT (VERSION => ...)` are refused.
 - The rewrite replaces the reference by a view name chosen by Charter, keeping alias,
   column aliases and sampling.
@@ -38,6 +40,11 @@ DENIED_PREFIXES = ("read_", "glob", "duckdb_", "pragma_", "current_setting", "ge
                     "load_", "install_", "enable_", "disable_", "set_", "import_", "export_")
 
 
+# Functions that read relations or reveal more than the governed rows: pg_catalog macros
+# that select from the engine's catalog, and `stats`, which reports a column's min and
+# max over the whole file, rows outside the row filter included.
+DENIED_FUNCTIONS = frozenset({"stats", "pg_get_viewdef", "pg_get_constraintdef",
+                              "format_type", "get_block_size", "pg_sleep", "getvariable"})
 RESERVED = "__charter"
 _CTE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
@@ -55,6 +62,13 @@ class ParsedQuery:
 def parse(sql: str) -> ParsedQuery:
     """Parse and check user SQL; raise `query_refused` for anything but a plain query."""
     try:
+        return _parse(sql)
+    except RecursionError:
+        raise refused("the query is nested too deeply") from None
+
+
+def _parse(sql: str) -> ParsedQuery:
+    try:
         statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
     except SqlglotError as exc:
         raise refused(f"the query does not parse: {str(exc).splitlines()[0][:200]}") from None
@@ -68,7 +82,7 @@ def parse(sql: str) -> ParsedQuery:
             raise refused(f"{node.key.upper()} is not allowed in a query")
         if isinstance(node, exp.Func):
             name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
-            if name.startswith(DENIED_PREFIXES):
+            if name.startswith(DENIED_PREFIXES) or name in DENIED_FUNCTIONS:
                 raise refused(f"function {name} is not allowed")
         if isinstance(node, exp.Identifier) and node.name.lower().startswith(RESERVED):
             raise refused(f"names starting with {RESERVED} are reserved")
@@ -88,19 +102,32 @@ def _resolve(node: exp.Expression, ctes: frozenset[str], parsed: ParsedQuery) ->
             name = cte.alias_or_name
             if not _CTE_NAME.fullmatch(name):
                 raise refused(f"name CTEs with plain identifiers, not {name!r}")
-            name = name.lower()
-            _resolve(cte.this, ctes | {name} if recursive else ctes, parsed)
-            ctes = ctes | {name}
+            _cte_body(cte.this, ctes, name.lower(), recursive, parsed)
+            ctes = ctes | {name.lower()}
     for child in node.iter_expressions():
         if child is not with_ and not (isinstance(node, exp.Table) and child is node.this):
             _resolve(child, ctes, parsed)
+
+
+def _cte_body(body: exp.Expression, ctes: frozenset[str], name: str, recursive: bool,
+              parsed: ParsedQuery) -> None:
+    """A CTE's own name is in scope only in the recursive term of a recursive CTE: the
+    right side of its top UNION. Anywhere else the engine would look the name up in its
+    catalog instead."""
+    if not (recursive and isinstance(body, exp.Union)):
+        _resolve(body, ctes, parsed)
+        return
+    if any(isinstance(c, exp.With) for c in body.iter_expressions()):
+        raise refused("a WITH inside a recursive CTE is not supported")
+    for child in body.iter_expressions():
+        _resolve(child, ctes | {name} if child is body.expression else ctes, parsed)
 
 
 def _table(table: exp.Table, ctes: frozenset[str], parsed: ParsedQuery) -> None:
     if not isinstance(table.this, exp.Identifier) or table.args.get("catalog"):
         raise refused("only catalog tables (database.table) can be queried")
     if not table.db:
-        if table.name.lower() not in ctes:
+        if not _CTE_NAME.fullmatch(table.name) or table.name.lower() not in ctes:
             raise refused(f"name tables as database.table, not {table.name!r} (a one-part "
                           "name must be a CTE in scope)")
         return
@@ -111,6 +138,13 @@ def _table(table: exp.Table, ctes: frozenset[str], parsed: ParsedQuery) -> None:
 
 def rewrite(parsed: ParsedQuery, views: dict[tuple[str, str], str]) -> str:
     """The query with each catalog table replaced by its governed view, as DuckDB SQL."""
+    try:
+        return _rewrite(parsed, views)
+    except RecursionError:
+        raise refused("the query is nested too deeply") from None
+
+
+def _rewrite(parsed: ParsedQuery, views: dict[tuple[str, str], str]) -> str:
     def swap(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Table) and node.db:
             view = node.copy()
