@@ -240,3 +240,14 @@ def test_ctes_in_scope_pass_duckdb_own_tree_check(tables):
     sql = ("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 2), "
            "w AS (SELECT * FROM v) SELECT count(*) AS c FROM w, r")
     assert _run(platform, sql).column("c").to_pylist() == [4]
+
+
+@pytest.mark.parametrize("sql,expected", [
+    ("SELECT 1", "WITH v AS NOT MATERIALIZED (SELECT 2) SELECT 1"),
+    ("WITH a AS (SELECT 1) SELECT * FROM a",
+     "WITH v AS NOT MATERIALIZED (SELECT 2), a AS (SELECT 1) SELECT * FROM a"),
+    ("WITH RECURSIVE r AS (SELECT 1) SELECT * FROM r",
+     "WITH RECURSIVE v AS NOT MATERIALIZED (SELECT 2), r AS (SELECT 1) SELECT * FROM r"),
+])
+def test_views_join_the_query_as_its_first_ctes(sql, expected):
+    assert _query.with_views(sql, {"v": "SELECT 2"}) == expected

@@ -7,12 +7,14 @@ Key contracts:
   the query reads; extension loading off; configuration locked before any user SQL. No
   other file, table function, ATTACH, COPY, INSTALL, SET or PRAGMA reaches data around the
   catalog even if one got past the parser.
-- DuckDB's own parser must also see exactly one SELECT, or nothing runs: the allowed
-  files are writable to a COPY, so statements that write are stopped twice over.
+- DuckDB's own parse tree of the query must be one SELECT whose every table is a view of
+  this query or a CTE in scope (`_check_tree`): the allowed files are writable to a COPY
+  and readable raw by a table function, so both are stopped twice over.
 - A locked database is kept for each set of files recently read (LRU, closed when
-  evicted and idle) and shared only by queries that read exactly that set. The governed
-  views are TEMP objects of the query's own connection, which no other connection sees;
-  nothing else can be created in the database, since only one SELECT runs.
+  evicted and idle) and shared only by queries that read exactly that set. Each query
+  has its own connection; the governed views are CTEs of its SQL, and Arrow data is
+  registered on that connection only; nothing can be created in the database, since
+  only one SELECT runs.
 - A snapshot's data files are read by DuckDB's own Parquet reader. A file written with
   another schema than the snapshot's (before a schema change) is read by Iceberg field
   id, so added columns read as NULL. A snapshot DuckDB cannot read from files alone
@@ -278,17 +280,6 @@ def _engines(runtime: Runtime) -> _Engines:
         return engines
 
 
-def _one_select(sql: str) -> None:
-    """Refuse unless DuckDB's parser reads `sql` as exactly one SELECT statement."""
-    try:
-        statements = duckdb.extract_statements(sql)
-    except duckdb.Error as exc:
-        message = str(exc).splitlines()[0][:300]
-        raise Invalid(f"the query failed: {message}", code="query_failed") from None
-    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
-        raise Invalid("only one SELECT statement may run", code="query_refused")
-
-
 # DuckDB's table reference kinds: only these, and base tables that are Charter's views or
 # CTEs in scope, may appear in a query.
 _TABLE_REFS = frozenset({"INVALID", "BASE_TABLE", "SUBQUERY", "JOIN", "TABLE_FUNCTION",
@@ -395,12 +386,28 @@ def _walk_cte(name: str, cte: dict[str, Any], ctes: frozenset[str],
         _walk(child, ctes | {name} if key == "right" else ctes, views)
 
 
+_LEADING_WITH = re.compile(r"WITH(\s+RECURSIVE)?\s+")
+
+
+def with_views(sql: str, views: dict[str, str]) -> str:
+    """`sql` (as sqlglot wrote it: keywords upper case, no comments) with the governed
+    views prepended as CTEs that DuckDB inlines like views, joining the query's own
+    top-level WITH if it has one."""
+    ctes = ", ".join(f"{name} AS NOT MATERIALIZED ({select})" for name, select in views.items())
+    if not ctes:
+        return sql
+    found = _LEADING_WITH.match(sql)
+    if found:
+        return f"WITH{found.group(1) or ''} {ctes}, {sql[found.end():]}"
+    return f"WITH {ctes} {sql}"
+
+
 def run(runtime: Runtime, sql: str, sources: dict[str, Source],
         views: dict[str, str]) -> pa.Table:
     """Run `sql` over the governed `views` (name -> SELECT) and nothing else. Sources
     held as Arrow data are registered under their names; the views read the rest from
-    files. All are made by Charter before the user's SQL runs."""
-    _one_select(sql)
+    files. `sql` is checked on DuckDB's own parse tree, then runs with the views
+    prepended as CTEs (no view is created, so none is bound twice)."""
     files = frozenset(p for s in sources.values() for p in s.paths)
     timeout = runtime.settings.lake_query_timeout
     with _engines(runtime).connection(files) as con:
@@ -408,12 +415,10 @@ def run(runtime: Runtime, sql: str, sources: dict[str, Source],
         for name, data in sources.items():
             if data.arrow is not None:
                 con.register(name, data.arrow)
-        for name, select in views.items():
-            con.execute(f"CREATE TEMP VIEW {name} AS {select}")
         timer = threading.Timer(timeout, con.interrupt)
         timer.start()
         try:
-            return con.sql(sql).to_arrow_table()
+            return con.sql(with_views(sql, views)).to_arrow_table()
         except duckdb.InterruptException:
             raise Invalid(f"the query ran past {timeout:g} s and was stopped "
                           "(CHARTER_LAKE_QUERY_TIMEOUT)", code="query_timeout") from None

@@ -155,4 +155,4 @@ def _rewrite(parsed: ParsedQuery, views: dict[tuple[str, str], str]) -> str:
             return view
         return node
 
-    return parsed.tree.copy().transform(swap).sql(dialect="duckdb")
+    return parsed.tree.copy().transform(swap).sql(dialect="duckdb", comments=False)
