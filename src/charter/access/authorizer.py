@@ -206,11 +206,17 @@ _lock = threading.Lock()
 
 
 def current_version(session: Session) -> int:
-    version = session.execute(select(AuthzState.version).where(AuthzState.id == 1)).scalar()
-    return version or 0
+    """The stored policy version, read once per session: `Database` opens one session per
+    transaction, and `bump_version` forgets the kept value."""
+    version = session.info.get("authz_version")
+    if version is None:
+        found = session.execute(select(AuthzState.version).where(AuthzState.id == 1)).scalar()
+        version = session.info["authz_version"] = found or 0
+    return version
 
 
 def bump_version(session: Session) -> None:
+    session.info.pop("authz_version", None)
     updated = session.execute(
         update(AuthzState).where(AuthzState.id == 1).values(version=AuthzState.version + 1)
     ).rowcount

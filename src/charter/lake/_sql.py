@@ -137,7 +137,8 @@ def _table(table: exp.Table, ctes: frozenset[str], parsed: ParsedQuery) -> None:
 
 
 def rewrite(parsed: ParsedQuery, views: dict[tuple[str, str], str]) -> str:
-    """The query with each catalog table replaced by its governed view, as DuckDB SQL."""
+    """The query with each catalog table replaced by its governed view, as DuckDB SQL
+    (the parsed tree is rewritten in place: a ParsedQuery is rewritten once)."""
     try:
         return _rewrite(parsed, views)
     except RecursionError:
@@ -155,4 +156,4 @@ def _rewrite(parsed: ParsedQuery, views: dict[tuple[str, str], str]) -> str:
             return view
         return node
 
-    return parsed.tree.copy().transform(swap).sql(dialect="duckdb", comments=False)
+    return parsed.tree.transform(swap, copy=False).sql(dialect="duckdb", comments=False)

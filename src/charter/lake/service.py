@@ -348,7 +348,8 @@ def _query_target(ctx: Context, account: str, sql: str, **k: Any) -> Target:
 def query(ctx: Context, account: str, sql: str, *,
           snapshots: dict[str, int] | None = None) -> pa.Table:
     """Run one SELECT over the account's catalog under the caller's effective policy."""
-    org.require_account(ctx.db, account)
+    # Held for the whole query, so the session's identity map answers later lookups of it.
+    _account = org.require_account(ctx.db, account)
     parsed = _sql.parse(sql)
     pinned = _pinned_snapshots(snapshots or {})
     views: dict[tuple[str, str], str] = {}
