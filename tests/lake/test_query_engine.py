@@ -188,10 +188,10 @@ def test_the_least_recently_used_database_is_closed_once_idle(tables):
     customers = frozenset(_source(platform, "customers").files)
     orders = frozenset(_source(platform, "orders").files)
     with engines.connection(customers) as busy:
-        old = engines.dbs[customers]
+        old = engines.dbs[(customers, True)]
         with engines.connection(orders):
             pass
-        assert list(engines.dbs) == [orders]
+        assert list(engines.dbs) == [(orders, True)]
         assert busy.sql("SELECT count(*) FROM read_parquet("
                         f"{sorted(customers)!r})").fetchall() == [(2,)]  # still open
     with pytest.raises(duckdb.ConnectionException):  # closed once its query ended
@@ -225,6 +225,8 @@ def test_the_least_recently_used_database_is_closed_once_idle(tables):
     "SELECT pg_get_viewdef(1) AS d FROM v",
     "SELECT stats(id) AS s FROM v",
     "SELECT " + "+".join(["1"] * 500) + " AS x FROM v",
+    "(WITH pg_settings AS (SELECT 1 AS name) SELECT s.name FROM pg_settings s, v) LIMIT 5",
+    "SELECT current_query() AS q FROM v",
 ])
 def test_duckdb_own_parse_tree_is_checked_too(tables, sql):
     """What sqlglot refuses is refused again on the tree DuckDB parsed, should the two

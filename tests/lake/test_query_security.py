@@ -204,6 +204,14 @@ SCOPE_TRICKS = [
     "SELECT " + "(" * 400 + "1" + ")" * 400 + " AS x FROM bank.customers",
     "SELECT " + "+".join(["1"] * 2000) + " AS x FROM bank.customers",
     "SELECT * FROM " + "(SELECT * FROM " * 300 + "bank.customers" + ") t" * 300,
+    # a parenthesised query whose WITH the engine would fold into the views' WITH
+    "(WITH pg_settings AS (SELECT 1 AS name, 2 AS setting) SELECT s.name, s.setting "
+    "FROM pg_settings s, bank.customers c WHERE c.id = 1) LIMIT 5",
+    "((WITH pg_views AS (SELECT 1 AS x) SELECT count(*) AS n FROM pg_views m "
+    "WHERE EXISTS (SELECT 1 FROM bank.customers)) ORDER BY 1)",
+    # the engine's own SQL, with the views' file paths; whether engine objects exist
+    "SELECT current_query() AS q FROM bank.customers",
+    "SELECT index_key({'table': 'duckdb_views'}, 'x', id) AS k FROM bank.customers",
 ]
 
 
@@ -227,6 +235,8 @@ def test_names_out_of_scope_are_refused_and_audited(analyst, sql):
     ("SELECT x FROM bank.customers AS t(x) ORDER BY x", [1, 3]),
     ("SELECT count(*) AS id FROM bank.customers TABLESAMPLE 100%", [2]),
     ("SELECT customers.id FROM bank.customers ORDER BY 1", [1, 3]),
+    ("(WITH a AS (SELECT 1 AS x) SELECT id FROM a, bank.customers ORDER BY id)", [1, 3]),
+    ("((SELECT id FROM bank.customers ORDER BY id))", [1, 3]),
 ])
 def test_ctes_in_scope_aliases_and_samples_still_work(analyst, sql, ids):
     _, ana = analyst
@@ -243,3 +253,50 @@ def test_a_query_past_its_time_is_stopped(analyst):
     assert stopped.value.code == "query_timeout"
     assert ana.lake.query("retail-data", "SELECT count(*) AS n FROM bank.customers"
                           ).column("n").to_pylist() == [2]
+
+
+def test_plans_do_not_reveal_statistics_of_rows_outside_the_filter(analyst):
+    """A file's min and max cover the rows the filter hides (id 99 here). Were the engine
+    to plan with them, `id > 98` would run the probe and `id > 99` would not."""
+    platform, ana = analyst
+    erin = platform.client(platform.user("erin2", "retail-data-data-engineers")[1])
+    erin.lake.ingest("retail-data", "bank.customers", b"id,name,ssn,region\n99,Zed,x999,US\n")
+    outcomes = []
+    for bound in (3, 98, 99, 150):
+        probe = (f"SELECT id FROM bank.customers WHERE id > {bound} AND id IN "
+                 "(SELECT -1 WHERE error('probe') IS NULL)")
+        try:
+            outcomes.append(ana.lake.query("retail-data", probe).num_rows)
+        except CharterError as error:
+            outcomes.append(error.code)
+    assert len(set(outcomes)) == 1, outcomes
+
+
+def test_an_engine_failure_does_not_break_the_table_for_others(analyst):
+    platform, ana = analyst
+    with pytest.raises(CharterError) as failed:
+        ana.lake.query("retail-data", "SELECT \"!=\"(l, 'x') AS x FROM (SELECT [1, 2] AS l) t, "
+                       "bank.customers")
+    assert failed.value.code in ("query_failed", "query_refused")
+    count = "SELECT count(*) AS n FROM bank.customers"
+    assert ana.lake.query("retail-data", count).column("n").to_pylist() == [2]
+    erin = platform.client(platform.user("erin3", "retail-data-data-engineers")[1])
+    assert erin.lake.query("retail-data", count).column("n").to_pylist() == [3]
+
+
+def test_only_queries_under_a_row_filter_plan_without_statistics(analyst):
+    from charter.lake import _query
+
+    platform, ana = analyst
+    erin = platform.client(platform.user("erin4", "retail-data-data-engineers")[1])
+    engines = _query._engines(platform.runtime)
+    count = "SELECT count(*) AS n FROM bank.customers"
+    ana.lake.query("retail-data", count)  # through the row filter
+    erin.lake.query("retail-data", count)  # the producer: every row
+    modes = {}
+    for (_files, filtered), db in engines.dbs.items():
+        with db.con.cursor() as con:
+            modes[filtered] = con.execute(
+                "SELECT current_setting('disabled_optimizers')").fetchall()[0][0]
+    assert "statistics_propagation" in modes[True]
+    assert "statistics_propagation" not in modes[False]

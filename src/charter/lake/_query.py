@@ -191,18 +191,23 @@ class _Engines:
     spill_root: Path
     spill_limit: str
     lock: threading.Lock = field(default_factory=threading.Lock)
-    dbs: OrderedDict[frozenset[str], _Database] = field(default_factory=OrderedDict)
+    dbs: OrderedDict[tuple[frozenset[str], bool], _Database] = field(
+        default_factory=OrderedDict)
 
     @contextmanager
-    def connection(self, files: frozenset[str]) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A new connection to the locked database for `files`."""
+    def connection(self, files: frozenset[str], *,
+                   filtered: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A new connection to the locked database for `files`; `filtered`: the query
+        reads a table through a row filter, so DuckDB must not plan with file statistics
+        (they cover the rows the filter hides)."""
+        key = (files, filtered)
         with self.lock:
-            db = self.dbs.get(files)
+            db = self.dbs.get(key)
             if db is not None:
-                self.dbs.move_to_end(files)
+                self.dbs.move_to_end(key)
                 db.users += 1
         if db is None:
-            db = self._enter(files, self._open(files))
+            db = self._enter(key, self._open(files, filtered))
         try:
             con = db.con.cursor()
             try:
@@ -216,15 +221,23 @@ class _Engines:
             if idle:
                 db.close()
 
-    def _enter(self, files: frozenset[str], new: _Database) -> _Database:
-        """Keep `new` for `files`, unless another query opened one first."""
+    def discard(self, files: frozenset[str], *, filtered: bool = True) -> None:
+        """Retire the database for `files` (DuckDB invalidates a database after an
+        internal error); it closes once its last query ends."""
+        with self.lock:
+            db = self.dbs.pop((files, filtered), None)
+            if db is not None:
+                db.retired = True
+
+    def _enter(self, key: tuple[frozenset[str], bool], new: _Database) -> _Database:
+        """Keep `new` for `key`, unless another query opened one first."""
         closing = []
         with self.lock:
-            db = self.dbs.get(files)
+            db = self.dbs.get(key)
             if db is not None:
                 closing.append(new)
             else:
-                db = self.dbs[files] = new
+                db = self.dbs[key] = new
                 while len(self.dbs) > self.size:
                     _, old = self.dbs.popitem(last=False)
                     old.retired = True
@@ -235,15 +248,21 @@ class _Engines:
             old.close()
         return db
 
-    def _open(self, files: frozenset[str]) -> _Database:
+    def _open(self, files: frozenset[str], filtered: bool) -> _Database:
         spill = self.spill_root / uuid.uuid4().hex
         spill.mkdir(parents=True)
-        # Settings given at connect are every cursor's defaults too: no Python object is
-        # ever read by name, whatever a query calls a table.
-        con = duckdb.connect(config={"autoinstall_known_extensions": False,
-                                     "autoload_known_extensions": False,
-                                     "python_enable_replacements": False,
-                                     "memory_limit": self.memory})
+        # Settings given at connect are every cursor's defaults too. No Python object is
+        # ever read by name, whatever a query calls a table. Under a row filter,
+        # statistics propagation is off: it plans with each file's min and max over all
+        # rows, hidden ones included, and a query can tell when it proved a branch empty
+        # (a probe that fails only when it runs), so a binary search reads them out.
+        config: dict[str, Any] = {"autoinstall_known_extensions": False,
+                                  "autoload_known_extensions": False,
+                                  "python_enable_replacements": False,
+                                  "memory_limit": self.memory}
+        if filtered:
+            config["disabled_optimizers"] = "statistics_propagation"
+        con = duckdb.connect(config=config)
         try:
             con.execute(f"SET temp_directory = {_string(str(spill))}")
             con.execute(f"SET max_temp_directory_size = {_string(self.spill_limit)}")
@@ -317,17 +336,24 @@ def _denied_functions() -> frozenset[str]:
 
 
 def _check_tree(con: duckdb.DuckDBPyConnection, sql: str, views: frozenset[str]) -> None:
-    """Check the query as DuckDB itself parsed it, the tree it will run: no table
-    function, file, SUMMARIZE or PIVOT, no denied function, and every table a governed
-    view or a CTE in scope. The sqlglot checks hold this already; this holds it again
-    against any difference between the two parsers."""
+    """Check the query exactly as it will run, as DuckDB itself parsed it: one SELECT; no
+    table function, file, SUMMARIZE or PIVOT; no denied function; every table a CTE in
+    scope. The governed `views` must stand as CTEs of the top level, the only bodies not
+    walked (they are Charter's). The sqlglot checks hold this already; this holds it
+    again against any difference between the two parsers, and any way DuckDB reads the
+    views and the user's query together."""
     try:
         tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0])
         if tree.get("error") or len(tree.get("statements", [])) != 1:
             raise Invalid("this form of query is not supported: "
                           f"{str(tree.get('error_message', 'one SELECT'))[:200]}",
                           code="query_refused")
-        _walk(tree["statements"][0]["node"], frozenset(), views)
+        root = tree["statements"][0]["node"]
+        cte_map = root.get("cte_map") if isinstance(root, dict) else None
+        names = {str(e.get("key", "")).lower() for e in (cte_map or {}).get("map", [])}
+        if not views <= names:
+            raise _refused("this form of query is not supported")
+        _walk(root, frozenset(), views)
     except RecursionError:
         raise Invalid("the query is nested too deeply", code="query_refused") from None
 
@@ -336,10 +362,12 @@ def _refused(message: str) -> Invalid:
     return Invalid(message, code="query_refused")
 
 
-def _walk(node: Any, ctes: frozenset[str], views: frozenset[str]) -> None:
+def _walk(node: Any, ctes: frozenset[str], trusted: frozenset[str] = frozenset()) -> None:
+    """Check `node` where the CTE names `ctes` are in scope; `trusted` names CTEs of this
+    node whose bodies are Charter's views."""
     if isinstance(node, list):
         for item in node:
-            _walk(item, ctes, views)
+            _walk(item, ctes)
         return
     if not isinstance(node, dict):
         return
@@ -348,8 +376,7 @@ def _walk(node: Any, ctes: frozenset[str], views: frozenset[str]) -> None:
             and kind not in _PLAIN_REFS):
         name = str(node.get("table_name", ""))
         if (kind != "BASE_TABLE" or node.get("schema_name") or node.get("catalog_name")
-                or node.get("at_clause") or not name.isascii()
-                or (name.lower() not in ctes and name.lower() not in views)):
+                or node.get("at_clause") or not name.isascii() or name.lower() not in ctes):
             raise _refused("the query reads something other than catalog tables and its "
                            "own CTEs")
     if node.get("class") == "FUNCTION":
@@ -362,28 +389,28 @@ def _walk(node: Any, ctes: frozenset[str], views: frozenset[str]) -> None:
             name, value = str(entry.get("key", "")), entry.get("value")
             if not name.isascii() or not isinstance(value, dict):
                 raise _refused("name CTEs with plain identifiers")
-            _walk_cte(name.lower(), value, ctes, views)
+            if name.lower() not in trusted:
+                _walk_cte(name.lower(), value, ctes)
             ctes = ctes | {name.lower()}
     for key, child in node.items():
         if key != "cte_map":
-            _walk(child, ctes, views)
+            _walk(child, ctes)
 
 
-def _walk_cte(name: str, cte: dict[str, Any], ctes: frozenset[str],
-              views: frozenset[str]) -> None:
+def _walk_cte(name: str, cte: dict[str, Any], ctes: frozenset[str]) -> None:
     """A CTE's own name is in scope only in the recursive term (`right`) of a recursive
     CTE; in its anchor DuckDB would resolve the name in its catalog."""
     query = cte.get("query_node")
     if not (isinstance(query, dict) and query.get("type") == "RECURSIVE_CTE_NODE"):
-        _walk(cte, ctes, views)
+        _walk(cte, ctes)
         return
     if (query.get("cte_map") or {}).get("map"):
         raise _refused("a WITH inside a recursive CTE is not supported")
     for key, child in cte.items():
         if key != "query_node":
-            _walk(child, ctes, views)
+            _walk(child, ctes)
     for key, child in query.items():
-        _walk(child, ctes | {name} if key == "right" else ctes, views)
+        _walk(child, ctes | {name} if key == "right" else ctes)
 
 
 _LEADING_WITH = re.compile(r"WITH(\s+RECURSIVE)?\s+")
@@ -402,26 +429,34 @@ def with_views(sql: str, views: dict[str, str]) -> str:
     return f"WITH {ctes} {sql}"
 
 
-def run(runtime: Runtime, sql: str, sources: dict[str, Source],
-        views: dict[str, str]) -> pa.Table:
+def run(runtime: Runtime, sql: str, sources: dict[str, Source], views: dict[str, str],
+        *, filtered: bool = True) -> pa.Table:
     """Run `sql` over the governed `views` (name -> SELECT) and nothing else. Sources
     held as Arrow data are registered under their names; the views read the rest from
-    files. `sql` is checked on DuckDB's own parse tree, then runs with the views
-    prepended as CTEs (no view is created, so none is bound twice)."""
+    files. The views join `sql` as CTEs (no view is created, so none is bound twice),
+    and the whole is checked on DuckDB's own parse tree before it runs. `filtered`: some
+    view applies a row filter (see `_Engines.connection`)."""
     files = frozenset(p for s in sources.values() for p in s.paths)
     timeout = runtime.settings.lake_query_timeout
-    with _engines(runtime).connection(files) as con:
-        _check_tree(con, sql, frozenset(v.lower() for v in views))
-        for name, data in sources.items():
-            if data.arrow is not None:
-                con.register(name, data.arrow)
+    engines = _engines(runtime)
+    final = with_views(sql, views)
+    with engines.connection(files, filtered=filtered) as con:
         timer = threading.Timer(timeout, con.interrupt)
-        timer.start()
         try:
-            return con.sql(with_views(sql, views)).to_arrow_table()
+            _check_tree(con, final, frozenset(v.lower() for v in views))
+            for name, data in sources.items():
+                if data.arrow is not None:
+                    con.register(name, data.arrow)
+            timer.start()
+            return con.sql(final).to_arrow_table()
         except duckdb.InterruptException:
             raise Invalid(f"the query ran past {timeout:g} s and was stopped "
                           "(CHARTER_LAKE_QUERY_TIMEOUT)", code="query_timeout") from None
+        except (duckdb.InternalException, duckdb.FatalException) as exc:
+            engines.discard(files, filtered=filtered)
+            message = str(exc).splitlines()[0][:300]
+            raise Invalid(f"the query engine failed on this query: {message}",
+                          code="query_failed") from None
         except duckdb.Error as exc:
             message = str(exc).splitlines()[0][:300]
             raise Invalid(f"the query failed: {message}", code="query_failed") from None

@@ -41,10 +41,12 @@ DENIED_PREFIXES = ("read_", "glob", "duckdb_", "pragma_", "current_setting", "ge
 
 
 # Functions that read relations or reveal more than the governed rows: pg_catalog macros
-# that select from the engine's catalog, and `stats`, which reports a column's min and
-# max over the whole file, rows outside the row filter included.
+# that select from the engine's catalog; `stats`, which reports a column's min and max
+# over the whole file, rows outside the row filter included; `current_query`, which
+# shows the views' SQL; `index_key`, which tells whether engine objects exist.
 DENIED_FUNCTIONS = frozenset({"stats", "pg_get_viewdef", "pg_get_constraintdef",
-                              "format_type", "get_block_size", "pg_sleep", "getvariable"})
+                              "format_type", "get_block_size", "pg_sleep", "getvariable",
+                              "current_query", "index_key"})
 RESERVED = "__charter"
 _CTE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
@@ -75,6 +77,11 @@ def _parse(sql: str) -> ParsedQuery:
     if len(statements) != 1:
         raise refused("send exactly one statement")
     tree = statements[0]
+    while isinstance(tree, exp.Subquery) and not any(
+            v for k, v in tree.args.items() if k != "this"):
+        tree = tree.this  # (query) is the query: the engine would fold its WITH into ours
+    if isinstance(tree, exp.Subquery):
+        raise refused("write the query without parentheses around the whole of it")
     if not isinstance(tree, exp.Query):
         raise refused(f"only queries are allowed, not {tree.key.upper()}")
     for node in tree.walk():

@@ -369,12 +369,15 @@ def query(ctx: Context, account: str, sql: str, *,
         read.append({"table": f"{database}.{table}", "owner": owner, "snapshot": snapshot,
                      "columns": [c for c in columns if policy is None or
                                  policy["columns"] is None or c in policy["columns"]],
-                     "governed": policy is not None})
+                     "governed": policy is not None,
+                     "row_filter": bool(policy and policy["row_filter"])})
     if pinned:
         names = ", ".join(f"{d}.{t}" for d, t in pinned)
         raise Invalid(f"--snapshot names tables the query does not read: {names}",
                       code="invalid_snapshot")
-    result = _query.run(ctx.runtime, _sql.rewrite(parsed, views), sources, view_sql)
+    filtered = any(t["row_filter"] for t in read)
+    result = _query.run(ctx.runtime, _sql.rewrite(parsed, views), sources, view_sql,
+                        filtered=filtered)
     ctx.audit_details["rows"] = result.num_rows
     return result
 
