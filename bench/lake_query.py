@@ -224,10 +224,10 @@ def capture_runs() -> Iterator[list[tuple[tuple[Any, ...], float]]]:
     """Record the arguments and duration of every `_query.run` the service makes."""
     original, calls = lake_query.run, []
 
-    def recording(*args: Any) -> Any:
+    def recording(*args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
         try:
-            return original(*args)
+            return original(*args, **kwargs)
         finally:
             calls.append((args, time.perf_counter() - start))
 
