@@ -300,3 +300,47 @@ def test_only_queries_under_a_row_filter_plan_without_statistics(analyst):
                 "SELECT current_setting('disabled_optimizers')").fetchall()[0][0]
     assert "statistics_propagation" in modes[True]
     assert "statistics_propagation" not in modes[False]
+
+
+def test_two_grants_show_each_grants_cells_not_their_cross_product(analyst):
+    """ana's groups hold: every column but ssn on EU rows, and id and region on all rows.
+    The US row shows id and region, never its name."""
+    platform, ana = analyst
+    erin = platform.client(platform.user("erin5", "retail-data-data-engineers")[1])
+    platform.admin.groups.create("directory")
+    platform.admin.groups.add_member("directory", "ana")
+    erin.lake.grant("retail-data", "bank.customers", to="group:directory",
+                    columns=["id", "region"])
+    rows = ana.lake.query("retail-data", "SELECT * FROM bank.customers ORDER BY id")
+    assert rows.column_names == ["id", "name", "region"]
+    assert rows.to_pylist() == [{"id": 1, "name": "Ann", "region": "EU"},
+                                {"id": 2, "name": None, "region": "US"},
+                                {"id": 3, "name": "Cy", "region": "EU"}]
+    assert ana.lake.query("retail-data", "SELECT id FROM bank.customers WHERE name = 'Bob'"
+                          ).num_rows == 0
+
+
+def test_predicates_never_see_hidden_rows_even_inside_the_scan(analyst):
+    """DuckDB may run a user's one-column predicate inside the Parquet scan, on rows the
+    row filter drops later; a predicate that fails on some values would then tell whether
+    a hidden row holds them. Under an IN filter it always does, so probe with one."""
+    platform, _ = analyst
+    erin = platform.client(platform.user("erin6", "retail-data-data-engineers")[1])
+    erin.lake.ingest("retail-data", "bank.customers", mode="overwrite", data=(
+        b"id,name,ssn,region\n1,Ann,x1,EU\n2,Bob,x2,US\n3,Cy,x3,EU\n"
+        b"2000000000,Yul,x4,US\n"))  # one file: hidden and visible rows side by side
+    platform.admin.groups.create("probers")
+    platform.admin.assignments.create(permission_set="data-scientist", group="probers",
+                                      account="retail-data")
+    erin.lake.grant("retail-data", "bank.customers", to="group:probers",
+                    columns=["id", "name", "region"], row_filter="region IN ('EU', 'UK')")
+    pat, _ = platform.user("pat", "probers")
+    outcomes = []
+    for bound in (1999999999, 2000000000):
+        probe = ("SELECT count(*) AS n FROM bank.customers WHERE timezone_hour(CASE WHEN "
+                 f"id > {bound} THEN DATE '2020-01-01' END) IS NULL")
+        try:
+            outcomes.append(pat.lake.query("retail-data", probe).column("n").to_pylist())
+        except CharterError as error:
+            outcomes.append(error.code)
+    assert outcomes == [[2], [2]]

@@ -3,8 +3,12 @@ creation and turned into a governed view. Row filters are parsed and re-rendered
 sqlglot, never pasted as text.
 
 A policy is `{"columns": [...] | None (all), "row_filter": str | None (all rows),
-"masks": {column: kind}}`. Several grants of one principal combine as a union; a share
-and the consumer's onward grant combine as an intersection.
+"masks": {column: kind}}`. Several grants of one principal combine as a union of cells:
+a cell shows when some grant covers both its column and its row, as that grant masks it
+(the least masking one wins). The union keeps each grant under `any_of`, beside the
+columns and rows any of them covers; pairing one grant's columns with another's rows
+would show cells neither grants. A share and the consumer's onward grants combine as an
+intersection, grant by grant.
 """
 
 from __future__ import annotations
@@ -79,6 +83,17 @@ def parse_filter(text: str, columns: set[str] | None) -> str:
 
 def union(policies: list[dict[str, Any]]) -> dict[str, Any]:
     """What several grants to one principal expose together."""
+    parts = [q for p in policies for q in p.get("any_of", [p])]
+    if len(parts) == 1:
+        return parts[0]
+    merged = _outline(parts)
+    merged["any_of"] = parts
+    return merged
+
+
+def _outline(policies: list[dict[str, Any]]) -> dict[str, Any]:
+    """The columns and rows some of `policies` cover, and the masks all covering ones
+    share (what listings and the audit trail show)."""
     if any(p["columns"] is None for p in policies):
         columns = None
     else:
@@ -96,6 +111,8 @@ def union(policies: list[dict[str, Any]]) -> dict[str, Any]:
 
 def intersect(share: dict[str, Any], onward: dict[str, Any]) -> dict[str, Any]:
     """An onward grant never exposes more than the share it came from."""
+    if "any_of" in onward:
+        return union([intersect(share, p) for p in onward["any_of"]])
     if share["columns"] is None:
         columns = onward["columns"]
     elif onward["columns"] is None:
@@ -121,28 +138,65 @@ def view_sql(policy: dict[str, Any] | None, columns: list[str], source: str) -> 
     """DuckDB SQL of the governed view of `source` (the table's data) under `policy`."""
     if policy is None:
         return f"SELECT * FROM {source}"
-    visible = policy["columns"] or columns
-    exprs = [_masked(c, policy["masks"].get(c)) for c in columns if c in visible]
+    parts = policy.get("any_of", [policy])
+    exprs = [f"{_cell(c, parts)} AS {_quoted(c)}" for c in columns
+             if any(p["columns"] is None or c in p["columns"] for p in parts)]
     sql = f"SELECT {', '.join(exprs)} FROM {source}"
     if policy["row_filter"]:
         sql += f" WHERE {policy['row_filter']}"
     return sql
 
 
-def _masked(column: str, kind: str | None) -> str:
-    col = exp.column(column, quoted=True).sql(dialect="duckdb")
+def _cell(column: str, parts: list[dict[str, Any]]) -> str:
+    """A column's value on a row: as the least masking grant covering the column and the
+    row shows it; NULL where no grant covering the column covers the row."""
+    covering = sorted((p for p in parts if p["columns"] is None or column in p["columns"]),
+                      key=lambda p: _masking(p["masks"].get(column)))
+    branches: list[tuple[str, str]] = []
+    for part in covering:
+        value = _mask(column, part["masks"].get(column))
+        if not part["row_filter"]:  # every row: earlier branches matter if they differ
+            branches = [(f, v) for f, v in branches if v != value]
+            if not branches:
+                return value
+            return f"CASE {_when(branches)} ELSE {value} END"
+        branches.append((part["row_filter"], value))
+    # Rows outside every covering grant read NULL: a predicate DuckDB evaluates inside
+    # the scan, before the view's WHERE, never sees a hidden row's value.
+    return f"CASE {_when(branches)} ELSE NULL END"
+
+
+def _when(branches: list[tuple[str, str]]) -> str:
+    return " ".join(f"WHEN {condition} THEN {value}" for condition, value in branches)
+
+
+def _masking(kind: str | None) -> tuple[int, int]:
+    """How much a mask hides: none, then lastN (more kept first), hash, constant, null."""
+    if kind is None:
+        return (0, 0)
+    if kind.startswith("last"):
+        return (1, -int(kind[4:]))
+    return ({"hash": 2, "constant": 3, "null": 4}[kind], 0)
+
+
+def _quoted(column: str) -> str:
+    return exp.column(column, quoted=True).sql(dialect="duckdb")
+
+
+def _mask(column: str, kind: str | None) -> str:
+    col = _quoted(column)
     if kind is None:
         return col
     if kind == "null":
-        return f"NULL AS {col}"
+        return "NULL"
     if kind == "constant":
-        return f"'****' AS {col}"
+        return "'****'"
     if kind == "hash":
-        return f"sha256(CAST({col} AS VARCHAR)) AS {col}"
+        return f"sha256(CAST({col} AS VARCHAR))"
     keep = int(kind[4:])
     text = f"CAST({col} AS VARCHAR)"
     return (f"CASE WHEN {col} IS NULL THEN NULL ELSE repeat('*', greatest(length({text}) - "
-            f"{keep}, 0)) || right({text}, {keep}) END AS {col}")
+            f"{keep}, 0)) || right({text}, {keep}) END")
 
 
 def filter_columns(row_filter: str) -> set[str]:
