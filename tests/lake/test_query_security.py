@@ -119,6 +119,11 @@ RESTRICTED = [
      "WHERE region = 'US')", []),
     ("SELECT count(*) AS id FROM bank.customers", [2]),
     ("SELECT id FROM bank.customers c WHERE c.region = 'US' OR 1 = 1 ORDER BY id", [1, 3]),
+    # comparisons run inside the scan, beside the row filter, never instead of it
+    ("SELECT id FROM bank.customers WHERE region = 'US'", []),
+    ("SELECT id FROM bank.customers WHERE id >= 2 AND region IN ('EU', 'US') ORDER BY id",
+     [3]),
+    ("SELECT id FROM bank.customers WHERE name IS NOT NULL AND id BETWEEN 1 AND 2", [1]),
 ]
 HIDDEN_COLUMN = [
     "SELECT ssn FROM bank.customers",

@@ -38,3 +38,51 @@ def test_the_rewrite_keeps_aliases_column_aliases_and_samples():
     sql = _sql.rewrite(parsed, {("bank", "t"): "vt", ("bank", "s"): "vs"})
     assert "vt AS u(x)" in sql and "TABLESAMPLE" in sql and "vs AS s" in sql
     assert "bank" not in sql
+
+
+TYPES = {"id": "BIGINT", "amount": "DOUBLE", "name": "VARCHAR", "card": "VARCHAR",
+         "region": "VARCHAR"}
+OPEN = {"id", "amount", "name", "region"}  # card is masked
+
+
+@pytest.mark.parametrize("sql,pushed", [
+    ("SELECT * FROM bank.t WHERE id > 5 AND name = 'Ann'", ['"id" > 5', "\"name\" = 'Ann'"]),
+    ("SELECT * FROM bank.t x WHERE x.amount BETWEEN -1.5 AND 9", ['"amount" BETWEEN -1.5 AND 9']),
+    ("SELECT * FROM bank.t WHERE 5 < id", ['5 < "id"']),
+    ("SELECT * FROM bank.t WHERE region IN ('EU', 'US') AND name IS NOT NULL",
+     ["\"region\" IN ('EU', 'US')", 'NOT ("name" IS NULL)']),
+    # not safe on every row, or not the table's raw value: kept out of the scan
+    ("SELECT * FROM bank.t WHERE card = '1234'", []),
+    ("SELECT * FROM bank.t WHERE id = '5'", []),
+    ("SELECT * FROM bank.t WHERE name = 5", []),
+    ("SELECT * FROM bank.t WHERE name LIKE 'A%'", []),
+    ("SELECT * FROM bank.t WHERE length(name) > 2", []),
+    ("SELECT * FROM bank.t WHERE id > 5 OR id < 2", []),
+    ("SELECT * FROM bank.t WHERE id IN (SELECT 1)", []),
+    ("SELECT * FROM bank.t a JOIN bank.u b ON a.id = b.id WHERE a.id > 5", []),
+    ("SELECT * FROM bank.t WHERE id > 5 UNION ALL SELECT * FROM bank.t", []),
+    ("WITH c AS (SELECT * FROM bank.t) SELECT * FROM c WHERE id > 5", []),
+    ("SELECT * FROM bank.t WHERE other.id > 5", []),
+])
+def test_only_comparisons_safe_on_every_row_are_pushed(sql, pushed):
+    assert _sql.pushable(_sql.parse(sql), ("bank", "t"), TYPES, OPEN) == pushed
+
+
+@pytest.mark.parametrize("sql,safe", [
+    ("SELECT count(*) FROM bank.t", True),
+    ("SELECT * FROM bank.t WHERE id > 5 AND region IN ('EU')", True),
+    ("SELECT region, count(*) FROM bank.t GROUP BY region ORDER BY 2 DESC LIMIT 3", True),
+    ("SELECT * FROM bank.t WHERE id > 5 AND length(name) > 2", False),
+    ("SELECT * FROM bank.t WHERE card = 'x'", False),
+    ("SELECT region FROM bank.t GROUP BY region HAVING count(*) > 1", False),
+    ("SELECT * FROM bank.t a JOIN bank.u b ON a.id = b.id", False),
+    ("SELECT * FROM bank.t a JOIN bank.u b USING (id)", False),
+    ("WITH c AS (SELECT * FROM bank.t) SELECT * FROM c WHERE id > 5", False),
+    ("SELECT * FROM bank.t QUALIFY row_number() OVER () = 1", False),
+    ("SELECT (SELECT max(id) FROM bank.t WHERE name = 'x') AS m", True),
+    ("SELECT (SELECT max(id) FROM bank.t WHERE upper(name) = 'X') AS m", False),
+])
+def test_views_skip_the_row_guard_only_when_every_filter_was_pushed(sql, safe):
+    parsed = _sql.parse(sql)
+    pushed = {("bank", "t"): _sql.pushable(parsed, ("bank", "t"), TYPES, OPEN)}
+    assert _sql.only_safe_filters(parsed, pushed) is safe

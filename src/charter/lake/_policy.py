@@ -134,24 +134,44 @@ def within(share: dict[str, Any], onward: dict[str, Any]) -> bool:
                if onward["columns"] is None or c in onward["columns"])
 
 
-def view_sql(policy: dict[str, Any] | None, columns: list[str], source: str) -> str:
-    """DuckDB SQL of the governed view of `source` (the table's data) under `policy`."""
+def view_sql(policy: dict[str, Any] | None, columns: list[str], source: str,
+             pushed: list[str] | None = None, *, guard: bool = True) -> str:
+    """DuckDB SQL of the governed view of `source` (the table's data) under `policy`.
+    `pushed`: the query's own conjuncts that are safe on every row (see
+    `_sql.pushable`), added to the view's WHERE so DuckDB filters inside the scan.
+    `guard`: hide hidden rows' values from predicates DuckDB may run inside the scan
+    (False only when the query has no predicate but pushed ones)."""
     if policy is None:
         return f"SELECT * FROM {source}"
     parts = policy.get("any_of", [policy])
-    exprs = [f"{_cell(c, parts)} AS {_quoted(c)}" for c in columns
+    exprs = [f"{_cell(c, parts, guard)} AS {_quoted(c)}" for c in columns
              if any(p["columns"] is None or c in p["columns"] for p in parts)]
     sql = f"SELECT {', '.join(exprs)} FROM {source}"
-    if policy["row_filter"]:
-        sql += f" WHERE {policy['row_filter']}"
+    conditions = [policy["row_filter"]] if policy["row_filter"] else []
+    conditions += [f"({p})" for p in pushed or []]
+    if conditions:
+        sql += f" WHERE {' AND '.join(conditions)}"
     return sql
 
 
-def _cell(column: str, parts: list[dict[str, Any]]) -> str:
+def unmasked(policy: dict[str, Any] | None, columns: list[str]) -> set[str]:
+    """Columns a single-grant policy shows as they are (none for a union of grants,
+    whose cells differ grant by grant)."""
+    if policy is None:
+        return set(columns)
+    if "any_of" in policy:
+        return set()
+    visible = policy["columns"] or columns
+    return {c for c in visible if c not in policy["masks"]}
+
+
+def _cell(column: str, parts: list[dict[str, Any]], guard: bool = True) -> str:
     """A column's value on a row: as the least masking grant covering the column and the
     row shows it; NULL where no grant covering the column covers the row."""
     covering = sorted((p for p in parts if p["columns"] is None or column in p["columns"]),
                       key=lambda p: _masking(p["masks"].get(column)))
+    if not guard and len(parts) == 1:  # the view's WHERE is this grant's row filter
+        return _mask(column, parts[0]["masks"].get(column))
     branches: list[tuple[str, str]] = []
     for part in covering:
         value = _mask(column, part["masks"].get(column))

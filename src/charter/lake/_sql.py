@@ -164,3 +164,120 @@ def _rewrite(parsed: ParsedQuery, views: dict[tuple[str, str], str]) -> str:
         return node
 
     return parsed.tree.transform(swap, copy=False).sql(dialect="duckdb", comments=False)
+
+
+# -- predicates safe to evaluate on every row --------------------------------------------
+
+_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE",
+            "DECIMAL")
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
+
+
+def pushable(parsed: ParsedQuery, table: tuple[str, str], types: dict[str, str],
+             columns: set[str]) -> list[str]:
+    """Conjuncts of the query that may run on every row of `table`, hidden rows included,
+    as DuckDB SQL over its raw columns: the table is read once, alone in its SELECT, and
+    each conjunct compares one of `columns` (unmasked, granted) with literals of its own
+    type (=, <>, <, <=, >, >=, IN, BETWEEN, IS [NOT] NULL). Such a comparison cannot fail
+    on any value, so running it before the row filter tells nothing about hidden rows;
+    it lets DuckDB filter inside the scan again. `types`: column -> DuckDB type."""
+    refs = [t for t in parsed.tree.find_all(exp.Table)
+            if t.db and (t.db.lower(), t.name.lower()) == table]
+    if len(refs) != 1 or not isinstance(refs[0].parent, exp.From):
+        return []
+    select = refs[0].parent.parent
+    if not isinstance(select, exp.Select) or select.args.get("joins") or \
+            select.args.get("laterals") or not select.args.get("where"):
+        return []
+    alias = refs[0].alias_or_name.lower()
+    out = []
+    for conjunct in _conjuncts(select.args["where"]):
+        rendered = _safe(conjunct, alias, types, columns)
+        if rendered is not None:
+            out.append(rendered)
+    return out
+
+
+def _conjuncts(where: exp.Where) -> list[exp.Expression]:
+    return list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+
+
+def only_safe_filters(parsed: ParsedQuery, pushed: dict[tuple[str, str], list[str]]) -> bool:
+    """Whether every filter in the query is a WHERE of one catalog table alone whose
+    conjuncts were all pushed (`pushed`: table -> its pushed conjuncts). Then nothing
+    DuckDB may run inside a scan can fail on a hidden row, and the views need not hide
+    those rows' values from predicates."""
+    for node in parsed.tree.walk():
+        if isinstance(node, exp.Having | exp.Qualify):
+            return False
+        if isinstance(node, exp.Join) and (node.args.get("on") or node.args.get("using")):
+            return False
+        if isinstance(node, exp.Where):
+            source = node.parent.args.get("from_") if isinstance(node.parent, exp.Select) \
+                else None
+            table = source.this if isinstance(source, exp.From) else None
+            if not isinstance(table, exp.Table) or not table.db:
+                return False
+            key = (table.db.lower(), table.name.lower())
+            if len(pushed.get(key, [])) != len(_conjuncts(node)):
+                return False
+    return True
+
+
+def _safe(node: exp.Expression, alias: str, types: dict[str, str],
+          columns: set[str]) -> str | None:
+    node = node.unnest()
+    if isinstance(node, exp.Not) and isinstance(node.this.unnest(), exp.Is):
+        inner = _safe(node.this, alias, types, columns)
+        return f"NOT ({inner})" if inner else None
+    if isinstance(node, exp.Is):
+        column = _column(node.this, alias, columns)
+        ok = column is not None and isinstance(node.expression, exp.Null)
+    elif isinstance(node, _COMPARISONS):
+        left, right = node.this, node.expression
+        if isinstance(left, exp.Literal | exp.Neg) and isinstance(right, exp.Column):
+            left, right = right, left
+        column = _column(left, alias, columns)
+        ok = column is not None and _literal(right, types.get(column, ""))
+    elif isinstance(node, exp.In):
+        column = _column(node.this, alias, columns)
+        ok = (column is not None and not node.args.get("query") and
+              not node.args.get("unnest") and bool(node.expressions) and
+              all(_literal(e, types.get(column, "")) for e in node.expressions))
+    elif isinstance(node, exp.Between):
+        column = _column(node.this, alias, columns)
+        ok = column is not None and all(
+            _literal(node.args.get(k), types.get(column, "")) for k in ("low", "high"))
+    else:
+        return None
+    if not ok:
+        return None
+    raw = node.copy()
+    for col in raw.find_all(exp.Column):
+        col.set("table", None)
+        col.set("db", None)
+    return raw.sql(dialect="duckdb", identify=True)
+
+
+def _column(node: exp.Expression, alias: str, columns: set[str]) -> str | None:
+    if not isinstance(node, exp.Column) or node.args.get("db"):
+        return None
+    if node.table and node.table.lower() != alias:
+        return None
+    return node.name if node.name in columns else None
+
+
+def _literal(node: exp.Expression | None, kind: str) -> bool:
+    """A literal the engine compares with a column of type `kind` without a per-row cast
+    that could fail."""
+    if isinstance(node, exp.Neg):
+        node = node.this
+        if not (isinstance(node, exp.Literal) and not node.is_string):
+            return False
+    if not isinstance(node, exp.Literal):
+        return False
+    if kind.startswith(_NUMERIC):
+        return not node.is_string
+    if kind == "VARCHAR":
+        return node.is_string
+    return False

@@ -358,19 +358,29 @@ def query(ctx: Context, account: str, sql: str, *,
     ctx.audit_details["tables"] = read
     view_sql: dict[str, str] = {}
     prefix = f"{_sql.RESERVED}_{secrets.token_hex(8)}"  # names no query can guess
+    found = []
     for i, (database, table) in enumerate(parsed.tables):
         owner, policy, iceberg = _readable(ctx, account, database, table)
         data, snapshot = _query.source(ctx.runtime, iceberg,
                                        pinned.pop((database, table), None))
-        views[(database, table)] = name = f"{prefix}_view_{i}"
-        sources[f"{prefix}_data_{i}"] = data
         columns = list(data.columns)
-        view_sql[name] = _policy.view_sql(policy, columns, data.relation(f"{prefix}_data_{i}"))
+        views[(database, table)] = f"{prefix}_view_{i}"
+        sources[f"{prefix}_data_{i}"] = data
+        found.append((database, table, policy, data, columns))
         read.append({"table": f"{database}.{table}", "owner": owner, "snapshot": snapshot,
                      "columns": [c for c in columns if policy is None or
                                  policy["columns"] is None or c in policy["columns"]],
                      "governed": policy is not None,
                      "row_filter": bool(policy and policy["row_filter"])})
+    pushed = {(d, t): _sql.pushable(parsed, (d, t), {c: k for _, c, k in data.fields},
+                                    _policy.unmasked(policy, columns))
+              for d, t, policy, data, columns in found
+              if policy is not None and policy["row_filter"] and data.fields}
+    guard = not _sql.only_safe_filters(parsed, pushed)
+    for i, (database, table, policy, data, columns) in enumerate(found):
+        view_sql[views[(database, table)]] = _policy.view_sql(
+            policy, columns, data.relation(f"{prefix}_data_{i}"),
+            pushed.get((database, table)), guard=guard)
     if pinned:
         names = ", ".join(f"{d}.{t}" for d, t in pinned)
         raise Invalid(f"--snapshot names tables the query does not read: {names}",
