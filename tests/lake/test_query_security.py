@@ -349,3 +349,36 @@ def test_predicates_never_see_hidden_rows_even_inside_the_scan(analyst):
         except CharterError as error:
             outcomes.append(error.code)
     assert outcomes == [[2], [2]]
+
+
+def test_a_column_masked_in_one_grant_and_open_in_another_reads_as_text(analyst):
+    """ana's group sees id as it is on EU rows; a second group of hers sees id hashed on
+    every row. The EU rows show the id, the US row its hash: one column, one type."""
+    import hashlib
+
+    platform, ana = analyst
+    erin = platform.client(platform.user("erin7", "retail-data-data-engineers")[1])
+    platform.admin.groups.create("hashed")
+    platform.admin.groups.add_member("hashed", "ana")
+    erin.lake.grant("retail-data", "bank.customers", to="group:hashed", columns=["id"],
+                    masks={"id": "hash"})
+    rows = ana.lake.query("retail-data", "SELECT id, region FROM bank.customers")
+    got = sorted((r["region"] or "", r["id"]) for r in rows.to_pylist())
+    assert got == sorted([("EU", "1"), ("EU", "3"),
+                          ("", hashlib.sha256(b"2").hexdigest())])
+
+
+def test_comparisons_that_would_cast_hidden_values_stay_out_of_the_scan(analyst):
+    platform, ana = analyst
+    erin = platform.client(platform.user("erin8", "retail-data-data-engineers")[1])
+    erin.lake.ingest("retail-data", "bank.customers", mode="overwrite", data=(
+        b"id,name,ssn,region\n1,Ann,x1,EU\n2000000000,Yul,x4,US\n3,Cy,x3,EU\n"))
+    for probe in ("SELECT count(*) AS n FROM bank.customers "
+                  "WHERE id <> 1.0000000000000000000000000000000000001",
+                  "SELECT count(*) AS n FROM bank.customers "
+                  "WHERE id BETWEEN 0.5 AND 1.00000000000000000000000000000000001"):
+        try:
+            result = ana.lake.query("retail-data", probe).to_pylist()
+        except CharterError as error:
+            result = error.message
+        assert "2000000000" not in str(result)

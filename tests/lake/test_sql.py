@@ -63,6 +63,15 @@ OPEN = {"id", "amount", "name", "region"}  # card is masked
     ("SELECT * FROM bank.t WHERE id > 5 UNION ALL SELECT * FROM bank.t", []),
     ("WITH c AS (SELECT * FROM bank.t) SELECT * FROM c WHERE id > 5", []),
     ("SELECT * FROM bank.t WHERE other.id > 5", []),
+    # literals that would make the engine cast the column's values (some may not fit)
+    ("SELECT * FROM bank.t WHERE id <> 1.0000000000000000000000000000000000001", []),
+    ("SELECT * FROM bank.t WHERE id BETWEEN 0.5 AND 2", []),
+    ("SELECT * FROM bank.t WHERE id = 1e3", []),
+    ("SELECT * FROM bank.t WHERE id = 1234567890123456789", []),
+    ("SELECT * FROM bank.t WHERE amount > 1.0000000000000000000000000000000000001",
+     ['"amount" > 1.0000000000000000000000000000000000001']),
+    # renamed columns: `region` below is not the table's region
+    ("SELECT * FROM bank.t AS c(id, region, card, name) WHERE region = 'Ann'", []),
 ])
 def test_only_comparisons_safe_on_every_row_are_pushed(sql, pushed):
     assert _sql.pushable(_sql.parse(sql), ("bank", "t"), TYPES, OPEN) == pushed
@@ -81,6 +90,8 @@ def test_only_comparisons_safe_on_every_row_are_pushed(sql, pushed):
     ("SELECT * FROM bank.t QUALIFY row_number() OVER () = 1", False),
     ("SELECT (SELECT max(id) FROM bank.t WHERE name = 'x') AS m", True),
     ("SELECT (SELECT max(id) FROM bank.t WHERE upper(name) = 'X') AS m", False),
+    ("SELECT * FROM bank.t NATURAL JOIN (SELECT 1 AS name) x", False),
+    ("SELECT * FROM bank.t, (SELECT 1 AS x) y", False),
 ])
 def test_views_skip_the_row_guard_only_when_every_filter_was_pushed(sql, safe):
     parsed = _sql.parse(sql)

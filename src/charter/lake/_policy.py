@@ -172,9 +172,14 @@ def _cell(column: str, parts: list[dict[str, Any]], guard: bool = True) -> str:
                       key=lambda p: _masking(p["masks"].get(column)))
     if not guard and len(parts) == 1:  # the view's WHERE is this grant's row filter
         return _mask(column, parts[0]["masks"].get(column))
+    # Masks turn values into text: where some grant masks the column, unmasked values
+    # read as text too, so one column has one type.
+    as_text = any(p["masks"].get(column) not in (None, "null") for p in covering)
     branches: list[tuple[str, str]] = []
     for part in covering:
         value = _mask(column, part["masks"].get(column))
+        if as_text and part["masks"].get(column) is None:
+            value = f"CAST({value} AS VARCHAR)"
         if not part["row_filter"]:  # every row: earlier branches matter if they differ
             branches = [(f, v) for f, v in branches if v != value]
             if not branches:

@@ -168,8 +168,9 @@ def _rewrite(parsed: ParsedQuery, views: dict[tuple[str, str], str]) -> str:
 
 # -- predicates safe to evaluate on every row --------------------------------------------
 
-_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE",
-            "DECIMAL")
+_INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT")
+_FLOATS = ("FLOAT", "DOUBLE")
+_SMALL_INTEGER = re.compile(r"[0-9]{1,18}")
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
 
 
@@ -184,6 +185,9 @@ def pushable(parsed: ParsedQuery, table: tuple[str, str], types: dict[str, str],
     refs = [t for t in parsed.tree.find_all(exp.Table)
             if t.db and (t.db.lower(), t.name.lower()) == table]
     if len(refs) != 1 or not isinstance(refs[0].parent, exp.From):
+        return []
+    table_alias = refs[0].args.get("alias")
+    if table_alias is not None and table_alias.columns:  # AS t(a, b) renames columns
         return []
     select = refs[0].parent.parent
     if not isinstance(select, exp.Select) or select.args.get("joins") or \
@@ -210,7 +214,7 @@ def only_safe_filters(parsed: ParsedQuery, pushed: dict[tuple[str, str], list[st
     for node in parsed.tree.walk():
         if isinstance(node, exp.Having | exp.Qualify):
             return False
-        if isinstance(node, exp.Join) and (node.args.get("on") or node.args.get("using")):
+        if isinstance(node, exp.Join):  # ON, USING, NATURAL, ASOF: conditions of their own
             return False
         if isinstance(node, exp.Where):
             source = node.parent.args.get("from_") if isinstance(node.parent, exp.Select) \
@@ -268,15 +272,19 @@ def _column(node: exp.Expression, alias: str, columns: set[str]) -> str | None:
 
 
 def _literal(node: exp.Expression | None, kind: str) -> bool:
-    """A literal the engine compares with a column of type `kind` without a per-row cast
-    that could fail."""
+    """A literal the engine compares with a column of type `kind` without casting the
+    column's values to a type some of them may not fit (a per-row failure would tell
+    a hidden row's value): integers of at most 18 digits with integer columns, any
+    number with floating-point columns, strings with strings. Never DECIMAL columns."""
     if isinstance(node, exp.Neg):
         node = node.this
         if not (isinstance(node, exp.Literal) and not node.is_string):
             return False
     if not isinstance(node, exp.Literal):
         return False
-    if kind.startswith(_NUMERIC):
+    if kind in _INTEGERS:
+        return not node.is_string and bool(_SMALL_INTEGER.fullmatch(node.this))
+    if kind in _FLOATS:
         return not node.is_string
     if kind == "VARCHAR":
         return node.is_string
