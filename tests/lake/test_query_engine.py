@@ -253,3 +253,29 @@ def test_ctes_in_scope_pass_duckdb_own_tree_check(tables):
 ])
 def test_views_join_the_query_as_its_first_ctes(sql, expected):
     assert _query.with_views(sql, {"v": "SELECT 2"}) == expected
+
+
+def test_a_long_query_does_not_hold_up_writers(tables):
+    """A query reads in a read transaction and records itself after: on SQLite it does not
+    hold the write lock while DuckDB works, so writes go on meanwhile."""
+    import threading
+    import time
+
+    platform, erin = tables
+    slow = ("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r "
+            "WHERE n < 1000000) SELECT count(*) AS c FROM r, bank.customers")
+    done: dict[str, float] = {}
+
+    def query() -> None:
+        erin.lake.query("retail-data", slow)
+        done["query"] = time.monotonic()
+
+    worker = threading.Thread(target=query)
+    worker.start()
+    time.sleep(0.3)  # the query is running
+    platform.admin.groups.create("meanwhile")
+    done["write"] = time.monotonic()
+    worker.join(timeout=120)
+    assert done["write"] < done["query"]
+    events = platform.admin.audit.events(action="lake:QueryTables")["items"]
+    assert any(e["principal"] == "erin" and e["outcome"] == "success" for e in events)

@@ -8,6 +8,10 @@ with `@operation`; calling it is the only way to run it. Key contracts:
   write it in a fresh transaction after the rollback, so nothing half-done remains.
 - Nested operations (a service calling another inside an operation) join the open
   transaction and are authorized and audited there too.
+- A `read_only` operation, which changes nothing, runs in a read transaction (on SQLite
+  it does not hold the write lock while it works, so a long lake query does not stall
+  every writer) and writes its record in a short transaction right after; if that write
+  fails, its result is not returned.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ def operation(
     target: TargetFn,
     proposed: Callable[..., dict[str, Any]] | None = None,
     changes_policy: bool = False,
+    read_only: bool = False,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Declare a service function as the governed operation `action`.
 
@@ -56,14 +61,18 @@ def operation(
         target: `(ctx, *args, **kwargs) -> Target`, run inside the transaction.
         proposed: `(ctx, *args, **kwargs) -> dict`, the resource proactive controls check.
         changes_policy: the operation changes Cedar policies or entities.
+        read_only: the operation writes nothing (see the module notes); `read` only.
     """
+    if read_only and (kind != "read" or changes_policy or proposed is not None):
+        raise ValueError(f"{action}: only a plain read operation can be read_only")
 
     def decorate(fn: Callable[P, R]) -> Callable[P, R]:
         declare(action, kind, (fn.__doc__ or action).strip().splitlines()[0])
 
         @functools.wraps(fn)
         def wrapper(ctx: Context, *args: Any, **kwargs: Any) -> Any:
-            return _run(ctx, action, fn, target, proposed, changes_policy, args, kwargs)
+            return _run(ctx, action, fn, target, proposed, changes_policy, read_only, args,
+                        kwargs)
 
         wrapper.__charter_action__ = action  # type: ignore[attr-defined]
         OPERATIONS[action] = wrapper
@@ -79,13 +88,24 @@ class _Failure(Exception):
 
 def _run(ctx: Context, action: str, fn: Callable[..., Any], target_fn: TargetFn,
          proposed_fn: Callable[..., dict[str, Any]] | None, changes_policy: bool,
-         args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+         read_only: bool, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if ctx.session is not None:
         try:
             return _execute(ctx, action, fn, target_fn, proposed_fn, changes_policy, args, kwargs)
         except _Failure as failure:
             raise failure.error from None
     try:
+        if read_only:
+            records: list[chain.AuditRecord] = []
+            with ctx.runtime.db.read() as session:
+                ctx.session = session
+                result = _execute(ctx, action, fn, target_fn, proposed_fn, changes_policy,
+                                  args, kwargs, deferred=records)
+            ctx.session = None
+            with ctx.runtime.db.transaction() as session:
+                chain.append(session, records, key=ctx.runtime.audit_key)
+            ctx.audited = True
+            return result
         with ctx.runtime.db.transaction() as session:
             ctx.session = session
             return _execute(ctx, action, fn, target_fn, proposed_fn, changes_policy, args, kwargs)
@@ -99,7 +119,10 @@ def _run(ctx: Context, action: str, fn: Callable[..., Any], target_fn: TargetFn,
 
 def _execute(ctx: Context, action: str, fn: Callable[..., Any], target_fn: TargetFn,
              proposed_fn: Callable[..., dict[str, Any]] | None, changes_policy: bool,
-             args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+             args: tuple[Any, ...], kwargs: dict[str, Any],
+             deferred: list[chain.AuditRecord] | None = None) -> Any:
+    """Authorize, check, run and record one operation in the open session; `deferred`
+    collects the allow record instead, for the caller to write."""
     target: Target | None = None
     decision = "allow"
     try:
@@ -119,8 +142,11 @@ def _execute(ctx: Context, action: str, fn: Callable[..., Any], target_fn: Targe
         result = fn(ctx, *args, **kwargs)
         if changes_policy:
             bump_version(ctx.db)
-        chain.append(ctx.db, [_record(ctx, action, target, "allow", "success",
-                                      reason=verdict.reason)], key=ctx.runtime.audit_key)
+        record = _record(ctx, action, target, "allow", "success", reason=verdict.reason)
+        if deferred is not None:
+            deferred.append(record)
+            return result
+        chain.append(ctx.db, [record], key=ctx.runtime.audit_key)
         ctx.audited = True
         return result
     except CharterError as error:

@@ -344,7 +344,7 @@ def _query_target(ctx: Context, account: str, sql: str, **k: Any) -> Target:
     return lake_target(ctx, account, "query", "sql")
 
 
-@operation("lake:QueryTables", "read", target=_query_target)
+@operation("lake:QueryTables", "read", target=_query_target, read_only=True)
 def query(ctx: Context, account: str, sql: str, *,
           snapshots: dict[str, int] | None = None) -> pa.Table:
     """Run one SELECT over the account's catalog under the caller's effective policy."""
