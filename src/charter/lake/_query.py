@@ -287,8 +287,11 @@ class _Engines:
             db.close()
 
 
+_engines_lock = threading.Lock()
+
+
 def _engines(runtime: Runtime) -> _Engines:
-    with _plans_lock:
+    with _engines_lock:
         engines = runtime.cache.get("lake.engines")
         if engines is None:
             settings = runtime.settings
@@ -299,12 +302,10 @@ def _engines(runtime: Runtime) -> _Engines:
         return engines
 
 
-# DuckDB's table reference kinds: only these, and base tables that are Charter's views or
-# CTEs in scope, may appear in a query.
-_TABLE_REFS = frozenset({"INVALID", "BASE_TABLE", "SUBQUERY", "JOIN", "TABLE_FUNCTION",
-                         "EXPRESSION_LIST", "CTE", "EMPTY_FROM", "EMPTY", "PIVOT", "SHOW_REF",
-                         "COLUMN_DATA", "DELIM_GET", "BOUND_TABLE_REF"})
-_PLAIN_REFS = frozenset({"SUBQUERY", "JOIN", "EXPRESSION_LIST", "EMPTY_FROM", "EMPTY"})
+# DuckDB's table reference kinds other than SUBQUERY, JOIN, EXPRESSION_LIST (VALUES),
+# EMPTY_FROM and EMPTY: a base table must be a CTE in scope; every other kind is refused.
+_CHECKED_REFS = frozenset({"INVALID", "BASE_TABLE", "TABLE_FUNCTION", "CTE", "PIVOT",
+                           "SHOW_REF", "COLUMN_DATA", "DELIM_GET", "BOUND_TABLE_REF"})
 
 
 _denied_lock = threading.Lock()
@@ -318,6 +319,8 @@ def _denied_functions() -> frozenset[str]:
     process. (Table functions cannot stand in an expression; in FROM they are refused
     whatever their name.)"""
     global _denied
+    if _denied is not None:  # asked once per function in every query's tree
+        return _denied
     with _denied_lock:
         if _denied is None:
             with duckdb.connect() as con:
@@ -372,8 +375,7 @@ def _walk(node: Any, ctes: frozenset[str], trusted: frozenset[str] = frozenset()
     if not isinstance(node, dict):
         return
     kind = node.get("type")
-    if ("class" not in node and isinstance(kind, str) and kind in _TABLE_REFS
-            and kind not in _PLAIN_REFS):
+    if "class" not in node and isinstance(kind, str) and kind in _CHECKED_REFS:
         name = str(node.get("table_name", ""))
         if (kind != "BASE_TABLE" or node.get("schema_name") or node.get("catalog_name")
                 or node.get("at_clause") or not name.isascii() or name.lower() not in ctes):
