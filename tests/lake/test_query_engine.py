@@ -169,6 +169,44 @@ def test_nested_columns_are_read_through_arrow(tables):
     assert result.to_pylist() == [{"id": 1, "n": 2}, {"id": 2, "n": 0}]
 
 
+def _statistics(platform, source: _query.Source, statistics: bool) -> dict:
+    """What DuckDB knows of each column of `source` before reading a row (`stats()`)."""
+    files = frozenset(source.paths)
+    relation = source.relation("d", statistics=statistics)
+    with _query._engines(platform.runtime).connection(files) as con:
+        if source.arrow is not None:
+            con.register("d", source.arrow)
+        return {c: con.execute(f'SELECT stats("{c}") FROM {relation} LIMIT 1').fetchall()[0][0]
+                for c in source.columns}
+
+
+def _bounds(stats: dict) -> set[str]:
+    return {c for c, s in stats.items() if "min" in s or "max" in s}
+
+
+def test_a_source_read_under_a_row_filter_gives_the_planner_no_bounds(tables):
+    """One file, several files, files read by field id and Arrow data: statistics=False
+    leaves DuckDB no min or max of any column; otherwise files give theirs."""
+    platform, erin = tables
+    one = _source(platform, "customers")
+    assert len(one.files) == 1 and _bounds(_statistics(platform, one, True)) >= {"id", "name"}
+    assert not _bounds(_statistics(platform, one, False))
+    erin.lake.ingest("retail-data", "bank.customers", b"id,name,ssn\n3,Cy,333-3\n")
+    many = _source(platform, "customers")
+    assert len(many.files) == 2 and _bounds(_statistics(platform, many, True))
+    assert not _bounds(_statistics(platform, many, False))
+    erin.lake.ingest("retail-data", "bank.customers",
+                     b"id,name,ssn,email\n4,Di,444-4,di@example.com\n", evolve=True)
+    mixed = _source(platform, "customers")
+    assert mixed.files and mixed.mapped
+    assert not _bounds(_statistics(platform, mixed, False))
+    mapped_only = _query.Source(mixed.columns, mapped=mixed.mapped, fields=mixed.fields)
+    assert not _bounds(_statistics(platform, mapped_only, False))
+    arrow = _query.Source(("id",), arrow=pa.table({"id": pa.array([1, 99], pa.int64())}))
+    assert not _bounds(_statistics(platform, arrow, False))
+    assert all(s["has_null"] for s in _statistics(platform, many, False).values())
+
+
 def test_connections_to_one_database_do_not_see_each_others_views(tables):
     platform, _ = tables
     engines = _query._engines(platform.runtime)
@@ -188,10 +226,10 @@ def test_the_least_recently_used_database_is_closed_once_idle(tables):
     customers = frozenset(_source(platform, "customers").files)
     orders = frozenset(_source(platform, "orders").files)
     with engines.connection(customers) as busy:
-        old = engines.dbs[(customers, True)]
+        old = engines.dbs[customers]
         with engines.connection(orders):
             pass
-        assert list(engines.dbs) == [(orders, True)]
+        assert list(engines.dbs) == [orders]
         assert busy.sql("SELECT count(*) FROM read_parquet("
                         f"{sorted(customers)!r})").fetchall() == [(2,)]  # still open
     with pytest.raises(duckdb.ConnectionException):  # closed once its query ended

@@ -20,6 +20,9 @@ Key contracts:
   id, so added columns read as NULL. A snapshot DuckDB cannot read from files alone
   (delete files, nested types, files off the local disk) is read through pyiceberg into
   Arrow instead.
+- A view under a row filter reads its files with their column statistics withheld
+  (`Source.relation(statistics=False)`), so DuckDB plans with no min or max of rows the
+  filter hides; other views keep them, which DuckDB's joins need to run at full speed.
 - File plans are cached per (table uuid, snapshot id): a snapshot never changes.
 """
 
@@ -73,25 +76,42 @@ class Source:
     def paths(self) -> tuple[str, ...]:
         return self.files + self.mapped
 
-    def relation(self, name: str) -> str:
+    def relation(self, name: str, *, statistics: bool = True) -> str:
         """DuckDB SQL to put after FROM for this source's rows: `name`, under which
         Arrow data is registered, or a read of the files. Files in the snapshot's own
         schema are read without a field-id map, which keeps DuckDB's row-count estimates;
-        `union_by_name` has DuckDB read every footer up front, which on a join over many
-        files scans about 1.5x faster."""
+        `union_by_name` has DuckDB read every footer up front and merge the files' column
+        statistics, which it plans with (a join over many files runs about 1.5x faster).
+
+        `statistics=False` withholds those statistics (see `_UNKNOWN`): the files' min
+        and max cover every row, and a row filter must hide some. Arrow data carries none."""
         if self.arrow is not None:
             return name
+        unknown = "" if statistics else f", column_statistics = {_unknown(self.columns)}"
         parts = []
         if self.files:
-            parts.append(f"read_parquet({_strings(self.files)}, union_by_name = true)")
+            parts.append(f"read_parquet({_strings(self.files)}, union_by_name = true{unknown})")
         if self.mapped:
             schema = ", ".join(
                 f"{fid}: {{name: {_string(col)}, type: {_string(kind)}, default_value: NULL}}"
                 for fid, col, kind in self.fields)
-            parts.append(f"read_parquet({_strings(self.mapped)}, schema = MAP {{{schema}}})")
+            parts.append(f"read_parquet({_strings(self.mapped)}, schema = MAP {{{schema}}}"
+                         f"{unknown})")
         if len(parts) == 1:
             return parts[0]
         return "(" + " UNION ALL ".join(f"SELECT * FROM {p}" for p in parts) + ")"
+
+
+# What a view under a row filter tells DuckDB of each column: nothing but that it may hold
+# NULLs. A column named in `column_statistics` takes the statistics given instead of the
+# files'. Were DuckDB to plan with the files' min and max, which cover the rows the filter
+# hides, a query could tell when it proved a branch empty (a probe that fails only when
+# it runs) and read them out by binary search.
+_UNKNOWN = "MAP {'has_null': 'true'}"
+
+
+def _unknown(columns: tuple[str, ...]) -> str:
+    return "MAP {" + ", ".join(f"{_string(c)}: {_UNKNOWN}" for c in columns) + "}"
 
 
 def _string(value: str) -> str:
@@ -191,23 +211,19 @@ class _Engines:
     spill_root: Path
     spill_limit: str
     lock: threading.Lock = field(default_factory=threading.Lock)
-    dbs: OrderedDict[tuple[frozenset[str], bool], _Database] = field(
-        default_factory=OrderedDict)
+    dbs: OrderedDict[frozenset[str], _Database] = field(default_factory=OrderedDict)
 
     @contextmanager
-    def connection(self, files: frozenset[str], *,
-                   filtered: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A new connection to the locked database for `files`; `filtered`: the query
-        reads a table through a row filter, so DuckDB must not plan with file statistics
-        (they cover the rows the filter hides)."""
-        key = (files, filtered)
+    def connection(self, files: frozenset[str]) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A new connection to the locked database for `files`."""
+        key = files
         with self.lock:
             db = self.dbs.get(key)
             if db is not None:
                 self.dbs.move_to_end(key)
                 db.users += 1
         if db is None:
-            db = self._enter(key, self._open(files, filtered))
+            db = self._enter(key, self._open(files))
         try:
             con = db.con.cursor()
             try:
@@ -221,15 +237,15 @@ class _Engines:
             if idle:
                 db.close()
 
-    def discard(self, files: frozenset[str], *, filtered: bool = True) -> None:
+    def discard(self, files: frozenset[str]) -> None:
         """Retire the database for `files` (DuckDB invalidates a database after an
         internal error); it closes once its last query ends."""
         with self.lock:
-            db = self.dbs.pop((files, filtered), None)
+            db = self.dbs.pop(files, None)
             if db is not None:
                 db.retired = True
 
-    def _enter(self, key: tuple[frozenset[str], bool], new: _Database) -> _Database:
+    def _enter(self, key: frozenset[str], new: _Database) -> _Database:
         """Keep `new` for `key`, unless another query opened one first."""
         closing = []
         with self.lock:
@@ -248,20 +264,15 @@ class _Engines:
             old.close()
         return db
 
-    def _open(self, files: frozenset[str], filtered: bool) -> _Database:
+    def _open(self, files: frozenset[str]) -> _Database:
         spill = self.spill_root / uuid.uuid4().hex
         spill.mkdir(parents=True)
         # Settings given at connect are every cursor's defaults too. No Python object is
-        # ever read by name, whatever a query calls a table. Under a row filter,
-        # statistics propagation is off: it plans with each file's min and max over all
-        # rows, hidden ones included, and a query can tell when it proved a branch empty
-        # (a probe that fails only when it runs), so a binary search reads them out.
+        # ever read by name, whatever a query calls a table.
         config: dict[str, Any] = {"autoinstall_known_extensions": False,
                                   "autoload_known_extensions": False,
                                   "python_enable_replacements": False,
                                   "memory_limit": self.memory}
-        if filtered:
-            config["disabled_optimizers"] = "statistics_propagation"
         con = duckdb.connect(config=config)
         try:
             con.execute(f"SET temp_directory = {_string(str(spill))}")
@@ -431,18 +442,17 @@ def with_views(sql: str, views: dict[str, str]) -> str:
     return f"WITH {ctes} {sql}"
 
 
-def run(runtime: Runtime, sql: str, sources: dict[str, Source], views: dict[str, str],
-        *, filtered: bool = True) -> pa.Table:
+def run(runtime: Runtime, sql: str, sources: dict[str, Source],
+        views: dict[str, str]) -> pa.Table:
     """Run `sql` over the governed `views` (name -> SELECT) and nothing else. Sources
     held as Arrow data are registered under their names; the views read the rest from
     files. The views join `sql` as CTEs (no view is created, so none is bound twice),
-    and the whole is checked on DuckDB's own parse tree before it runs. `filtered`: some
-    view applies a row filter (see `_Engines.connection`)."""
+    and the whole is checked on DuckDB's own parse tree before it runs."""
     files = frozenset(p for s in sources.values() for p in s.paths)
     timeout = runtime.settings.lake_query_timeout
     engines = _engines(runtime)
     final = with_views(sql, views)
-    with engines.connection(files, filtered=filtered) as con:
+    with engines.connection(files) as con:
         timer = threading.Timer(timeout, con.interrupt)
         try:
             _check_tree(con, final, frozenset(v.lower() for v in views))
@@ -455,7 +465,7 @@ def run(runtime: Runtime, sql: str, sources: dict[str, Source], views: dict[str,
             raise Invalid(f"the query ran past {timeout:g} s and was stopped "
                           "(CHARTER_LAKE_QUERY_TIMEOUT)", code="query_timeout") from None
         except (duckdb.InternalException, duckdb.FatalException) as exc:
-            engines.discard(files, filtered=filtered)
+            engines.discard(files)
             message = str(exc).splitlines()[0][:300]
             raise Invalid(f"the query engine failed on this query: {message}",
                           code="query_failed") from None

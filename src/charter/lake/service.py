@@ -379,15 +379,15 @@ def query(ctx: Context, account: str, sql: str, *,
     guard = not _sql.only_safe_filters(parsed, pushed)
     for i, (database, table, policy, data, columns) in enumerate(found):
         view_sql[views[(database, table)]] = _policy.view_sql(
-            policy, columns, data.relation(f"{prefix}_data_{i}"),
+            policy, columns,
+            data.relation(f"{prefix}_data_{i}",
+                          statistics=not (policy and policy["row_filter"])),
             pushed.get((database, table)), guard=guard)
     if pinned:
         names = ", ".join(f"{d}.{t}" for d, t in pinned)
         raise Invalid(f"--snapshot names tables the query does not read: {names}",
                       code="invalid_snapshot")
-    filtered = any(t["row_filter"] for t in read)
-    result = _query.run(ctx.runtime, _sql.rewrite(parsed, views), sources, view_sql,
-                        filtered=filtered)
+    result = _query.run(ctx.runtime, _sql.rewrite(parsed, views), sources, view_sql)
     ctx.audit_details["rows"] = result.num_rows
     return result
 
