@@ -74,7 +74,27 @@ OPEN = {"id", "amount", "name", "region"}  # card is masked
     ("SELECT * FROM bank.t AS c(id, region, card, name) WHERE region = 'Ann'", []),
 ])
 def test_only_comparisons_safe_on_every_row_are_pushed(sql, pushed):
-    assert _sql.pushable(_sql.parse(sql), ("bank", "t"), TYPES, OPEN) == pushed
+    assert [p.sql for p in _sql.pushable(_sql.parse(sql), ("bank", "t"), TYPES, OPEN)
+            ] == pushed
+
+
+@pytest.mark.parametrize("sql,rewritten", [
+    ("SELECT count(*) FROM bank.t WHERE id > 5 AND region IN ('EU', 'US')",
+     "SELECT COUNT(*) FROM vt AS t"),
+    ("SELECT id FROM bank.t WHERE id > 5 AND length(name) > 2 AND region = 'EU'",
+     "SELECT id FROM vt AS t WHERE LENGTH(name) > 2"),
+    ("SELECT id FROM bank.t WHERE (id > 5 OR id < 2) AND region = 'EU' AND card = 'x'",
+     "SELECT id FROM vt AS t WHERE (id > 5 OR id < 2) AND card = 'x'"),
+    ("SELECT id FROM bank.t WHERE id > 5 UNION ALL SELECT id FROM bank.u WHERE id > 5",
+     "SELECT id FROM vt AS t UNION ALL SELECT id FROM vu AS u WHERE id > 5"),
+    ("SELECT id FROM bank.t WHERE id > 5 UNION ALL SELECT id FROM bank.t",  # read twice
+     "SELECT id FROM vt AS t WHERE id > 5 UNION ALL SELECT id FROM vt AS t"),
+])
+def test_pushed_conjuncts_leave_the_query(sql, rewritten):
+    parsed = _sql.parse(sql)
+    pushed = _sql.pushable(parsed, ("bank", "t"), TYPES, OPEN)
+    assert _sql.rewrite(parsed, {("bank", "t"): "vt", ("bank", "u"): "vu"}, pushed
+                        ) == rewritten
 
 
 @pytest.mark.parametrize("sql,safe", [

@@ -21,6 +21,7 @@ Key contracts:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import sqlglot
@@ -143,13 +144,30 @@ def _table(table: exp.Table, ctes: frozenset[str], parsed: ParsedQuery) -> None:
         parsed.tables.append(key)
 
 
-def rewrite(parsed: ParsedQuery, views: dict[tuple[str, str], str]) -> str:
+def rewrite(parsed: ParsedQuery, views: dict[tuple[str, str], str],
+            pushed: Iterable[Pushed] = ()) -> str:
     """The query with each catalog table replaced by its governed view, as DuckDB SQL
-    (the parsed tree is rewritten in place: a ParsedQuery is rewritten once)."""
+    (the parsed tree is rewritten in place: a ParsedQuery is rewritten once). Conjuncts
+    `pushed` into the views leave the query's WHERE: the view's rows all pass them
+    already, with the same values (a pushed column is shown as it is), so DuckDB need
+    not test them twice."""
     try:
+        _drop(pushed)
         return _rewrite(parsed, views)
     except RecursionError:
         raise refused("the query is nested too deeply") from None
+
+
+def _drop(pushed: Iterable[Pushed]) -> None:
+    gone = {id(p.node) for p in pushed}
+    wheres = {id(w): w for p in pushed if isinstance(w := p.node.parent_select, exp.Select)
+              and (w := w.args.get("where")) is not None}
+    for where in wheres.values():
+        kept = [c for c in _conjuncts(where) if id(c) not in gone]
+        if kept:
+            where.set("this", exp.and_(*kept, copy=False))
+        else:
+            where.pop()
 
 
 def _rewrite(parsed: ParsedQuery, views: dict[tuple[str, str], str]) -> str:
@@ -174,8 +192,16 @@ _SMALL_INTEGER = re.compile(r"[0-9]{1,18}")
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
 
 
+@dataclass(frozen=True)
+class Pushed:
+    """A conjunct of the query's WHERE (`node`, in the parsed tree) that the table's view
+    runs instead, as `sql` over the table's raw columns."""
+    node: exp.Expression
+    sql: str
+
+
 def pushable(parsed: ParsedQuery, table: tuple[str, str], types: dict[str, str],
-             columns: set[str]) -> list[str]:
+             columns: set[str]) -> list[Pushed]:
     """Conjuncts of the query that may run on every row of `table`, hidden rows included,
     as DuckDB SQL over its raw columns: the table is read once, alone in its SELECT, and
     each conjunct compares one of `columns` (unmasked, granted) with literals of its own
@@ -198,7 +224,7 @@ def pushable(parsed: ParsedQuery, table: tuple[str, str], types: dict[str, str],
     for conjunct in _conjuncts(select.args["where"]):
         rendered = _safe(conjunct, alias, types, columns)
         if rendered is not None:
-            out.append(rendered)
+            out.append(Pushed(conjunct, rendered))
     return out
 
 
@@ -206,7 +232,8 @@ def _conjuncts(where: exp.Where) -> list[exp.Expression]:
     return list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
 
 
-def only_safe_filters(parsed: ParsedQuery, pushed: dict[tuple[str, str], list[str]]) -> bool:
+def only_safe_filters(parsed: ParsedQuery,
+                      pushed: dict[tuple[str, str], list[Pushed]]) -> bool:
     """Whether every filter in the query is a WHERE of one catalog table alone whose
     conjuncts were all pushed (`pushed`: table -> its pushed conjuncts). Then nothing
     DuckDB may run inside a scan can fail on a hidden row, and the views need not hide

@@ -382,12 +382,13 @@ def query(ctx: Context, account: str, sql: str, *,
             policy, columns,
             data.relation(f"{prefix}_data_{i}",
                           statistics=not (policy and policy["row_filter"])),
-            pushed.get((database, table)), guard=guard)
+            [p.sql for p in pushed.get((database, table), [])], guard=guard)
     if pinned:
         names = ", ".join(f"{d}.{t}" for d, t in pinned)
         raise Invalid(f"--snapshot names tables the query does not read: {names}",
                       code="invalid_snapshot")
-    result = _query.run(ctx.runtime, _sql.rewrite(parsed, views), sources, view_sql)
+    sql = _sql.rewrite(parsed, views, [p for ps in pushed.values() for p in ps])
+    result = _query.run(ctx.runtime, sql, sources, view_sql)
     ctx.audit_details["rows"] = result.num_rows
     return result
 
