@@ -207,22 +207,49 @@ _lock = threading.Lock()
 
 def current_version(session: Session) -> int:
     """The stored policy version, read once per session: `Database` opens one session per
-    transaction, and `bump_version` forgets the kept value."""
-    version = session.info.get("authz_version")
-    if version is None:
-        found = session.execute(select(AuthzState.version).where(AuthzState.id == 1)).scalar()
-        version = session.info["authz_version"] = found or 0
-    return version
+    transaction, and the bumps below forget the kept value."""
+    return _state(session)[0]
+
+
+def data_version(session: Session) -> int:
+    """How many transactions with a write operation have committed (read with the policy
+    version, once per session). Whatever a principal may read derives from state only
+    write operations change, so a cache of it keyed on both versions is never stale."""
+    return _state(session)[1]
+
+
+def _state(session: Session) -> tuple[int, int]:
+    state = session.info.get("authz_state")
+    if state is None:
+        row = session.execute(select(AuthzState.version, AuthzState.data_version)
+                              .where(AuthzState.id == 1)).first()
+        state = session.info["authz_state"] = (row[0], row[1]) if row else (0, 0)
+    return state
 
 
 def bump_version(session: Session) -> None:
-    session.info.pop("authz_version", None)
+    session.info.pop("authz_state", None)
     updated = session.execute(
         update(AuthzState).where(AuthzState.id == 1).values(version=AuthzState.version + 1)
     ).rowcount
     if not updated:
-        session.add(AuthzState(id=1, version=1))
+        session.add(AuthzState(id=1, version=1, data_version=0))
         session.flush()
+
+
+def bump_data_version(session: Session) -> None:
+    """Count a write operation's transaction, once however many operations it holds."""
+    if session.info.get("data_bumped"):
+        return
+    session.info.pop("authz_state", None)
+    updated = session.execute(
+        update(AuthzState).where(AuthzState.id == 1)
+        .values(data_version=AuthzState.data_version + 1)
+    ).rowcount
+    if not updated:
+        session.add(AuthzState(id=1, version=0, data_version=1))
+        session.flush()
+    session.info["data_bumped"] = True
 
 
 def authorizer(runtime: Runtime, session: Session) -> Authorizer:

@@ -8,6 +8,8 @@ with `@operation`; calling it is the only way to run it. Key contracts:
   write it in a fresh transaction after the rollback, so nothing half-done remains.
 - Nested operations (a service calling another inside an operation) join the open
   transaction and are authorized and audited there too.
+- Every transaction with a successful write operation bumps `data_version` (and one
+  that changes policy, the policy version), so caches of derived state can key on them.
 - A `read_only` operation, which changes nothing, runs in a read transaction (on SQLite
   it does not hold the write lock while it works, so a long lake query does not stall
   every writer) and writes its record in a short transaction right after; if that write
@@ -21,7 +23,7 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 from charter.access.actions import declare
-from charter.access.authorizer import Target, authorizer, bump_version
+from charter.access.authorizer import Target, authorizer, bump_data_version, bump_version
 from charter.audit import chain
 from charter.core import events
 from charter.core.context import Context
@@ -65,14 +67,16 @@ def operation(
     """
     if read_only and (kind != "read" or changes_policy or proposed is not None):
         raise ValueError(f"{action}: only a plain read operation can be read_only")
+    if changes_policy and kind != "write":
+        raise ValueError(f"{action}: an operation that changes policy is a write")
+    effect = "policy" if changes_policy else kind
 
     def decorate(fn: Callable[P, R]) -> Callable[P, R]:
         declare(action, kind, (fn.__doc__ or action).strip().splitlines()[0])
 
         @functools.wraps(fn)
         def wrapper(ctx: Context, *args: Any, **kwargs: Any) -> Any:
-            return _run(ctx, action, fn, target, proposed, changes_policy, read_only, args,
-                        kwargs)
+            return _run(ctx, action, fn, target, proposed, effect, read_only, args, kwargs)
 
         wrapper.__charter_action__ = action  # type: ignore[attr-defined]
         OPERATIONS[action] = wrapper
@@ -87,11 +91,11 @@ class _Failure(Exception):
 
 
 def _run(ctx: Context, action: str, fn: Callable[..., Any], target_fn: TargetFn,
-         proposed_fn: Callable[..., dict[str, Any]] | None, changes_policy: bool,
+         proposed_fn: Callable[..., dict[str, Any]] | None, effect: str,
          read_only: bool, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if ctx.session is not None:
         try:
-            return _execute(ctx, action, fn, target_fn, proposed_fn, changes_policy, args, kwargs)
+            return _execute(ctx, action, fn, target_fn, proposed_fn, effect, args, kwargs)
         except _Failure as failure:
             raise failure.error from None
     try:
@@ -99,7 +103,7 @@ def _run(ctx: Context, action: str, fn: Callable[..., Any], target_fn: TargetFn,
             records: list[chain.AuditRecord] = []
             with ctx.runtime.db.read() as session:
                 ctx.session = session
-                result = _execute(ctx, action, fn, target_fn, proposed_fn, changes_policy,
+                result = _execute(ctx, action, fn, target_fn, proposed_fn, effect,
                                   args, kwargs, deferred=records)
             ctx.session = None
             with ctx.runtime.db.transaction() as session:
@@ -108,7 +112,7 @@ def _run(ctx: Context, action: str, fn: Callable[..., Any], target_fn: TargetFn,
             return result
         with ctx.runtime.db.transaction() as session:
             ctx.session = session
-            return _execute(ctx, action, fn, target_fn, proposed_fn, changes_policy, args, kwargs)
+            return _execute(ctx, action, fn, target_fn, proposed_fn, effect, args, kwargs)
     except _Failure as failure:
         ctx.session = None
         _audit_failure(ctx, action, failure)
@@ -118,7 +122,7 @@ def _run(ctx: Context, action: str, fn: Callable[..., Any], target_fn: TargetFn,
 
 
 def _execute(ctx: Context, action: str, fn: Callable[..., Any], target_fn: TargetFn,
-             proposed_fn: Callable[..., dict[str, Any]] | None, changes_policy: bool,
+             proposed_fn: Callable[..., dict[str, Any]] | None, effect: str,
              args: tuple[Any, ...], kwargs: dict[str, Any],
              deferred: list[chain.AuditRecord] | None = None) -> Any:
     """Authorize, check, run and record one operation in the open session; `deferred`
@@ -140,7 +144,9 @@ def _execute(ctx: Context, action: str, fn: Callable[..., Any], target_fn: Targe
             for check in _PROACTIVE.get(action, []):
                 check(ctx, action, target, proposal)
         result = fn(ctx, *args, **kwargs)
-        if changes_policy:
+        if effect != "read":  # see authorizer.data_version
+            bump_data_version(ctx.db)
+        if effect == "policy":
             bump_version(ctx.db)
         record = _record(ctx, action, target, "allow", "success", reason=verdict.reason)
         if deferred is not None:

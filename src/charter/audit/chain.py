@@ -18,7 +18,7 @@ from functools import lru_cache
 from hashlib import sha256
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
 from charter.audit.orm import AuditEvent, AuditHead
@@ -26,6 +26,7 @@ from charter.core.clock import as_utc, now
 from charter.errors import Unavailable
 
 GENESIS = "0" * 64
+_EVENTS, _HEAD = AuditEvent.__table__, AuditHead.__table__
 LOG_ARCHIVE = "log-archive"
 
 
@@ -93,26 +94,27 @@ def _keyed(key: bytes) -> hmac.HMAC:
     return hmac.new(key, digestmod=sha256)
 
 
-def _lock_head(session: Session) -> AuditHead:
-    head = session.execute(
-        select(AuditHead).where(AuditHead.id == 1).with_for_update()
-    ).scalar_one_or_none()
+def _lock_head(conn: Connection) -> tuple[int, str]:
+    """(seq, hash) of the chain's head, locked until the transaction ends."""
+    head = conn.execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1)
+                        .with_for_update()).first()
     if head is None:
-        if session.execute(select(AuditEvent.seq).limit(1)).first() is not None:
+        if conn.execute(select(_EVENTS.c.seq).limit(1)).first() is not None:
             # Records without a head: the head row was removed. Refuse to start a second
             # chain beside the first; `charter audit verify` reports the damage.
             raise Unavailable("the audit trail's head record is missing; nothing can be "
                                "recorded until it is restored", code="audit_trail_damaged")
-        head = AuditHead(id=1, seq=0, hash=GENESIS)
-        session.add(head)
-        session.flush()
-    return head
+        conn.execute(insert(_HEAD).values(id=1, seq=0, hash=GENESIS))
+        return 0, GENESIS
+    return head.seq, head.hash
 
 
 def append(session: Session, records: Iterable[AuditRecord], *, key: bytes = b"") -> int:
     """Append records to the chain in the caller's transaction; returns the last seq."""
-    head = _lock_head(session)
-    seq, prev = head.seq, head.hash
+    # Core statements on the session's connection: appended on every operation, so the
+    # ORM's per-statement work is worth skipping.
+    conn = session.connection()
+    seq, prev = _lock_head(conn)
     rows = []
     for rec in records:
         seq += 1
@@ -132,10 +134,9 @@ def append(session: Session, records: Iterable[AuditRecord], *, key: bytes = b""
         })
         prev = digest
     if rows:
-        # render_nulls: every row has the same shape, so the rows go in one executemany
-        # instead of one statement per combination of NULL columns.
-        session.execute(insert(AuditEvent).execution_options(render_nulls=True), rows)
-        session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev))
+        # Every row has every key, so the rows go in one executemany.
+        conn.execute(insert(_EVENTS), rows)
+        conn.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=seq, hash=prev))
     return seq
 
 

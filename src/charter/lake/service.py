@@ -4,15 +4,17 @@ Iceberg with quality rules, snapshots."""
 from __future__ import annotations
 
 import secrets
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
+from cachetools import LRUCache
 from pyiceberg.exceptions import CommitFailedException, ValidationError
 from sqlalchemy import select
 
 from charter.access.actions import declare
-from charter.access.authorizer import Target, account_target
+from charter.access.authorizer import Target, account_target, current_version, data_version
 from charter.access.pipeline import allowed, emit, operation
 from charter.core.clock import now
 from charter.core.context import Context
@@ -360,9 +362,8 @@ def query(ctx: Context, account: str, sql: str, *,
     prefix = f"{_sql.RESERVED}_{secrets.token_hex(8)}"  # names no query can guess
     found = []
     for i, (database, table) in enumerate(parsed.tables):
-        owner, policy, iceberg = _readable(ctx, account, database, table)
-        data, snapshot = _query.source(ctx.runtime, iceberg,
-                                       pinned.pop((database, table), None))
+        owner, policy, data, snapshot = _readable(ctx, account, database, table,
+                                                  pinned.pop((database, table), None))
         columns = list(data.columns)
         views[(database, table)] = f"{prefix}_view_{i}"
         sources[f"{prefix}_data_{i}"] = data
@@ -404,15 +405,41 @@ def _pinned_snapshots(snapshots: dict[str, int]) -> dict[tuple[str, str], int]:
     return out
 
 
-def _readable(ctx: Context, account: str, database: str,
-              table: str) -> tuple[str, dict[str, Any] | None, Any]:
-    """(owner, policy, Iceberg table) if the caller may read it; otherwise the same refusal
-    whether or not it exists, so a query never tells which tables there are."""
-    found = _effective(ctx, account, database, table)
+_READABLE = 4096  # (caller, table, snapshot) plans kept per runtime
+_readable_lock = threading.Lock()
+
+
+def _readable(ctx: Context, account: str, database: str, table: str, snapshot: int | None
+              ) -> tuple[str, dict[str, Any] | None, _query.Source, int | None]:
+    """(owner, policy, data, snapshot id read) of a table if the caller may read it;
+    otherwise the same refusal whether or not it exists, so a query never tells which
+    tables there are. Kept per (caller, table, snapshot asked) under the policy and data
+    versions: what a caller may read changes only with a write operation."""
+    key = (ctx.principal.name, ctx.principal.is_system, account, database, table, snapshot,
+           current_version(ctx.db), data_version(ctx.db))
+    cache: LRUCache[Any, Any] = ctx.runtime.cache.setdefault("lake.readable",
+                                                             LRUCache(_READABLE))
+    with _readable_lock:
+        found = cache.get(key)
     if found is None:
-        raise _sql.refused(f"no table {database}.{table} that you may read in the catalog "
-                           f"of {account}")
-    owner, policy = found
-    return owner, policy, _iceberg.load(ctx.runtime, owner, database, table)
+        found = _plan_readable(ctx, account, database, table, snapshot)
+        if isinstance(found, Invalid) or found[2].arrow is None:  # never keep data itself
+            with _readable_lock:
+                cache[key] = found
+    if isinstance(found, Invalid):
+        raise _sql.refused(found.message)
+    return found
+
+
+def _plan_readable(ctx: Context, account: str, database: str, table: str,
+                   snapshot: int | None) -> Any:
+    effective = _effective(ctx, account, database, table)
+    if effective is None:
+        return _sql.refused(f"no table {database}.{table} that you may read in the catalog "
+                            f"of {account}")
+    owner, policy = effective
+    data, read = _query.source(ctx.runtime, _iceberg.load(ctx.runtime, owner, database, table),
+                               snapshot)
+    return owner, policy, data, read
 
 
