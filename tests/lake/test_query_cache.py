@@ -100,3 +100,10 @@ def test_plans_read_through_arrow_are_not_kept(lake):
     erin.lake.query("retail-data", SQL)
     kept = list(platform.runtime.cache["lake.readable"].items())
     assert [key[4] for key, _ in kept] == ["customers"]
+
+
+def test_a_query_text_that_passed_the_engine_check_is_kept_once(lake):
+    platform, _, ana, _ = lake
+    ana.lake.query("retail-data", SQL)
+    ana.lake.query("retail-data", SQL)
+    assert len(platform.runtime.cache["lake.checked"]) == 1

@@ -117,3 +117,11 @@ def test_views_skip_the_row_guard_only_when_every_filter_was_pushed(sql, safe):
     parsed = _sql.parse(sql)
     pushed = {("bank", "t"): _sql.pushable(parsed, ("bank", "t"), TYPES, OPEN)}
     assert _sql.only_safe_filters(parsed, pushed) is safe
+
+
+def test_a_kept_parse_gives_each_caller_its_own_tree():
+    sql = "SELECT id FROM bank.t WHERE id > 5"
+    first = _sql.rewrite(_sql.parse(sql), {("bank", "t"): "va"})
+    second = _sql.rewrite(_sql.parse(sql), {("bank", "t"): "vb"})
+    assert (first, second) == ("SELECT id FROM va AS t WHERE id > 5",
+                               "SELECT id FROM vb AS t WHERE id > 5")

@@ -43,6 +43,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+from cachetools import LRUCache
 from pyiceberg import types as it
 from pyiceberg.table import Table
 from sqlglot import exp
@@ -160,11 +161,10 @@ def _plan(runtime: Runtime, table: Table, snapshot_id: int, schema: pa.Schema
           ) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
     """(files in the snapshot's schema, files in another) of a snapshot, or None if DuckDB
     cannot read it from its files alone (delete files, or files not on the local disk)."""
-    plans: OrderedDict[Any, Any] = runtime.cache.setdefault("lake.plans", OrderedDict())
+    plans: LRUCache[Any, Any] = runtime.cache.setdefault("lake.plans", LRUCache(_PLANS))
     key = (str(table.metadata.table_uuid), snapshot_id)
     with _plans_lock:
         if key in plans:
-            plans.move_to_end(key)
             return plans[key]
     tasks = list(table.scan(snapshot_id=snapshot_id).plan_files())
     found = None
@@ -176,8 +176,6 @@ def _plan(runtime: Runtime, table: Table, snapshot_id: int, schema: pa.Schema
                  tuple(p for p, s in zip(paths, same, strict=True) if not s))
     with _plans_lock:
         plans[key] = found
-        while len(plans) > _PLANS:
-            plans.popitem(last=False)
     return found
 
 
@@ -349,6 +347,29 @@ def _denied_functions() -> frozenset[str]:
         return _denied
 
 
+_CHECKED = 1024  # query texts whose parse tree passed, kept per runtime
+_CHECKED_TEXT = 20_000  # longer ones are checked each time
+_checked_lock = threading.Lock()
+
+
+def _check_once(runtime: Runtime, con: duckdb.DuckDBPyConnection, sql: str,
+                views: dict[str, str]) -> None:
+    """`_check_tree` of `sql` over `views`, skipped for a text that passed before: the
+    check is a pure function of the text. The views' bodies are Charter's and not walked;
+    they stand as `SELECT NULL`, since serialising them (file lists, a CASE per column)
+    would double the check's time for nothing."""
+    text = with_views(sql, dict.fromkeys(views, "SELECT NULL"))
+    passed: LRUCache[str, bool] = runtime.cache.setdefault("lake.checked",
+                                                           LRUCache(_CHECKED))
+    with _checked_lock:
+        if text in passed:
+            return
+    _check_tree(con, text, frozenset(v.lower() for v in views))
+    if len(text) <= _CHECKED_TEXT:
+        with _checked_lock:
+            passed[text] = True
+
+
 def _check_tree(con: duckdb.DuckDBPyConnection, sql: str, views: frozenset[str]) -> None:
     """Check the query as it will run, as DuckDB itself parsed it: one SELECT; no table
     function, file, SUMMARIZE or PIVOT; no denied function; every table a CTE in scope.
@@ -455,10 +476,7 @@ def run(runtime: Runtime, sql: str, sources: dict[str, Source],
     with engines.connection(files) as con:
         timer = threading.Timer(timeout, con.interrupt)
         try:
-            # The views' bodies are Charter's and not walked; serialising them (file
-            # lists, a CASE per column) would double the check's time for nothing.
-            _check_tree(con, with_views(sql, dict.fromkeys(views, "SELECT NULL")),
-                        frozenset(v.lower() for v in views))
+            _check_once(runtime, con, sql, views)
             for name, data in sources.items():
                 if data.arrow is not None:
                     con.register(name, data.arrow)

@@ -20,6 +20,7 @@ Key contracts:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -62,8 +63,25 @@ class ParsedQuery:
     tables: list[tuple[str, str]] = field(default_factory=list)  # (database, table), unique
 
 
+_CACHED_TEXT = 20_000  # longer queries are parsed each time, never kept
+
+
 def parse(sql: str) -> ParsedQuery:
-    """Parse and check user SQL; raise `query_refused` for anything but a plain query."""
+    """Parse and check user SQL; raise `query_refused` for anything but a plain query.
+    Accepted queries are kept by text (parsing is a pure function of it); each caller
+    gets its own copy of the tree to rewrite."""
+    if len(sql) > _CACHED_TEXT:
+        return _checked_parse(sql)
+    kept = _kept_parse(sql)
+    return ParsedQuery(kept.tree.copy(), list(kept.tables))
+
+
+@functools.lru_cache(maxsize=1024)
+def _kept_parse(sql: str) -> ParsedQuery:
+    return _checked_parse(sql)
+
+
+def _checked_parse(sql: str) -> ParsedQuery:
     try:
         return _parse(sql)
     except RecursionError:

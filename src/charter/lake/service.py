@@ -359,7 +359,10 @@ def query(ctx: Context, account: str, sql: str, *,
     read: list[dict[str, Any]] = []
     ctx.audit_details["tables"] = read
     view_sql: dict[str, str] = {}
-    prefix = f"{_sql.RESERVED}_{secrets.token_hex(8)}"  # names no query can guess
+    # View names no query can guess (and the parser refuses the prefix anyway), the same
+    # for every query of this process, so a repeated query's checks are kept by its text.
+    prefix = ctx.runtime.cache.setdefault("lake.view_prefix",
+                                          f"{_sql.RESERVED}_{secrets.token_hex(8)}")
     found = []
     for i, (database, table) in enumerate(parsed.tables):
         owner, policy, data, snapshot = _readable(ctx, account, database, table,
