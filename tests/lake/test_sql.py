@@ -33,9 +33,8 @@ def test_ctes_in_scope_resolve(sql, tables):
 
 
 def test_the_rewrite_keeps_aliases_column_aliases_and_samples():
-    parsed = _sql.parse("SELECT x FROM bank.t AS u(x) TABLESAMPLE 10% JOIN bank.s "
-                        "ON u.x = s.id")
-    sql = _sql.rewrite(parsed, {("bank", "t"): "vt", ("bank", "s"): "vs"})
+    sql = _sql.prepare("SELECT x FROM bank.t AS u(x) TABLESAMPLE 10% JOIN bank.s "
+                       "ON u.x = s.id", ((("bank", "t"), "vt"), (("bank", "s"), "vs")), ()).sql
     assert "vt AS u(x)" in sql and "TABLESAMPLE" in sql and "vs AS s" in sql
     assert "bank" not in sql
 
@@ -91,10 +90,9 @@ def test_only_comparisons_safe_on_every_row_are_pushed(sql, pushed):
      "SELECT id FROM vt AS t WHERE id > 5 UNION ALL SELECT id FROM vt AS t"),
 ])
 def test_pushed_conjuncts_leave_the_query(sql, rewritten):
-    parsed = _sql.parse(sql)
-    pushed = _sql.pushable(parsed, ("bank", "t"), TYPES, OPEN)
-    assert _sql.rewrite(parsed, {("bank", "t"): "vt", ("bank", "u"): "vu"}, pushed
-                        ) == rewritten
+    facts = ((("bank", "t"), (tuple(TYPES.items()), frozenset(OPEN))),)
+    prepared = _sql.prepare(sql, ((("bank", "t"), "vt"), (("bank", "u"), "vu")), facts)
+    assert prepared.sql == rewritten
 
 
 @pytest.mark.parametrize("sql,safe", [
@@ -119,9 +117,14 @@ def test_views_skip_the_row_guard_only_when_every_filter_was_pushed(sql, safe):
     assert _sql.only_safe_filters(parsed, pushed) is safe
 
 
-def test_a_kept_parse_gives_each_caller_its_own_tree():
-    sql = "SELECT id FROM bank.t WHERE id > 5"
-    first = _sql.rewrite(_sql.parse(sql), {("bank", "t"): "va"})
-    second = _sql.rewrite(_sql.parse(sql), {("bank", "t"): "vb"})
-    assert (first, second) == ("SELECT id FROM va AS t WHERE id > 5",
-                               "SELECT id FROM vb AS t WHERE id > 5")
+def test_rewrites_leave_the_kept_parse_as_it_was():
+    sql = "SELECT id FROM bank.t WHERE id > 5 AND name = 'x'"
+    facts = ((("bank", "t"), (tuple(TYPES.items()), frozenset(OPEN))),)
+    first = _sql.prepare(sql, ((("bank", "t"), "va"),), facts)
+    second = _sql.prepare(sql, ((("bank", "t"), "vb"),), ())
+    assert first.sql == "SELECT id FROM va AS t"
+    assert first.pushed == {("bank", "t"): ['"id" > 5', '"name" = \'x\'']}
+    assert not first.guard
+    assert second == _sql.Prepared("SELECT id FROM vb AS t WHERE id > 5 AND name = 'x'", {},
+                                   True)
+    assert _sql.parse(sql).tree.sql(dialect="duckdb") == sql

@@ -13,6 +13,7 @@ intersection, grant by grant.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -204,6 +205,7 @@ def _masking(kind: str | None) -> tuple[int, int]:
     return ({"hash": 2, "constant": 3, "null": 4}[kind], 0)
 
 
+@functools.lru_cache(maxsize=4096)  # a few per column of every view of every query
 def _quoted(column: str) -> str:
     return exp.column(column, quoted=True).sql(dialect="duckdb")
 

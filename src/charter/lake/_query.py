@@ -28,6 +28,7 @@ Key contracts:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -111,15 +112,20 @@ class Source:
 _UNKNOWN = "MAP {'has_null': 'true'}"
 
 
+# SQL literals of names and paths, written by sqlglot once and kept: every view of every
+# query repeats them.
+@functools.lru_cache(maxsize=1024)
 def _unknown(columns: tuple[str, ...]) -> str:
     return "MAP {" + ", ".join(f"{_string(c)}: {_UNKNOWN}" for c in columns) + "}"
 
 
+@functools.lru_cache(maxsize=4096)
 def _string(value: str) -> str:
     return exp.Literal.string(value).sql("duckdb")
 
 
-def _strings(values: tuple[str, ...] | list[str]) -> str:
+@functools.lru_cache(maxsize=1024)
+def _strings(values: tuple[str, ...]) -> str:
     return exp.Array(expressions=[exp.Literal.string(v) for v in values]).sql("duckdb")
 
 
@@ -276,7 +282,7 @@ class _Engines:
             con.execute(f"SET temp_directory = {_string(str(spill))}")
             con.execute(f"SET max_temp_directory_size = {_string(self.spill_limit)}")
             if files:
-                con.execute(f"SET allowed_paths = {_strings(sorted(files))}")
+                con.execute(f"SET allowed_paths = {_strings(tuple(sorted(files)))}")
             con.execute("SET enable_external_access = false")
             con.execute("SET lock_configuration = true")
         except BaseException:

@@ -68,12 +68,11 @@ _CACHED_TEXT = 20_000  # longer queries are parsed each time, never kept
 
 def parse(sql: str) -> ParsedQuery:
     """Parse and check user SQL; raise `query_refused` for anything but a plain query.
-    Accepted queries are kept by text (parsing is a pure function of it); each caller
-    gets its own copy of the tree to rewrite."""
+    Accepted queries are kept by text (parsing is a pure function of it), so the tree
+    returned is shared: read it, and rewrite a copy (`prepare` does)."""
     if len(sql) > _CACHED_TEXT:
         return _checked_parse(sql)
-    kept = _kept_parse(sql)
-    return ParsedQuery(kept.tree.copy(), list(kept.tables))
+    return _kept_parse(sql)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -162,16 +161,58 @@ def _table(table: exp.Table, ctes: frozenset[str], parsed: ParsedQuery) -> None:
         parsed.tables.append(key)
 
 
-def rewrite(parsed: ParsedQuery, views: dict[tuple[str, str], str],
-            pushed: Iterable[Pushed] = ()) -> str:
+Table = tuple[str, str]  # (database, table)
+# A row-filtered table's facts for pushing: DuckDB type by column, and the columns shown
+# as they are (see `pushable`).
+Facts = tuple[tuple[tuple[str, str], ...], frozenset[str]]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A query ready for the engine: `sql` over the views, and for each row-filtered
+    table the conjuncts its view runs instead (`pushed`); `guard`: whether the views
+    must hide hidden rows' values from predicates (see `only_safe_filters`)."""
+    sql: str
+    pushed: dict[Table, list[str]]
+    guard: bool
+
+
+def prepare(sql: str, views: tuple[tuple[Table, str], ...],
+            facts: tuple[tuple[Table, Facts], ...]) -> Prepared:
+    """`sql` (accepted by `parse`) rewritten over `views` (table -> view name), with the
+    safe conjuncts on the row-filtered tables of `facts` pushed into their views. A pure
+    function of its arguments, kept for repeated queries."""
+    if len(sql) > _CACHED_TEXT:
+        return _prepare(sql, views, facts)
+    return _kept_prepare(sql, views, facts)
+
+
+@functools.lru_cache(maxsize=1024)
+def _kept_prepare(sql: str, views: tuple[tuple[Table, str], ...],
+                  facts: tuple[tuple[Table, Facts], ...]) -> Prepared:
+    return _prepare(sql, views, facts)
+
+
+def _prepare(sql: str, views: tuple[tuple[Table, str], ...],
+             facts: tuple[tuple[Table, Facts], ...]) -> Prepared:
+    shared = parse(sql)
+    parsed = ParsedQuery(shared.tree.copy(), list(shared.tables))
+    pushed = {table: pushable(parsed, table, dict(types), set(columns))
+              for table, (types, columns) in facts}
+    guard = not only_safe_filters(parsed, pushed)
+    rewritten = _rewrite(parsed, dict(views), [p for ps in pushed.values() for p in ps])
+    return Prepared(rewritten, {t: [p.sql for p in ps] for t, ps in pushed.items()}, guard)
+
+
+def _rewrite(parsed: ParsedQuery, views: dict[tuple[str, str], str],
+             pushed: Iterable[Pushed] = ()) -> str:
     """The query with each catalog table replaced by its governed view, as DuckDB SQL
-    (the parsed tree is rewritten in place: a ParsedQuery is rewritten once). Conjuncts
-    `pushed` into the views leave the query's WHERE: the view's rows all pass them
-    already, with the same values (a pushed column is shown as it is), so DuckDB need
-    not test them twice."""
+    (the parsed tree, a copy, is rewritten in place). Conjuncts `pushed` into the views
+    leave the query's WHERE: the view's rows all pass them already, with the same values
+    (a pushed column is shown as it is), so DuckDB need not test them twice."""
     try:
         _drop(pushed)
-        return _rewrite(parsed, views)
+        return _swap_tables(parsed, views)
     except RecursionError:
         raise refused("the query is nested too deeply") from None
 
@@ -188,7 +229,7 @@ def _drop(pushed: Iterable[Pushed]) -> None:
             where.pop()
 
 
-def _rewrite(parsed: ParsedQuery, views: dict[tuple[str, str], str]) -> str:
+def _swap_tables(parsed: ParsedQuery, views: dict[tuple[str, str], str]) -> str:
     def swap(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Table) and node.db:
             view = node.copy()

@@ -376,23 +376,22 @@ def query(ctx: Context, account: str, sql: str, *,
                                  policy["columns"] is None or c in policy["columns"]],
                      "governed": policy is not None,
                      "row_filter": bool(policy and policy["row_filter"])})
-    pushed = {(d, t): _sql.pushable(parsed, (d, t), {c: k for _, c, k in data.fields},
-                                    _policy.unmasked(policy, columns))
-              for d, t, policy, data, columns in found
-              if policy is not None and policy["row_filter"] and data.fields}
-    guard = not _sql.only_safe_filters(parsed, pushed)
+    if pinned:
+        names = ", ".join(f"{d}.{t}" for d, t in pinned)
+        raise Invalid(f"--snapshot names tables the query does not read: {names}",
+                      code="invalid_snapshot")
+    facts = tuple(((d, t), (tuple((c, k) for _, c, k in data.fields),
+                            frozenset(_policy.unmasked(policy, columns))))
+                  for d, t, policy, data, columns in found
+                  if policy is not None and policy["row_filter"] and data.fields)
+    prepared = _sql.prepare(sql, tuple(views.items()), facts)
     for i, (database, table, policy, data, columns) in enumerate(found):
         view_sql[views[(database, table)]] = _policy.view_sql(
             policy, columns,
             data.relation(f"{prefix}_data_{i}",
                           statistics=not (policy and policy["row_filter"])),
-            [p.sql for p in pushed.get((database, table), [])], guard=guard)
-    if pinned:
-        names = ", ".join(f"{d}.{t}" for d, t in pinned)
-        raise Invalid(f"--snapshot names tables the query does not read: {names}",
-                      code="invalid_snapshot")
-    sql = _sql.rewrite(parsed, views, [p for ps in pushed.values() for p in ps])
-    result = _query.run(ctx.runtime, sql, sources, view_sql)
+            prepared.pushed.get((database, table)), guard=prepared.guard)
+    result = _query.run(ctx.runtime, prepared.sql, sources, view_sql)
     ctx.audit_details["rows"] = result.num_rows
     return result
 
