@@ -181,3 +181,18 @@ def test_refused_input_is_audited_too(walk, method, path, body):
     records = _records(platform, response.headers["x-request-id"])
     assert [(r.principal, r.action, r.decision) for r in records] == [
         ("nobody", "api:RejectRequest", "deny")]
+
+
+def test_events_of_a_request_are_delivered_before_its_response(platform):
+    """With inline dispatch, a write's events reach their subscribers before the caller
+    gets the response, which names the request."""
+    from charter.core import events
+
+    seen: list[str] = []
+    events.subscribe(platform.runtime, "test.inline", {"GroupMembershipChanged"},
+                     lambda runtime, event: seen.append(event.request_id))
+    platform.admin.groups.create("inline")
+    platform.user("ivy")
+    response = platform.admin._http.request("PUT", "/v1/identity/groups/inline/members/ivy")
+    assert response.status_code < 300, response.text
+    assert seen == [response.headers["x-request-id"]]

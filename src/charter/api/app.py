@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import charter
 from charter.access.pipeline import audit_rejected
@@ -65,20 +66,35 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                              "message": "internal error; the server log has the details"},
                             status_code=500)
 
-    @app.middleware("http")
-    async def _deliver_events(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        request_id = getattr(request.state, "request_id", None)
-        if request_id:
-            response.headers["x-request-id"] = request_id
-        ctx = getattr(request.state, "ctx", None)
-        if ctx is not None and ctx.emitted and runtime.settings.dispatch_inline:
-            await run_in_threadpool(dispatch_pending, runtime)
-        return response
-
+    app.add_middleware(_RequestEnd, runtime=runtime)
     return app
+
+
+class _RequestEnd:
+    """As a response starts: name the request in `x-request-id` and, with inline
+    dispatch, deliver the events its operation emitted. Plain ASGI: Starlette's
+    `BaseHTTPMiddleware` costs every request a task group and a body stream."""
+
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app, self.runtime = app, runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+
+        async def starting(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                request_id = state.get("request_id")
+                if request_id:
+                    MutableHeaders(scope=message)["x-request-id"] = request_id
+                ctx = state.get("ctx")
+                if ctx is not None and ctx.emitted and self.runtime.settings.dispatch_inline:
+                    await run_in_threadpool(dispatch_pending, self.runtime)
+            await send(message)
+
+        await self.app(scope, receive, starting)
 
 
 async def _audit_if_rejected(request: Request, error: CharterError) -> None:
