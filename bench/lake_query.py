@@ -297,7 +297,7 @@ def measure(lk: Lake, raw: duckdb.DuckDBPyConnection, tables: dict[str, str], q:
     """The query's rows in the main table and in the breakdown."""
     with capture_runs() as runs:  # the views Charter builds for this query
         lk.service_query(q.governed)
-    (_, sql, sources, views), _ = runs[-1]
+    (_, sql, sources, views, *_), _ = runs[-1]
     plain, in_service = plain_views(views, sources), []
     try:
         timings = race({

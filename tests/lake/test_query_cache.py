@@ -107,3 +107,36 @@ def test_a_query_text_that_passed_the_engine_check_is_kept_once(lake):
     ana.lake.query("retail-data", SQL)
     ana.lake.query("retail-data", SQL)
     assert len(platform.runtime.cache["lake.checked"]) == 1
+
+
+def test_what_is_kept_by_query_text_is_kept_per_caller(lake):
+    """Another caller's query never makes yours faster: the time would tell what they
+    ran (a literal in it, say), even of a table you cannot read."""
+    from charter.lake import _sql
+
+    platform, erin, ana, _ = lake
+    sql = "SELECT id FROM bank.customers WHERE name = 'Bob'"
+    erin.lake.query("retail-data", sql)
+    kept = _sql._kept_parse.cache
+    assert {key for key in kept if key[1] == sql} == {(("erin", False), sql)}
+    assert len(platform.runtime.cache["lake.checked"]) == 1
+    ana.lake.query("retail-data", sql)
+    assert {key[0] for key in kept if key[1] == sql} == {("erin", False), ("ana", False)}
+    assert len(platform.runtime.cache["lake.checked"]) == 2
+
+
+def test_what_is_kept_by_query_text_is_bounded_by_its_length(lake):
+    """A caller cannot fill the server's memory with kept parses of long queries: texts
+    past a length are never kept, and the rest only up to a total length."""
+    from charter.lake import _sql
+
+    _, _, ana, _ = lake
+    long = "SELECT id FROM bank.customers WHERE id IN (" + ", ".join(["1"] * 5000) + ")"
+    ana.lake.query("retail-data", long)
+    assert all(key[1] != long for key in _sql._kept_parse.cache)
+    assert _sql._kept_parse.cache.maxsize == _sql._PARSE_BUDGET
+    for i in range(40):  # about 7,000 characters each: more than the budget holds
+        sql = f"SELECT {i} AS k FROM bank.customers WHERE id IN (" + ", ".join(
+            ["1"] * 2300) + ")"
+        ana.lake.query("retail-data", sql)
+    assert _sql._kept_parse.cache.currsize <= _sql._PARSE_BUDGET

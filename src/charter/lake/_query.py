@@ -35,7 +35,7 @@ import shutil
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -353,27 +353,28 @@ def _denied_functions() -> frozenset[str]:
         return _denied
 
 
-_CHECKED = 1024  # query texts whose parse tree passed, kept per runtime
+_CHECKED_BUDGET = 1_000_000  # characters of checked query text kept per runtime
 _CHECKED_TEXT = 20_000  # longer ones are checked each time
 _checked_lock = threading.Lock()
 
 
 def _check_once(runtime: Runtime, con: duckdb.DuckDBPyConnection, sql: str,
-                views: dict[str, str]) -> None:
-    """`_check_tree` of `sql` over `views`, skipped for a text that passed before: the
-    check is a pure function of the text. The views' bodies are Charter's and not walked;
-    they stand as `SELECT NULL`, since serialising them (file lists, a CASE per column)
-    would double the check's time for nothing."""
+                views: dict[str, str], scope: Hashable) -> None:
+    """`_check_tree` of `sql` over `views`, skipped for a text that passed before for
+    the same `scope` (caller: see `_sql.Scope`): the check is a pure function of the
+    text. The views' bodies are Charter's and not walked; they stand as `SELECT NULL`,
+    since serialising them (file lists, a CASE per column) would double the check's time
+    for nothing."""
     text = with_views(sql, dict.fromkeys(views, "SELECT NULL"))
-    passed: LRUCache[str, bool] = runtime.cache.setdefault("lake.checked",
-                                                           LRUCache(_CHECKED))
+    passed: LRUCache[Any, int] = runtime.cache.setdefault(
+        "lake.checked", LRUCache(_CHECKED_BUDGET, getsizeof=lambda size: size))
     with _checked_lock:
-        if text in passed:
+        if (scope, text) in passed:
             return
     _check_tree(con, text, frozenset(v.lower() for v in views))
     if len(text) <= _CHECKED_TEXT:
         with _checked_lock:
-            passed[text] = True
+            passed[(scope, text)] = len(text)
 
 
 def _check_tree(con: duckdb.DuckDBPyConnection, sql: str, views: frozenset[str]) -> None:
@@ -470,7 +471,7 @@ def with_views(sql: str, views: dict[str, str]) -> str:
 
 
 def run(runtime: Runtime, sql: str, sources: dict[str, Source],
-        views: dict[str, str]) -> pa.Table:
+        views: dict[str, str], scope: Hashable = None) -> pa.Table:
     """Run `sql` over the governed `views` (name -> SELECT) and nothing else. Sources
     held as Arrow data are registered under their names; the views read the rest from
     files. The views join `sql` as CTEs (no view is created, so none is bound twice),
@@ -482,7 +483,7 @@ def run(runtime: Runtime, sql: str, sources: dict[str, Source],
     with engines.connection(files) as con:
         timer = threading.Timer(timeout, con.interrupt)
         try:
-            _check_once(runtime, con, sql, views)
+            _check_once(runtime, con, sql, views, scope)
             for name, data in sources.items():
                 if data.arrow is not None:
                     con.register(name, data.arrow)

@@ -20,12 +20,13 @@ Key contracts:
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Iterable
+import threading
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 
 import sqlglot
+from cachetools import LRUCache, cached
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
@@ -61,28 +62,39 @@ def refused(message: str) -> Invalid:
 class ParsedQuery:
     tree: exp.Expression
     tables: list[tuple[str, str]] = field(default_factory=list)  # (database, table), unique
+    size: int = 0  # characters of the query text
 
 
-_CACHED_TEXT = 20_000  # longer queries are parsed each time, never kept
+# What is kept by query text is kept per caller (another caller's query must not make
+# yours faster: the time would tell what they ran), and bounded by the total length of
+# the texts (a parse tree takes up to a few hundred bytes per character of its query).
+Scope = Hashable
+_KEPT_TEXT = 8_000  # longer queries are parsed and prepared each time
+_PARSE_BUDGET = 250_000  # characters of query text behind the kept parse trees
+_PREPARE_BUDGET = 1_000_000  # characters of rewritten SQL kept
 
 
-def parse(sql: str) -> ParsedQuery:
+def parse(sql: str, scope: Scope = None) -> ParsedQuery:
     """Parse and check user SQL; raise `query_refused` for anything but a plain query.
-    Accepted queries are kept by text (parsing is a pure function of it), so the tree
-    returned is shared: read it, and rewrite a copy (`prepare` does)."""
-    if len(sql) > _CACHED_TEXT:
+    Accepted queries are kept by (`scope`, text): parsing is a pure function of the
+    text, so the tree returned may be shared: read it, and rewrite a copy (`prepare`
+    does)."""
+    if len(sql) > _KEPT_TEXT:
         return _checked_parse(sql)
-    return _kept_parse(sql)
+    return _kept_parse(scope, sql)
 
 
-@functools.lru_cache(maxsize=1024)
-def _kept_parse(sql: str) -> ParsedQuery:
+@cached(cache=LRUCache(maxsize=_PARSE_BUDGET, getsizeof=lambda parsed: parsed.size),
+        key=lambda scope, sql: (scope, sql), lock=threading.Lock())
+def _kept_parse(scope: Scope, sql: str) -> ParsedQuery:
     return _checked_parse(sql)
 
 
 def _checked_parse(sql: str) -> ParsedQuery:
     try:
-        return _parse(sql)
+        parsed = _parse(sql)
+        parsed.size = len(sql)
+        return parsed
     except RecursionError:
         raise refused("the query is nested too deeply") from None
 
@@ -178,24 +190,26 @@ class Prepared:
 
 
 def prepare(sql: str, views: tuple[tuple[Table, str], ...],
-            facts: tuple[tuple[Table, Facts], ...]) -> Prepared:
+            facts: tuple[tuple[Table, Facts], ...], scope: Scope = None) -> Prepared:
     """`sql` (accepted by `parse`) rewritten over `views` (table -> view name), with the
     safe conjuncts on the row-filtered tables of `facts` pushed into their views. A pure
-    function of its arguments, kept for repeated queries."""
-    if len(sql) > _CACHED_TEXT:
-        return _prepare(sql, views, facts)
-    return _kept_prepare(sql, views, facts)
+    function of its arguments, kept per `scope` for repeated queries."""
+    if len(sql) > _KEPT_TEXT:
+        return _prepare(sql, views, facts, scope)
+    return _kept_prepare(sql, views, facts, scope)
 
 
-@functools.lru_cache(maxsize=1024)
+@cached(cache=LRUCache(maxsize=_PREPARE_BUDGET, getsizeof=lambda done: len(done.sql)),
+        key=lambda sql, views, facts, scope: (scope, sql, views, facts),
+        lock=threading.Lock())
 def _kept_prepare(sql: str, views: tuple[tuple[Table, str], ...],
-                  facts: tuple[tuple[Table, Facts], ...]) -> Prepared:
-    return _prepare(sql, views, facts)
+                  facts: tuple[tuple[Table, Facts], ...], scope: Scope) -> Prepared:
+    return _prepare(sql, views, facts, scope)
 
 
 def _prepare(sql: str, views: tuple[tuple[Table, str], ...],
-             facts: tuple[tuple[Table, Facts], ...]) -> Prepared:
-    shared = parse(sql)
+             facts: tuple[tuple[Table, Facts], ...], scope: Scope) -> Prepared:
+    shared = parse(sql, scope)
     parsed = ParsedQuery(shared.tree.copy(), list(shared.tables))
     pushed = {table: pushable(parsed, table, dict(types), set(columns))
               for table, (types, columns) in facts}

@@ -352,7 +352,8 @@ def query(ctx: Context, account: str, sql: str, *,
     """Run one SELECT over the account's catalog under the caller's effective policy."""
     # Held for the whole query, so the session's identity map answers later lookups of it.
     _account = org.require_account(ctx.db, account)
-    parsed = _sql.parse(sql)
+    scope = (ctx.principal.name, ctx.principal.is_system)  # what is kept by text, per caller
+    parsed = _sql.parse(sql, scope)
     pinned = _pinned_snapshots(snapshots or {})
     views: dict[tuple[str, str], str] = {}
     sources: dict[str, _query.Source] = {}
@@ -384,14 +385,14 @@ def query(ctx: Context, account: str, sql: str, *,
                             frozenset(_policy.unmasked(policy, columns))))
                   for d, t, policy, data, columns in found
                   if policy is not None and policy["row_filter"] and data.fields)
-    prepared = _sql.prepare(sql, tuple(views.items()), facts)
+    prepared = _sql.prepare(sql, tuple(views.items()), facts, scope)
     for i, (database, table, policy, data, columns) in enumerate(found):
         view_sql[views[(database, table)]] = _policy.view_sql(
             policy, columns,
             data.relation(f"{prefix}_data_{i}",
                           statistics=not (policy and policy["row_filter"])),
             prepared.pushed.get((database, table)), guard=prepared.guard)
-    result = _query.run(ctx.runtime, prepared.sql, sources, view_sql)
+    result = _query.run(ctx.runtime, prepared.sql, sources, view_sql, scope)
     ctx.audit_details["rows"] = result.num_rows
     return result
 
