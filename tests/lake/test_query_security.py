@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from charter.audit.orm import AuditEvent
 from charter.errors import CharterError, Denied
+from charter.lake._common import hash_mask_key
 
 CUSTOMERS = b"id,name,ssn\n1,Ann,111-22-3333\n2,Bob,444-55-6666\n"
 
@@ -413,8 +414,64 @@ def test_a_column_masked_in_one_grant_and_open_in_another_reads_as_text(analyst)
                     masks={"id": "hash"})
     rows = ana.lake.query("retail-data", "SELECT id, region FROM bank.customers")
     got = sorted((r["region"] or "", r["id"]) for r in rows.to_pylist())
+    key = hash_mask_key(platform.runtime)
     assert got == sorted([("EU", "1"), ("EU", "3"),
-                          ("", hashlib.sha256(b"2").hexdigest())])
+                          ("", hashlib.sha256(f"{key}2".encode()).hexdigest())])
+
+
+@pytest.fixture
+def hashed(producer):
+    """ana sees customers' ids hashed, and the same ids hashed in orders."""
+    platform, erin = producer
+    erin.lake.ingest("retail-data", "bank.orders", b"order_id,customer_id\n10,1\n11,2\n",
+                     mode="create")
+    platform.admin.groups.create("hashers")
+    platform.admin.assignments.create(permission_set="data-scientist", group="hashers",
+                                      account="retail-data")
+    erin.lake.grant("retail-data", "bank.customers", to="group:hashers",
+                    columns=["id", "name"], masks={"id": "hash"})
+    erin.lake.grant("retail-data", "bank.orders", to="group:hashers",
+                    masks={"customer_id": "hash"})
+    ana, _ = platform.user("ana", "hashers")
+    return platform, ana
+
+
+def test_hash_masks_are_keyed_so_a_guess_cannot_be_hashed_to_find_its_row(hashed):
+    import hashlib
+
+    _, ana = hashed
+    ids = ana.lake.query("retail-data", "SELECT id FROM bank.customers").column("id")
+    assert len(set(ids.to_pylist())) == 2
+    assert hashlib.sha256(b"1").hexdigest() not in ids.to_pylist()  # not the bare hash
+    guesses = ", ".join(f"sha256('{n}')" for n in range(100))
+    assert ana.lake.query("retail-data", f"SELECT id FROM bank.customers WHERE id IN "
+                                         f"({guesses})").num_rows == 0
+    # Equal values still hash alike, in every table: masked columns join.
+    joined = ana.lake.query("retail-data", "SELECT o.order_id FROM bank.orders o JOIN "
+                                           "bank.customers c ON o.customer_id = c.id "
+                                           "ORDER BY 1")
+    assert joined.column("order_id").to_pylist() == [10, 11]
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT CAST(id AS INTEGER) AS x FROM bank.customers",
+    "SELECT CAST(id AS DECIMAL(3, 1)) AS x FROM bank.customers",
+    "SELECT id::DATE AS x FROM bank.customers",
+    "SELECT strptime(id, '%Y') AS x FROM bank.customers",
+    "SELECT error(id) AS x FROM bank.customers",
+    "SELECT sum(id) AS x FROM bank.customers",
+    "SELECT id.x AS x FROM bank.customers",
+    "SELECT unnest(id) AS x FROM bank.customers",
+    "SELECT nosuch AS x FROM bank.customers",
+    "SELECT id FROM bank.customers GROUP BY name",
+    "SELECT id, x FROM bank.customers, bank.customers AS c2",
+])
+def test_errors_never_tell_the_hash_key(hashed, sql):
+    platform, ana = hashed
+    with pytest.raises(CharterError) as failed:
+        ana.lake.query("retail-data", sql)
+    assert hash_mask_key(platform.runtime) not in failed.value.message
+    assert "__charter" not in failed.value.message
 
 
 def test_comparisons_that_would_cast_hidden_values_stay_out_of_the_scan(analyst):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
 import re
+from hashlib import sha256
 
 from charter.access.authorizer import Target
-from charter.core.context import Context
+from charter.core.context import Context, Runtime
 from charter.core.ids import crn
 from charter.errors import Invalid, NotFound
 from charter.lake.orm import LakeDatabase
@@ -43,3 +45,14 @@ def split_table(name: str) -> tuple[str, str]:
     if not sep or not database or not table:
         raise Invalid(f"name the table as DB.TABLE, not {name!r}", code="invalid_table_name")
     return database, table
+
+
+def hash_mask_key(runtime: Runtime) -> str:
+    """The secret a hash mask mixes into every value (hex), derived from the platform's
+    audit key: equal values still hash alike, so masked columns join, but without the
+    key nobody can hash a guess (a phone number, a card number) to find its row."""
+    key = runtime.cache.get("lake.hash_key")
+    if key is None:
+        key = runtime.cache["lake.hash_key"] = hmac.new(
+            runtime.audit_key, b"charter lake hash mask", sha256).hexdigest()
+    return key

@@ -136,16 +136,18 @@ def within(share: dict[str, Any], onward: dict[str, Any]) -> bool:
 
 
 def view_sql(policy: dict[str, Any] | None, columns: list[str], source: str,
-             pushed: list[str] | None = None, *, guard: bool = True) -> str:
+             pushed: list[str] | None = None, *, guard: bool = True,
+             hash_key: str = "") -> str:
     """DuckDB SQL of the governed view of `source` (the table's data) under `policy`.
     `pushed`: the query's own conjuncts that are safe on every row (see
     `_sql.pushable`), added to the view's WHERE so DuckDB filters inside the scan.
     `guard`: hide hidden rows' values from predicates DuckDB may run inside the scan
-    (False only when the query has no predicate but pushed ones)."""
+    (False only when the query has no predicate but pushed ones). `hash_key`: the
+    platform's secret that hash masks mix in (hex; see `_common.hash_mask_key`)."""
     if policy is None:
         return f"SELECT * FROM {source}"
     parts = policy.get("any_of", [policy])
-    exprs = [f"{_cell(c, parts, guard)} AS {_quoted(c)}" for c in columns
+    exprs = [f"{_cell(c, parts, guard, hash_key)} AS {_quoted(c)}" for c in columns
              if any(p["columns"] is None or c in p["columns"] for p in parts)]
     sql = f"SELECT {', '.join(exprs)} FROM {source}"
     conditions = [policy["row_filter"]] if policy["row_filter"] else []
@@ -166,19 +168,19 @@ def unmasked(policy: dict[str, Any] | None, columns: list[str]) -> set[str]:
     return {c for c in visible if c not in policy["masks"]}
 
 
-def _cell(column: str, parts: list[dict[str, Any]], guard: bool = True) -> str:
+def _cell(column: str, parts: list[dict[str, Any]], guard: bool, hash_key: str) -> str:
     """A column's value on a row: as the least masking grant covering the column and the
     row shows it; NULL where no grant covering the column covers the row."""
     covering = sorted((p for p in parts if p["columns"] is None or column in p["columns"]),
                       key=lambda p: _masking(p["masks"].get(column)))
     if not guard and len(parts) == 1:  # the view's WHERE is this grant's row filter
-        return _mask(column, parts[0]["masks"].get(column))
+        return _mask(column, parts[0]["masks"].get(column), hash_key)
     # Masks turn values into text: where some grant masks the column, unmasked values
     # read as text too, so one column has one type.
     as_text = any(p["masks"].get(column) not in (None, "null") for p in covering)
     branches: list[tuple[str, str]] = []
     for part in covering:
-        value = _mask(column, part["masks"].get(column))
+        value = _mask(column, part["masks"].get(column), hash_key)
         if as_text and part["masks"].get(column) is None:
             value = f"CAST({value} AS VARCHAR)"
         if not part["row_filter"]:  # every row: earlier branches matter if they differ
@@ -210,7 +212,7 @@ def _quoted(column: str) -> str:
     return exp.column(column, quoted=True).sql(dialect="duckdb")
 
 
-def _mask(column: str, kind: str | None) -> str:
+def _mask(column: str, kind: str | None, hash_key: str) -> str:
     col = _quoted(column)
     if kind is None:
         return col
@@ -218,8 +220,10 @@ def _mask(column: str, kind: str | None) -> str:
         return "NULL"
     if kind == "constant":
         return "'****'"
-    if kind == "hash":
-        return f"sha256(CAST({col} AS VARCHAR))"
+    if kind == "hash":  # keyed: equal values hash alike, but no one can hash a guess
+        if not re.fullmatch(r"[0-9a-f]{32,}", hash_key):
+            raise ValueError("a hash mask needs the platform's hash key")
+        return f"sha256('{hash_key}' || CAST({col} AS VARCHAR))"
     keep = int(kind[4:])
     text = f"CAST({col} AS VARCHAR)"
     return (f"CASE WHEN {col} IS NULL THEN NULL ELSE repeat('*', greatest(length({text}) - "

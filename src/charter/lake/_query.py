@@ -51,6 +51,7 @@ from sqlglot import exp
 
 from charter.core.context import Runtime
 from charter.errors import Invalid
+from charter.lake._common import hash_mask_key
 from charter.lake._sql import DENIED_FUNCTIONS, DENIED_PREFIXES
 
 _PLANS = 1024  # snapshot file plans kept per runtime
@@ -494,11 +495,16 @@ def run(runtime: Runtime, sql: str, sources: dict[str, Source],
                           "(CHARTER_LAKE_QUERY_TIMEOUT)", code="query_timeout") from None
         except (duckdb.InternalException, duckdb.FatalException) as exc:
             engines.discard(files)
-            message = str(exc).splitlines()[0][:300]
-            raise Invalid(f"the query engine failed on this query: {message}",
+            raise Invalid(f"the query engine failed on this query: {_said(runtime, exc)}",
                           code="query_failed") from None
         except duckdb.Error as exc:
-            message = str(exc).splitlines()[0][:300]
-            raise Invalid(f"the query failed: {message}", code="query_failed") from None
+            raise Invalid(f"the query failed: {_said(runtime, exc)}",
+                          code="query_failed") from None
         finally:
             timer.cancel()
+
+
+def _said(runtime: Runtime, error: duckdb.Error) -> str:
+    """What DuckDB said, for the caller: its first line only (the lines after quote the
+    SQL, views included), without the hash mask's key should a message ever hold it."""
+    return str(error).splitlines()[0][:300].replace(hash_mask_key(runtime), "<key>")

@@ -24,6 +24,7 @@ from charter.lake import _grants, _iceberg, _policy, _quality, _query, _sql, _ta
 from charter.lake._common import (
     DATA_GOVERNANCE,
     check_identifier,
+    hash_mask_key,
     lake_target,
     require_database,
 )
@@ -391,7 +392,8 @@ def query(ctx: Context, account: str, sql: str, *,
             policy, columns,
             data.relation(f"{prefix}_data_{i}",
                           statistics=not (policy and policy["row_filter"])),
-            prepared.pushed.get((database, table)), guard=prepared.guard)
+            prepared.pushed.get((database, table)), guard=prepared.guard,
+            hash_key=hash_mask_key(ctx.runtime))
     result = _query.run(ctx.runtime, prepared.sql, sources, view_sql, scope)
     ctx.audit_details["rows"] = result.num_rows
     return result
