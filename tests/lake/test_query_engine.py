@@ -265,6 +265,7 @@ def test_the_least_recently_used_database_is_closed_once_idle(tables):
     "SELECT " + "+".join(["1"] * 500) + " AS x FROM v",
     "(WITH pg_settings AS (SELECT 1 AS name) SELECT s.name FROM pg_settings s, v) LIMIT 5",
     "SELECT current_query() AS q FROM v",
+    "SELECT json_serialize_plan('SELECT 1', optimize := true) AS p FROM v",
 ])
 def test_duckdb_own_parse_tree_is_checked_too(tables, sql):
     """What sqlglot refuses is refused again on the tree DuckDB parsed, should the two

@@ -15,6 +15,12 @@ CUSTOMERS = b"id,name,ssn\n1,Ann,111-22-3333\n2,Bob,444-55-6666\n"
 
 ATTACKS = [
     "SELECT * FROM read_csv('/etc/passwd')",
+    # functions that take SQL of their own: json_serialize_plan binds and optimises it,
+    # reaching settings, files and their statistics around every check
+    "SELECT json_serialize_plan('SELECT current_setting(''allowed_paths'')', "
+    "optimize := true) AS p FROM bank.customers",
+    "SELECT json_serialize_sql('SELECT 1') AS p FROM bank.customers",
+    "SELECT json_deserialize_sql(json_serialize_sql('SELECT 1')) AS p FROM bank.customers",
     "SELECT * FROM read_csv_auto('/etc/passwd')",
     "SELECT * FROM read_parquet('/tmp/*.parquet')",
     "SELECT read_text('/etc/hostname')",
@@ -271,9 +277,9 @@ def _view_bounds(platform, client, sql: str) -> set[str]:
     seen = []
     run = _query.run
 
-    def recording(runtime, query, sources, views, *rest):
+    def recording(runtime, query, sources, views, *rest, **options):
         seen.append((sources, views))
-        return run(runtime, query, sources, views, *rest)
+        return run(runtime, query, sources, views, *rest, **options)
 
     _query.run = recording
     try:
@@ -414,7 +420,7 @@ def test_a_column_masked_in_one_grant_and_open_in_another_reads_as_text(analyst)
                     masks={"id": "hash"})
     rows = ana.lake.query("retail-data", "SELECT id, region FROM bank.customers")
     got = sorted((r["region"] or "", r["id"]) for r in rows.to_pylist())
-    key = hash_mask_key(platform.runtime)
+    key = hash_mask_key(platform.runtime, "retail-data")
     assert got == sorted([("EU", "1"), ("EU", "3"),
                           ("", hashlib.sha256(f"{key}2".encode()).hexdigest())])
 
@@ -453,6 +459,29 @@ def test_hash_masks_are_keyed_so_a_guess_cannot_be_hashed_to_find_its_row(hashed
     assert joined.column("order_id").to_pylist() == [10, 11]
 
 
+def test_hash_keys_differ_by_producer_so_no_one_builds_a_dictionary_elsewhere(hashed):
+    """mal engineers two other domain accounts: he may load values of his choice in one,
+    share them hashed to the other and read them there next to the values. With one key
+    for the platform, that table would turn ana's hashed ids back into ids."""
+    platform, ana = hashed
+    seen = ana.lake.query("retail-data", "SELECT id, name FROM bank.customers").to_pylist()
+    for account in ("mkt-data", "ops-data"):
+        platform.admin.accounts.create(account, ou="/workloads/data/prod",
+                                       blueprint="data-domain",
+                                       tags={"owner": account[:3], "cost-center": "cc-9"})
+    platform.admin.lake.create_domain("mkt", account="mkt-data")
+    platform.admin.lake.create_database("mkt-data", "dict")
+    mal, _ = platform.user("mal", "mkt-data-data-engineers", "ops-data-data-engineers")
+    mal.lake.ingest("mkt-data", "dict.guesses",
+                    ("v,w\n" + "".join(f"{i},{i}\n" for i in range(100))).encode(),
+                    mode="create")
+    mal.lake.grant("mkt-data", "dict.guesses", to="account:ops-data", masks={"v": "hash"})
+    hashes = {r["v"]: r["w"] for r in mal.lake.query("ops-data", "SELECT v, w FROM "
+                                                      "dict.guesses").to_pylist()}
+    assert len(hashes) == 100  # the share does hash mal's values
+    assert not [r for r in seen if r["id"] in hashes]
+
+
 @pytest.mark.parametrize("sql", [
     "SELECT CAST(id AS INTEGER) AS x FROM bank.customers",
     "SELECT CAST(id AS DECIMAL(3, 1)) AS x FROM bank.customers",
@@ -470,7 +499,7 @@ def test_errors_never_tell_the_hash_key(hashed, sql):
     platform, ana = hashed
     with pytest.raises(CharterError) as failed:
         ana.lake.query("retail-data", sql)
-    assert hash_mask_key(platform.runtime) not in failed.value.message
+    assert hash_mask_key(platform.runtime, "retail-data") not in failed.value.message
     assert "__charter" not in failed.value.message
 
 

@@ -256,8 +256,9 @@ ColumnsOpt = Annotated[str | None, typer.Option(help="Only these columns, comma-
 ExcludeOpt = Annotated[str | None, typer.Option(help="All but these columns, comma-separated.")]
 FilterOpt = Annotated[str | None, typer.Option(help="Rows where this holds: region = 'EU'.")]
 MaskOpt = Annotated[list[str] | None, typer.Option(
-    "--mask", help="COL=KIND with KIND null, constant, hash (keyed sha256: equal values "
-    "match and join, guesses cannot be hashed) or lastN (e.g. last4); repeat.")]
+    "--mask", help="COL=KIND with KIND null, constant, hash (sha256 keyed per producer "
+    "account: equal values match and join, guesses cannot be hashed) or lastN (e.g. "
+    "last4); repeat.")]
 GrantOptionOpt = Annotated[bool, typer.Option("--grant-option",
                                               help="The grantee may grant it onward.")]
 

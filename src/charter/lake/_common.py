@@ -47,12 +47,16 @@ def split_table(name: str) -> tuple[str, str]:
     return database, table
 
 
-def hash_mask_key(runtime: Runtime) -> str:
-    """The secret a hash mask mixes into every value (hex), derived from the platform's
-    audit key: equal values still hash alike, so masked columns join, but without the
-    key nobody can hash a guess (a phone number, a card number) to find its row."""
-    key = runtime.cache.get("lake.hash_key")
+def hash_mask_key(runtime: Runtime, owner: str) -> str:
+    """The secret a hash mask mixes into every value of `owner`'s tables (hex), derived
+    from the platform's audit key: equal values still hash alike across the owner's
+    tables, so masked columns join, but without the key nobody can hash a guess (a
+    phone number, a card number) to find its row. One key per producer account: a
+    table whose hashes someone can read beside values they chose must come from an
+    account where they may ingest, and there they read every table as it is anyway."""
+    keys: dict[str, str] = runtime.cache.setdefault("lake.hash_keys", {})
+    key = keys.get(owner)
     if key is None:
-        key = runtime.cache["lake.hash_key"] = hmac.new(
-            runtime.audit_key, b"charter lake hash mask", sha256).hexdigest()
+        key = keys[owner] = hmac.new(runtime.audit_key, b"charter lake hash mask\0"
+                                     + owner.encode(), sha256).hexdigest()
     return key

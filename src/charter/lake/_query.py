@@ -51,7 +51,6 @@ from sqlglot import exp
 
 from charter.core.context import Runtime
 from charter.errors import Invalid
-from charter.lake._common import hash_mask_key
 from charter.lake._sql import DENIED_FUNCTIONS, DENIED_PREFIXES
 
 _PLANS = 1024  # snapshot file plans kept per runtime
@@ -472,11 +471,13 @@ def with_views(sql: str, views: dict[str, str]) -> str:
 
 
 def run(runtime: Runtime, sql: str, sources: dict[str, Source],
-        views: dict[str, str], scope: Hashable = None) -> pa.Table:
+        views: dict[str, str], scope: Hashable = None, *,
+        secrets: tuple[str, ...] = ()) -> pa.Table:
     """Run `sql` over the governed `views` (name -> SELECT) and nothing else. Sources
     held as Arrow data are registered under their names; the views read the rest from
     files. The views join `sql` as CTEs (no view is created, so none is bound twice),
-    and the whole is checked on DuckDB's own parse tree before it runs."""
+    and the whole is checked on DuckDB's own parse tree before it runs. `secrets`
+    (the views' hash mask keys) never reach the caller in an error message."""
     files = frozenset(p for s in sources.values() for p in s.paths)
     timeout = runtime.settings.lake_query_timeout
     engines = _engines(runtime)
@@ -495,16 +496,20 @@ def run(runtime: Runtime, sql: str, sources: dict[str, Source],
                           "(CHARTER_LAKE_QUERY_TIMEOUT)", code="query_timeout") from None
         except (duckdb.InternalException, duckdb.FatalException) as exc:
             engines.discard(files)
-            raise Invalid(f"the query engine failed on this query: {_said(runtime, exc)}",
+            raise Invalid(f"the query engine failed on this query: {_said(exc, secrets)}",
                           code="query_failed") from None
         except duckdb.Error as exc:
-            raise Invalid(f"the query failed: {_said(runtime, exc)}",
+            raise Invalid(f"the query failed: {_said(exc, secrets)}",
                           code="query_failed") from None
         finally:
             timer.cancel()
 
 
-def _said(runtime: Runtime, error: duckdb.Error) -> str:
+def _said(error: duckdb.Error, secrets: tuple[str, ...]) -> str:
     """What DuckDB said, for the caller: its first line only (the lines after quote the
-    SQL, views included), without the hash mask's key should a message ever hold it."""
-    return str(error).splitlines()[0][:300].replace(hash_mask_key(runtime), "<key>")
+    SQL, views included), without the `secrets` should a message ever hold one, in any
+    case, cut short only once they are out."""
+    said = str(error).splitlines()[0] if str(error) else ""
+    for secret in secrets:
+        said = re.sub(re.escape(secret), "<key>", said, flags=re.IGNORECASE)
+    return said[:300]

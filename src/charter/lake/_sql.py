@@ -11,8 +11,9 @@ Key contracts:
   object) is refused, so the engine never gets to look such a name up.
   One-part names are plain ASCII identifiers, compared as the engine compares them.
 - Names starting with `__charter` belong to the engine and are refused anywhere.
-- Functions that reach files, settings or the engine's metadata, or report statistics
-  of rows outside the grant, are refused by name;
+- Functions that reach files, settings or the engine's metadata, take SQL of their own
+  (`json_serialize_plan` binds it, beyond every check), or report statistics of rows
+  outside the grant, are refused by name;
   `SUMMARIZE`, `DESCRIBE`, `SHOW` and `AT (VERSION => ...)` are refused.
 - The rewrite replaces the reference by a view name chosen by Charter, keeping alias,
   column aliases and sampling.
@@ -39,7 +40,8 @@ _DENIED_NODES = tuple(getattr(exp, n) for n in (
     "Uncache", "Update", "Use", "HistoricalData", "Version") if hasattr(exp, n))
 DENIED_PREFIXES = ("read_", "glob", "duckdb_", "pragma_", "current_setting", "getenv",
                     "query", "sniff_", "parquet_", "iceberg_", "delta_", "sqlite_",
-                    "postgres_", "mysql_", "json_execute", "checkpoint", "which_secret",
+                    "postgres_", "mysql_", "json_execute", "json_serialize",
+                    "json_deserialize", "checkpoint", "which_secret",
                     "load_", "install_", "enable_", "disable_", "set_", "import_", "export_")
 
 

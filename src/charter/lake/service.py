@@ -372,7 +372,7 @@ def query(ctx: Context, account: str, sql: str, *,
         columns = list(data.columns)
         views[(database, table)] = f"{prefix}_view_{i}"
         sources[f"{prefix}_data_{i}"] = data
-        found.append((database, table, policy, data, columns))
+        found.append((database, table, policy, data, columns, owner))
         read.append({"table": f"{database}.{table}", "owner": owner, "snapshot": snapshot,
                      "columns": [c for c in columns if policy is None or
                                  policy["columns"] is None or c in policy["columns"]],
@@ -384,17 +384,18 @@ def query(ctx: Context, account: str, sql: str, *,
                       code="invalid_snapshot")
     facts = tuple(((d, t), (tuple((c, k) for _, c, k in data.fields),
                             frozenset(_policy.unmasked(policy, columns))))
-                  for d, t, policy, data, columns in found
+                  for d, t, policy, data, columns, _owner in found
                   if policy is not None and policy["row_filter"] and data.fields)
     prepared = _sql.prepare(sql, tuple(views.items()), facts, scope)
-    for i, (database, table, policy, data, columns) in enumerate(found):
+    for i, (database, table, policy, data, columns, owner) in enumerate(found):
         view_sql[views[(database, table)]] = _policy.view_sql(
             policy, columns,
             data.relation(f"{prefix}_data_{i}",
                           statistics=not (policy and policy["row_filter"])),
             prepared.pushed.get((database, table)), guard=prepared.guard,
-            hash_key=hash_mask_key(ctx.runtime))
-    result = _query.run(ctx.runtime, prepared.sql, sources, view_sql, scope)
+            hash_key=hash_mask_key(ctx.runtime, owner))
+    keys = tuple({hash_mask_key(ctx.runtime, f[5]) for f in found})
+    result = _query.run(ctx.runtime, prepared.sql, sources, view_sql, scope, secrets=keys)
     ctx.audit_details["rows"] = result.num_rows
     return result
 
