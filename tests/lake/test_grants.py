@@ -207,3 +207,23 @@ def test_database_grant_to_a_group(lake):
     assert code == 1 and "[invalid_grant]" in err
     code, _, err = platform.cli("lake", "share", "retail-data", "nodb", "--with", "team-a-dev")
     assert code == 1 and "[database_not_found]" in err
+
+
+def test_an_auditor_reads_the_trail_but_lake_data_only_through_grants(lake):
+    """IT auditors hold every read action across the organisation, but not the one that
+    reads every table's data as it is: they see a table only as a grant shows it."""
+    platform, erin = lake
+    aud, _ = platform.user("aud", "security-auditors")
+    with pytest.raises(CharterError) as refused:
+        aud.lake.query("retail-data", SQL)
+    assert refused.value.code == "query_refused"
+    assert aud.audit.verify()["ok"]
+    platform.admin.groups.create("audit-sample")
+    platform.admin.groups.add_member("audit-sample", "aud")
+    erin.lake.grant("retail-data", "bank.customers", to="group:audit-sample",
+                    columns=["id", "region"], row_filter="region = 'EU'")
+    seen = aud.lake.query("retail-data", SQL)
+    assert seen.column_names == ["id", "region"] and seen.column("id").to_pylist() == [1, 3]
+    sets = {p["name"]: p for p in platform.admin.permission_sets.list()}
+    assert "lake:ReadTable" not in sets["auditor"]["actions"]
+    assert "lake:QueryTables" in sets["auditor"]["actions"]

@@ -34,11 +34,14 @@ def declare(name: str, kind: str, description: str) -> ActionDef:
 
 
 def expand(patterns: list[str]) -> list[str]:
-    """Concrete action names matched by patterns (`org:*`, `*:List*`, or `@read`)."""
+    """Concrete action names matched by patterns (`org:*`, `*:List*`, or `@read`), less
+    those matched by patterns starting with `!` (`!lake:ReadTable`)."""
     chosen: set[str] = set()
+    dropped: set[str] = set()
     for pattern in patterns:
+        into, pattern = (dropped, pattern[1:]) if pattern.startswith("!") else (chosen, pattern)
         if pattern in ("@read", "@write"):
-            chosen.update(a.name for a in ACTIONS.values() if a.kind == pattern[1:])
+            into.update(a.name for a in ACTIONS.values() if a.kind == pattern[1:])
         else:
-            chosen.update(n for n in ACTIONS if fnmatch.fnmatchcase(n, pattern))
-    return sorted(chosen)
+            into.update(n for n in ACTIONS if fnmatch.fnmatchcase(n, pattern))
+    return sorted(chosen - dropped)

@@ -57,8 +57,12 @@ PERMISSION_SETS: dict[str, PermissionSet] = {
                       "Model cards, model dashboard, compliance.",
                       ("governance:*", "registry:Describe*", "registry:List*",
                        "controls:List*", "controls:Read*", *_READ_OWN, *_READ_TRAIL)),
+        # Every read but lake:ReadTable, which reads every table's data as it is: an
+        # auditor sees lake data only through grants, like anyone but the table's
+        # producer and the data lake administrators.
         PermissionSet("auditor", "IT auditor", "central",
-                      "Reads logs and the audit trail; never changes anything.", ("@read",)),
+                      "Reads logs and the audit trail; never changes anything.",
+                      ("@read", "!lake:ReadTable")),
         PermissionSet("cost-viewer", "LOB executive, ML manager", "a LOB",
                       "Cost and usage reports.", ("cost:*", "org:DescribeAccount")),
     )
