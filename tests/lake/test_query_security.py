@@ -21,6 +21,11 @@ ATTACKS = [
     "optimize := true) AS p FROM bank.customers",
     "SELECT json_serialize_sql('SELECT 1') AS p FROM bank.customers",
     "SELECT json_deserialize_sql(json_serialize_sql('SELECT 1')) AS p FROM bank.customers",
+    # how DuckDB holds vectors tells of rows a filter dropped; ids count others' queries
+    "SELECT vector_type(name) AS v, count(*) AS n FROM bank.customers GROUP BY ALL",
+    "SELECT current_connection_id() AS c, current_query_id() AS q FROM bank.customers",
+    "SELECT current_transaction_id() AS t, txid_current() AS x FROM bank.customers",
+    "SELECT sleep_ms(10) AS s FROM bank.customers",
     "SELECT * FROM read_csv_auto('/etc/passwd')",
     "SELECT * FROM read_parquet('/tmp/*.parquet')",
     "SELECT read_text('/etc/hostname')",

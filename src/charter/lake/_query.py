@@ -326,6 +326,7 @@ _CHECKED_REFS = frozenset({"INVALID", "BASE_TABLE", "TABLE_FUNCTION", "CTE", "PI
 _denied_lock = threading.Lock()
 _denied: frozenset[str] | None = None
 _FROM = re.compile(r"\bfrom\b")
+_CALLED = re.compile(r'"?([a-z_][a-z0-9_]*)"?\s*\(')  # a function called in a macro body
 
 
 def _denied_functions() -> frozenset[str]:
@@ -343,9 +344,14 @@ def _denied_functions() -> frozenset[str]:
                                    "lower(macro_definition) FROM duckdb_functions() "
                                    "WHERE function_type = 'macro'").fetchall()
             denied = set(DENIED_FUNCTIONS)
+
+            def calls_denied(body: str) -> bool:
+                return any(name in denied or name.startswith(DENIED_PREFIXES)
+                           for name in _CALLED.findall(body))
+
             while True:
                 more = {n for n, body in rows if n not in denied and body and (
-                    _FROM.search(body) or any(d + "(" in body for d in denied))}
+                    _FROM.search(body) or calls_denied(body))}
                 if not more:
                     break
                 denied |= more
@@ -420,7 +426,7 @@ def _walk(node: Any, ctes: frozenset[str], trusted: frozenset[str] = frozenset()
                 or node.get("at_clause") or not name.isascii() or name.lower() not in ctes):
             raise _refused("the query reads something other than catalog tables and its "
                            "own CTEs")
-    if node.get("class") == "FUNCTION":
+    if node.get("class") in ("FUNCTION", "WINDOW"):  # a window names its function too
         name = str(node.get("function_name", "")).lower()
         if name.startswith(DENIED_PREFIXES) or name in _denied_functions():
             raise _refused(f"function {name} is not allowed")
@@ -496,20 +502,22 @@ def run(runtime: Runtime, sql: str, sources: dict[str, Source],
                           "(CHARTER_LAKE_QUERY_TIMEOUT)", code="query_timeout") from None
         except (duckdb.InternalException, duckdb.FatalException) as exc:
             engines.discard(files)
-            raise Invalid(f"the query engine failed on this query: {_said(exc, secrets)}",
-                          code="query_failed") from None
+            raise Invalid("the query engine failed on this query: "
+                          f"{_said(exc, secrets, files)}", code="query_failed") from None
         except duckdb.Error as exc:
-            raise Invalid(f"the query failed: {_said(exc, secrets)}",
+            raise Invalid(f"the query failed: {_said(exc, secrets, files)}",
                           code="query_failed") from None
         finally:
             timer.cancel()
 
 
-def _said(error: duckdb.Error, secrets: tuple[str, ...]) -> str:
+def _said(error: duckdb.Error, secrets: tuple[str, ...], files: frozenset[str]) -> str:
     """What DuckDB said, for the caller: its first line only (the lines after quote the
-    SQL, views included), without the `secrets` should a message ever hold one, in any
-    case, cut short only once they are out."""
+    SQL, views included), without the `secrets` (in any letter case) or the data files'
+    paths should a message ever hold one, cut short only once they are out."""
     said = str(error).splitlines()[0] if str(error) else ""
     for secret in secrets:
         said = re.sub(re.escape(secret), "<key>", said, flags=re.IGNORECASE)
+    for path in files:
+        said = said.replace(path, "<data file>")
     return said[:300]

@@ -48,10 +48,19 @@ DENIED_PREFIXES = ("read_", "glob", "duckdb_", "pragma_", "current_setting", "ge
 # Functions that read relations or reveal more than the governed rows: pg_catalog macros
 # that select from the engine's catalog; `stats`, which reports a column's min and max
 # over the whole file, rows outside the row filter included; `current_query`, which
-# shows the views' SQL; `index_key`, which tells whether engine objects exist.
+# shows the views' SQL; `index_key`, which tells whether engine objects exist;
+# `vector_type`; the connection, query and transaction ids; and `sleep_ms`, which only
+# serves timing probes.
 DENIED_FUNCTIONS = frozenset({"stats", "pg_get_viewdef", "pg_get_constraintdef",
                               "format_type", "get_block_size", "pg_sleep", "getvariable",
-                              "current_query", "index_key"})
+                              "current_query", "index_key",
+                              # how DuckDB holds a column's vectors: dictionary and
+                              # constant vectors tell of rows the filter dropped
+                              "vector_type",
+                              # ids that count every caller's queries on a shared engine
+                              "current_connection_id", "current_query_id",
+                              "current_transaction_id", "txid_current",
+                              "sleep_ms"})
 RESERVED = "__charter"
 _CTE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
