@@ -23,7 +23,10 @@ Key contracts:
 - A view under a row filter reads its files with their column statistics withheld
   (`Source.relation(statistics=False)`), so DuckDB plans with no min or max of rows the
   filter hides; other views keep them, which DuckDB's joins need to run at full speed.
-- File plans are cached per (table uuid, snapshot id): a snapshot never changes.
+- File plans are cached per (table uuid, snapshot id): a snapshot never changes. A
+  query text whose tree passed the check is kept per caller (`_check_once`).
+- A caller sees the first line of DuckDB's error only (the rest quotes the SQL, views
+  included), without hash mask keys or data file paths (`_said`).
 """
 
 from __future__ import annotations

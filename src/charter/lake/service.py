@@ -1,5 +1,10 @@
 """Lake service: data domains, databases and tables in the central catalog, ingestion into
-Iceberg with quality rules, snapshots."""
+Iceberg with quality rules, snapshots, and governed queries.
+
+A governed query keeps, per caller, what it may read of each table under the policy and
+data versions (`_readable`: never stale, since only write operations change it), and
+hands the rest to `_sql` (parse, rewrite) and `_query` (check, run); docs/design.md,
+"What a query keeps"."""
 
 from __future__ import annotations
 
