@@ -506,6 +506,7 @@ def test_errors_never_tell_the_hash_key(hashed, sql):
         ana.lake.query("retail-data", sql)
     assert hash_mask_key(platform.runtime, "retail-data") not in failed.value.message
     assert "__charter" not in failed.value.message
+    assert ".parquet" not in failed.value.message
 
 
 def test_comparisons_that_would_cast_hidden_values_stay_out_of_the_scan(analyst):
