@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import threading
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 from cachetools import LRUCache
@@ -361,48 +361,56 @@ def query(ctx: Context, account: str, sql: str, *,
     scope = (ctx.principal.name, ctx.principal.is_system)  # what is kept by text, per caller
     parsed = _sql.parse(sql, scope)
     pinned = _pinned_snapshots(snapshots or {})
-    views: dict[tuple[str, str], str] = {}
-    sources: dict[str, _query.Source] = {}
     read: list[dict[str, Any]] = []
     ctx.audit_details["tables"] = read
-    view_sql: dict[str, str] = {}
     # View names no query can guess (and the parser refuses the prefix anyway), the same
     # for every query of this process, so a repeated query's checks are kept by its text.
     prefix = ctx.runtime.cache.setdefault("lake.view_prefix",
                                           f"{_sql.RESERVED}_{secrets.token_hex(8)}")
-    found = []
+    readings = []
     for i, (database, table) in enumerate(parsed.tables):
         owner, policy, data, snapshot = _readable(ctx, account, database, table,
                                                   pinned.pop((database, table), None))
-        columns = list(data.columns)
-        views[(database, table)] = f"{prefix}_view_{i}"
-        sources[f"{prefix}_data_{i}"] = data
-        found.append((database, table, policy, data, columns, owner))
+        reading = _Reading((database, table), owner, policy, data, f"{prefix}_view_{i}",
+                           f"{prefix}_data_{i}")
+        readings.append(reading)
         read.append({"table": f"{database}.{table}", "owner": owner, "snapshot": snapshot,
-                     "columns": [c for c in columns if policy is None or
+                     "columns": [c for c in data.columns if policy is None or
                                  policy["columns"] is None or c in policy["columns"]],
-                     "governed": policy is not None,
-                     "row_filter": bool(policy and policy["row_filter"])})
+                     "governed": policy is not None, "row_filter": reading.filtered})
     if pinned:
         names = ", ".join(f"{d}.{t}" for d, t in pinned)
         raise Invalid(f"--snapshot names tables the query does not read: {names}",
                       code="invalid_snapshot")
-    facts = tuple(((d, t), (tuple((c, k) for _, c, k in data.fields),
-                            frozenset(_policy.unmasked(policy, columns))))
-                  for d, t, policy, data, columns, _owner in found
-                  if policy is not None and policy["row_filter"] and data.fields)
-    prepared = _sql.prepare(sql, tuple(views.items()), facts, scope)
-    for i, (database, table, policy, data, columns, owner) in enumerate(found):
-        view_sql[views[(database, table)]] = _policy.view_sql(
-            policy, columns,
-            data.relation(f"{prefix}_data_{i}",
-                          statistics=not (policy and policy["row_filter"])),
-            prepared.pushed.get((database, table)), guard=prepared.guard,
-            hash_key=hash_mask_key(ctx.runtime, owner))
-    keys = tuple({hash_mask_key(ctx.runtime, f[5]) for f in found})
-    result = _query.run(ctx.runtime, prepared.sql, sources, view_sql, scope, secrets=keys)
+    facts = tuple((r.table, (tuple((c, k) for _, c, k in r.data.fields),
+                             frozenset(_policy.unmasked(r.policy, list(r.data.columns)))))
+                  for r in readings if r.filtered and r.data.fields)
+    prepared = _sql.prepare(sql, tuple((r.table, r.view) for r in readings), facts, scope)
+    keys = {r.owner: hash_mask_key(ctx.runtime, r.owner) for r in readings}
+    view_sql = {r.view: _policy.view_sql(
+        r.policy, list(r.data.columns),
+        r.data.relation(r.source, statistics=not r.filtered),
+        prepared.pushed.get(r.table), guard=prepared.guard, hash_key=keys[r.owner])
+        for r in readings}
+    result = _query.run(ctx.runtime, prepared.sql, {r.source: r.data for r in readings},
+                        view_sql, scope, secrets=tuple(keys.values()))
     ctx.audit_details["rows"] = result.num_rows
     return result
+
+
+class _Reading(NamedTuple):
+    """One catalog table a query reads: whose it is, the caller's policy on it, its data,
+    and the names its view and data take in the engine."""
+    table: tuple[str, str]
+    owner: str
+    policy: dict[str, Any] | None
+    data: _query.Source
+    view: str
+    source: str
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.policy and self.policy["row_filter"])
 
 
 def _pinned_snapshots(snapshots: dict[str, int]) -> dict[tuple[str, str], int]:
