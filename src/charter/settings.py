@@ -48,6 +48,22 @@ class Settings(BaseSettings):
         description="Key of the audit chain's HMAC. Default: CHARTER_HOME/audit.key, made "
         "on first use; servers sharing one database must all be given the same key.",
     )
+    audit_signing_key: Path | None = Field(
+        default=None,
+        description="PEM file of the Ed25519 key that signs the audit trail's checkpoints. "
+        "Default: CHARTER_HOME/audit-signing.key, made on first use. Never kept in the "
+        "metadata database; servers sharing one database must be given the same key.",
+    )
+    audit_checkpoint_url: str | None = Field(
+        default=None,
+        description="Where signed checkpoints of the audit trail are written, append-only: "
+        "a directory or file:// URL. Default: the log-archive account's part of the "
+        "object store. Point it at storage the metadata database's writers cannot change.",
+    )
+    audit_checkpoint_interval: float = Field(
+        default=60, gt=0,
+        description="Seconds between the checkpoints a server signs of the audit trail.",
+    )
     lake_query_engines: int = Field(
         default=4, ge=1,
         description="Locked DuckDB databases kept for governed lake queries, one for each "

@@ -97,7 +97,8 @@ permit(principal, action in [Action::"identity:CreateToken", Action::"identity:L
 when { context has owner && context.owner == principal };
 @id("base:list-accounts")
 permit(principal, action in [Action::"org:ListAccounts", Action::"controls:ListFindings",
-                             Action::"audit:ListEvents"], resource == OU::"/");
+                             Action::"audit:ListEvents"], resource == OU::"/")
+unless { context has account };
 @id("base:catalogues")
 permit(principal, action in [Action::"org:ListBlueprints", Action::"controls:ListControls",
                              Action::"identity:ListPermissionSets"], resource);
@@ -108,6 +109,9 @@ when { resource is Account && resource.status == "closed" };
 # Listing calls are open to every signed-in principal at the root only; each listed item
 # is then filtered through its own per-account action (org:DescribeAccount,
 # controls:ReadFindings, audit:ReadEvents), so a listing never shows a foreign account.
+# A request naming one account that does not exist is decided at the root with the name
+# in `context.account` (`org.target_in_account`): the open listing does not apply to it,
+# so only organisation-wide principals learn that the account does not exist.
 
 
 @dataclass

@@ -3,7 +3,8 @@ Cedar -> proactive controls -> execute -> audit + events, in one transaction.
 
 Every domain service function that reads or changes a protected resource is declared
 with `@operation`; calling it is the only way to run it. Key contracts:
-- One audit record per top-level operation, allowed, denied or failed. Allowed
+- One audit record per top-level operation, allowed, denied or failed. Input refused
+  before authorization (nothing to decide on) is recorded `deny` / `rejected`. Allowed
   operations write it in the same transaction as their effect; denied and failed ones
   write it in a fresh transaction after the rollback, so nothing half-done remains.
 - Nested operations (a service calling another inside an operation) join the open
@@ -203,14 +204,17 @@ def _audit_failure(ctx: Context, action: str, failure: _Failure) -> None:
         code, message = error.code, error.message
     else:
         code, message = "internal_error", type(error).__name__
-    if failure.decision == "deny":
+    decision = failure.decision
+    if failure.target is None:  # refused before authorization: its input named nothing
+        decision, outcome = "deny", "rejected"
+    elif decision == "deny":
         outcome = "denied"
     elif isinstance(error, ControlViolation):
         outcome = "refused"
     else:
         outcome = "error"
     with ctx.runtime.db.transaction() as session:
-        chain.append(session, [_record(ctx, action, failure.target, failure.decision, outcome,
+        chain.append(session, [_record(ctx, action, failure.target, decision, outcome,
                                        error_code=code, reason=message[:MAX_REASON])],
                      key=ctx.runtime.audit_key)
     ctx.audited = True
@@ -238,7 +242,8 @@ def audit_rejected(ctx: Context, route: str, error: CharterError) -> None:
     with ctx.runtime.db.transaction() as session:
         chain.append(session, [chain.AuditRecord(
             principal=ctx.principal.name, account="unknown", action=REJECTED.name,
-            resource=route[:500], decision="deny", outcome="error", request_id=ctx.request_id,
+            resource=route[:500], decision="deny", outcome="rejected",
+            request_id=ctx.request_id,
             source=ctx.source, error_code=error.code, reason=error.message[:MAX_REASON])],
             key=ctx.runtime.audit_key)
     ctx.audited = True

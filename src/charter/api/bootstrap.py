@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from charter.access.authorizer import ou_target
 from charter.access.pipeline import operation
+from charter.audit import service as audit
 from charter.controls import service as controls
 from charter.core.context import SYSTEM_PRINCIPAL, Context, Runtime
 from charter.core.db import migrate
@@ -31,6 +32,7 @@ class InitResult:
     created: list[str] = field(default_factory=list)
     found: list[str] = field(default_factory=list)
     admin_token: str | None = None
+    checkpoint_seq: int | None = None
 
 
 @operation("identity:Bootstrap", "write",
@@ -71,4 +73,7 @@ def initialize(runtime: Runtime, *, new_admin_token: bool = False) -> InitResult
     if not any(line.startswith("control") for line in result.created):
         result.found.append("default controls")
     dispatch_pending(runtime)
+    # A signed checkpoint from the start: a trail emptied later is told, not taken as new.
+    checkpoint = audit.checkpoint_trail(ctx)
+    result.checkpoint_seq = checkpoint.seq if checkpoint else None
     return result

@@ -9,6 +9,7 @@ import tempfile
 from charter.core.context import Runtime
 from charter.core.db import Database
 from charter.core.storage import open_store
+from charter.errors import Invalid
 from charter.settings import Settings
 
 
@@ -21,10 +22,17 @@ def load_domains() -> None:
     from charter.org import service as _org  # noqa: F401
 
 
+MIN_AUDIT_KEY = 32  # characters: the generated key is 64 hex digits
+
+
 def audit_key(settings: Settings) -> bytes:
-    """CHARTER_AUDIT_KEY, else CHARTER_HOME/audit.key (made once, owner-only)."""
+    """CHARTER_AUDIT_KEY, else CHARTER_HOME/audit.key (made once, owner-only).
+
+    A key set but empty or short is refused: an empty key would turn the chain's HMAC into
+    a plain hash anyone can compute, and the lake's hash masks are keyed from it too.
+    """
     if settings.audit_key is not None:
-        return settings.audit_key.get_secret_value().encode()
+        return _checked_key(settings.audit_key.get_secret_value(), "CHARTER_AUDIT_KEY")
     path = settings.home / "audit.key"
     if not path.exists():
         settings.home.mkdir(parents=True, exist_ok=True)
@@ -37,15 +45,27 @@ def audit_key(settings: Settings) -> bytes:
             pass
         finally:
             os.unlink(tmp)
-    return path.read_text().strip().encode()
+    return _checked_key(path.read_text(), str(path))
+
+
+def _checked_key(text: str, where: str) -> bytes:
+    key = text.strip()
+    if len(key) < MIN_AUDIT_KEY:
+        raise Invalid(f"the audit key in {where} is {'empty' if not key else 'too short'}: "
+                      f"it must be at least {MIN_AUDIT_KEY} characters (for example "
+                      "`python -c 'import secrets; print(secrets.token_hex(32))'`); "
+                      "Charter does not start without one", code="invalid_audit_key")
+    return key.encode()
 
 
 def build_runtime(settings: Settings) -> Runtime:
     load_domains()
+    from charter.audit import service as audit
     from charter.controls import service as controls
 
     runtime = Runtime(settings=settings, db=Database(settings.resolved_database_url),
                       storage=open_store(settings.resolved_storage_root),
                       audit_key=audit_key(settings))
+    audit.install(runtime)
     controls.install(runtime)
     return runtime

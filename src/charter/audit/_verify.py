@@ -56,27 +56,31 @@ class _Range:
 
 
 def _walk(rows: Iterable[Any], lo: int, hi: int, key: bytes) -> _Range:
+    """Walk one range; `count` is how many records checked out before the first fault, so
+    a failed verify still says how much of the trail held."""
     walked = _Range(lo, hi)
     expected, prev = lo, None
     for (seq, t, principal, account, action, resource, decision, outcome, error_code, reason,
          request_id, source, details, prev_hash, digest) in rows:
         if seq != expected:
             walked.bad = (expected, f"record {expected} is missing (removed or reordered)")
-            return walked
+            break
         if prev is None:
             walked.first_prev = prev_hash
         elif prev_hash != prev:
             walked.bad = (seq, f"record {seq} does not link to record {seq - 1}")
-            return walked
+            break
         if record_hash(seq, t, principal, account, action, resource, decision, outcome,
                        error_code, reason, request_id, source, details, prev_hash,
                        key) != digest:
-            walked.bad = (seq, f"record {seq} was changed after it was written")
-            return walked
+            walked.bad = (seq, f"record {seq} does not verify: changed after it was "
+                               "written, or not written by Charter")
+            break
         prev, expected = digest, expected + 1
+    else:
+        if expected <= hi:
+            walked.bad = (expected, f"record {expected} is missing (removed from the end)")
     walked.count, walked.last_hash = expected - lo, prev
-    if expected <= hi:
-        walked.bad = (expected, f"record {expected} is missing (removed from the end)")
     return walked
 
 

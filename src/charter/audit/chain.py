@@ -3,8 +3,11 @@
 Key contracts:
 - `append` runs in the caller's transaction: the record commits with the operation's
   effect or not at all.
-- Each record's hash is sha256 over its own fields and the previous record's hash, so an
-  edited, removed or reordered record breaks the chain at that record.
+- Each record's hash is an HMAC-sha256 under the audit key over its own fields and the
+  previous record's hash, so an edited, removed or reordered record breaks the chain at
+  that record.
+- Signed checkpoints of the head, kept outside the metadata database (`_checkpoint`),
+  catch what the chain alone cannot: its newest records removed with the head moved back.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from functools import lru_cache
 from hashlib import sha256
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from charter.audit.orm import AuditEvent, AuditHead
@@ -110,11 +113,19 @@ def _lock_head(conn: Connection) -> tuple[int, str]:
 
 
 def append(session: Session, records: Iterable[AuditRecord], *, key: bytes = b"") -> int:
-    """Append records to the chain in the caller's transaction; returns the last seq."""
+    """Append records to the chain in the caller's transaction; returns the last seq.
+
+    A row already stored past the head was not appended through the chain (a forgery, or
+    a write made around Charter): the new records go after it, still linked to the head,
+    so the platform keeps recording and `verify` names that row as the first bad one.
+    """
     # Core statements on the session's connection: appended on every operation, so the
     # ORM's per-statement work is worth skipping.
     conn = session.connection()
     seq, prev = _lock_head(conn)
+    stray = conn.execute(select(func.max(_EVENTS.c.seq)).where(_EVENTS.c.seq > seq)).scalar()
+    if stray is not None:
+        seq = stray
     rows = []
     for rec in records:
         seq += 1

@@ -41,7 +41,25 @@ class AuditQuery(BaseModel):
 
 class VerifyReport(BaseModel):
     ok: bool
-    records: int
+    records: int = Field(description="Records that checked out before the first fault.")
     head_seq: int
     first_bad_seq: int | None
     problem: str | None
+    checkpoints: int = Field(default=0, description="Signed checkpoints checked.")
+    last_checkpoint_seq: int | None = None
+    checkpoint_key_id: str | None = None
+
+
+class CheckpointRead(BaseModel):
+    seq: int = Field(description="The trail's head record when it was signed.")
+    hash: str
+    time: str
+    previous: str | None = Field(description="Digest of the checkpoint before this one.")
+    key_id: str
+    digest: str
+
+
+class CheckpointPage(Page[CheckpointRead]):
+    location: str = Field(description="Where the checkpoint files are kept.")
+    key_id: str
+    public_key: str = Field(description="PEM of the Ed25519 key that signs checkpoints.")

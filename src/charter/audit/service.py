@@ -10,11 +10,18 @@ from sqlalchemy import func, select
 from charter.access.actions import declare
 from charter.access.authorizer import Target, account_target, ou_target
 from charter.access.pipeline import allowed, operation
-from charter.audit import chain
+from charter.audit import _checkpoint, chain
 from charter.audit.orm import AuditEvent
-from charter.audit.schemas import AuditEventPage, AuditEventRead, AuditQuery, VerifyReport
+from charter.audit.schemas import (
+    AuditEventPage,
+    AuditEventRead,
+    AuditQuery,
+    CheckpointPage,
+    CheckpointRead,
+    VerifyReport,
+)
 from charter.core.clock import parse_time
-from charter.core.context import Context
+from charter.core.context import Context, Runtime
 from charter.core.ids import crn
 from charter.core.pagination import PageParams
 from charter.errors import Denied
@@ -80,9 +87,55 @@ def _readable_accounts(ctx: Context) -> list[str]:
 
 @operation("audit:VerifyTrail", "read", target=_trail)
 def verify_trail(ctx: Context) -> VerifyReport:
-    """Recompute the hash chain and report the first record that was changed, removed or
-    reordered."""
-    return VerifyReport(**chain.verify(ctx.db, key=ctx.runtime.audit_key).to_dict())
+    """Recompute the hash chain, check it against every signed checkpoint, and report the
+    first record that was changed, removed, reordered or forged."""
+    walked = chain.verify(ctx.db, key=ctx.runtime.audit_key)
+    cp = _checkpoint.of(ctx.runtime)
+    signed, bad_checkpoint = _checkpoint.load(cp)
+    faults = [f for f in (bad_checkpoint, _checkpoint.check(ctx.db, walked.head_seq, signed))
+              if f is not None]
+    if not walked.ok:
+        # The walk names a record exactly; a rewritten range only bounds where it lies.
+        faults = [f for f in faults if f.upto is None or f.upto < walked.first_bad_seq]
+        faults.append(_checkpoint.Fault(walked.first_bad_seq or 1, walked.problem or ""))
+    report = VerifyReport(ok=True, records=walked.records, head_seq=walked.head_seq,
+                          first_bad_seq=None, problem=None, checkpoints=len(signed),
+                          last_checkpoint_seq=signed[-1].seq if signed else None,
+                          checkpoint_key_id=cp.signer.key_id)
+    if faults:
+        first = min(faults, key=lambda f: f.seq)
+        report.ok, report.first_bad_seq, report.problem = False, first.seq, first.problem
+        report.records = min(walked.records, first.seq - 1)
+    elif not signed and walked.head_seq > 0:
+        report.ok = False
+        report.problem = (f"no signed checkpoint in {cp.store.location}: without one, records "
+                          "removed from the end of the trail cannot be told; sign one with "
+                          "`charter audit checkpoint` (a server signs them on its own)")
+    return report
+
+
+@operation("audit:CheckpointTrail", "write", target=_trail)
+def checkpoint_trail(ctx: Context) -> CheckpointRead | None:
+    """Sign the trail's head now, after verifying the records since the last checkpoint;
+    nothing new to sign answers the last checkpoint."""
+    made = _checkpoint.write(ctx.runtime)
+    if made is None:
+        signed, _ = _checkpoint.load(_checkpoint.of(ctx.runtime))
+        made = signed[-1] if signed else None
+    return CheckpointRead(**made.to_dict()) if made else None
+
+
+@operation("audit:ListCheckpoints", "read", target=_trail)
+def list_checkpoints(ctx: Context, *, page: PageParams | None = None) -> CheckpointPage:
+    """Signed checkpoints of the trail, newest first, with the public key that signs them."""
+    page = page or PageParams()
+    cp = _checkpoint.of(ctx.runtime)
+    signed, _ = _checkpoint.load(cp)
+    newest = signed[::-1][page.offset:page.offset + page.limit]
+    return CheckpointPage(items=[CheckpointRead(**c.to_dict()) for c in newest],
+                          total=len(signed), limit=page.limit, offset=page.offset,
+                          location=cp.store.location, key_id=cp.signer.key_id,
+                          public_key=cp.signer.public_pem)
 
 
 @operation("audit:StopTrail", "write", target=_trail)
@@ -95,3 +148,12 @@ def stop_trail(ctx: Context) -> None:
 def delete_events(ctx: Context, *, before: str | None = None) -> None:
     """Delete audit records (always refused: records are kept)."""
     raise Denied("audit records cannot be deleted", code="trail_protected")
+
+
+Checkpointer = _checkpoint.Checkpointer
+
+
+def install(runtime: Runtime) -> None:
+    """Load the checkpoint signing key and open the checkpoint store: a key that cannot be
+    read refuses to start, as an empty audit key does."""
+    _checkpoint.install(runtime)

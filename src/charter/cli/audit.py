@@ -43,13 +43,45 @@ def audit_verify(ctx: typer.Context, json_: JsonOpt = False) -> None:
     if as_json:
         show(data, True, print)
     elif data["ok"]:
+        last = data.get("last_checkpoint_seq")
         console.print(f"[green]audit trail verified[/green]: {data['records']} records, "
-                      "chain unbroken")
+                      f"chain unbroken, {data.get('checkpoints', 0)} signed checkpoints"
+                      + (f" (the last at record {last})" if last else ""))
+    elif data["first_bad_seq"] is None:
+        console.print(f"[red]audit trail NOT VERIFIED[/red]: {data['problem']}")
     else:
-        console.print(f"[red]audit trail BROKEN[/red] at record {data['first_bad_seq']}: "
-                      f"{data['problem']}")
+        console.print(f"[red]audit trail BROKEN[/red] at record {data['first_bad_seq']} "
+                      f"({data['records']} records checked out before it): {data['problem']}")
     if not data["ok"]:
         raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(ctx: typer.Context, json_: JsonOpt = False) -> None:
+    """Sign the trail's head now: records removed after this point will be told by verify.
+
+    The records since the last checkpoint are verified first; a damaged trail is never
+    signed. A running server signs one every CHARTER_AUDIT_CHECKPOINT_INTERVAL seconds.
+    """
+    data = state(ctx).client().audit.checkpoint()
+    show(data, want_json(ctx, json_), lambda d: console.print(
+        "nothing to sign: the trail is empty" if not d else
+        f"checkpoint signed at record {d['seq']} ({d['time']}, key {d['key_id']})"))
+
+
+@audit_app.command("checkpoints")
+def audit_checkpoints(ctx: typer.Context, limit: LimitOpt = 50, offset: OffsetOpt = 0,
+                      json_: JsonOpt = False) -> None:
+    """List signed checkpoints, newest first, with where they are kept and the public key."""
+    data = state(ctx).client().audit.checkpoints(limit=limit, offset=offset)
+    rows, total, off = page_rows(data)
+
+    def render(d: dict) -> None:
+        console.print(f"kept in {d['location']}; signed by key {d['key_id']}:")
+        console.print(d["public_key"].strip())
+        table(rows, ["seq", "time", "hash", "digest"], total=total, offset=off)
+
+    show(data, want_json(ctx, json_), render)
 
 
 @audit_app.command("stop")

@@ -119,6 +119,7 @@ def server(
 
     from charter.api.app import create_app
     from charter.api.runtime import build_runtime
+    from charter.audit.service import Checkpointer
     from charter.core.db import migrate
     from charter.core.events import Dispatcher
 
@@ -127,6 +128,8 @@ def server(
     runtime = build_runtime(settings)
     dispatcher = Dispatcher(runtime)
     dispatcher.start()
+    checkpointer = Checkpointer(runtime)
+    checkpointer.start()
     info = {"url": f"http://{host}:{port}", "docs": f"http://{host}:{port}/docs",
             "home": str(settings.home)}
     show(info, want_json(ctx, json_), lambda d: console.print(
@@ -134,6 +137,7 @@ def server(
     try:
         uvicorn.run(create_app(runtime=runtime), host=host, port=port, log_level="warning")
     finally:
+        checkpointer.stop()
         dispatcher.stop()
         runtime.close()
 

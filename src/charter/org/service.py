@@ -92,7 +92,7 @@ def target_in_account(session: Session, name: str, resource: str):
     """
     check_name(name, "account")
     if session.get(Account, name) is None:
-        return ou_target("/", resource)
+        return ou_target("/", resource, attrs={"account": name})
     return account_target(name, resource)
 
 

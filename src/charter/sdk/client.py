@@ -255,6 +255,14 @@ class _Audit(_Part):
     def verify(self) -> Json:
         return self._c.request("POST", "/v1/audit/verify")
 
+    def checkpoint(self) -> Json:
+        """Sign the trail's head now; answers the new (or latest) checkpoint."""
+        return self._c.request("POST", "/v1/audit/checkpoints")
+
+    def checkpoints(self, *, limit: int = 100, offset: int = 0) -> Json:
+        return self._c.request("GET", "/v1/audit/checkpoints",
+                               params={"limit": limit, "offset": offset})
+
     def stop(self) -> Json:
         return self._c.request("POST", "/v1/audit/trail/stop")
 

@@ -6,7 +6,13 @@ from fastapi import APIRouter, Depends
 
 from charter.api.deps import Ctx, PageDep
 from charter.audit import service
-from charter.audit.schemas import AuditEventPage, AuditQuery, VerifyReport
+from charter.audit.schemas import (
+    AuditEventPage,
+    AuditQuery,
+    CheckpointPage,
+    CheckpointRead,
+    VerifyReport,
+)
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -21,6 +27,18 @@ def list_events(ctx: Ctx, page: PageDep, query: AuditQuery = Depends()) -> Audit
 def verify_trail(ctx: Ctx) -> VerifyReport:
     """Verify the hash chain end to end."""
     return service.verify_trail(ctx)
+
+
+@router.post("/checkpoints")
+def checkpoint_trail(ctx: Ctx) -> CheckpointRead | None:
+    """Sign the trail's head now (after verifying the records since the last checkpoint)."""
+    return service.checkpoint_trail(ctx)
+
+
+@router.get("/checkpoints")
+def list_checkpoints(ctx: Ctx, page: PageDep) -> CheckpointPage:
+    """Signed checkpoints, newest first, with the public key that signs them."""
+    return service.list_checkpoints(ctx, page=page)
 
 
 @router.post("/trail/stop", status_code=204)

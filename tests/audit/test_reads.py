@@ -1,0 +1,74 @@
+"""Audit and findings reads only where the caller may read: an account that does not
+exist, or the organisation-wide `unknown`, is refused like a foreign account; refused
+input is recorded as `deny` / `rejected`."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from charter.audit.orm import AuditEvent
+
+
+@pytest.fixture
+def people(platform):
+    platform.vend("team-a-dev")
+    alice, _ = platform.user("alice", "team-a-data-scientists")
+    auditor, _ = platform.user("audrey", "security-auditors")
+    return platform, alice, auditor
+
+
+def _refusal(client, path: str) -> tuple[int, str]:
+    response = client._http.get(path)
+    return response.status_code, response.json().get("message", "")
+
+
+@pytest.mark.parametrize("route", ["/v1/audit/events?account={}",
+                                   "/v1/controls/findings?account={}"])
+def test_missing_accounts_are_refused_like_foreign_ones(people, route):
+    platform, alice, _ = people
+    platform.vend("team-b-dev")
+    foreign = _refusal(alice, route.format("team-b-dev"))
+    assert foreign[0] == 403
+    for name in ("zz-nonexist", "unknown"):
+        status, message = _refusal(alice, route.format(name))
+        assert status == 403, (name, message)
+        assert message == foreign[1].replace("team-b-dev", name)
+
+
+def test_organisation_wide_records_are_for_auditors_and_administrators(people):
+    platform, alice, auditor = people
+    alice._http.get("/v1/identity/whoami", headers={"authorization": "Bearer chr_guess"})
+    for reader in (auditor, platform.admin):
+        items = reader.audit.events(account="unknown", limit=1000)["items"]
+        assert any(e["action"] == "identity:Authenticate" for e in items)
+    listed = alice.audit.events(limit=1000)["items"]
+    assert {e["account"] for e in listed} <= {"team-a-dev"}
+
+
+def test_administrators_learn_a_missing_account_is_missing(people):
+    platform, _, _ = people
+    status, message = _refusal(platform.admin, "/v1/controls/findings?account=zz-nonexist")
+    assert status == 404 and "zz-nonexist" in message
+
+
+def _last(platform, **where) -> AuditEvent:
+    with platform.runtime.db.transaction() as session:
+        query = select(AuditEvent).order_by(AuditEvent.seq.desc())
+        for column, value in where.items():
+            query = query.where(getattr(AuditEvent, column) == value)
+        return session.scalars(query).first()
+
+
+def test_input_refused_before_authorization_is_recorded_as_rejected(people):
+    platform, alice, _ = people
+    response = alice._http.post("/v1/identity/users", json={"name": 42})  # not a string
+    assert response.status_code == 422
+    record = _last(platform, principal="alice")
+    assert (record.action, record.decision, record.outcome) == ("api:RejectRequest", "deny",
+                                                                "rejected")
+    response = alice._http.get("/v1/accounts/Not_A_Name")  # refused by its target
+    assert response.status_code == 422
+    record = _last(platform, principal="alice")
+    assert (record.decision, record.outcome, record.resource) == ("deny", "rejected",
+                                                                  "unknown")
