@@ -153,8 +153,10 @@ def walkthrough(demo: Demo) -> None:
     demo.run("--profile", "admin", "users", "create", "contractor-x")
     demo.run("--profile", "admin", "controls", "findings")
 
-    demo.step("11. The audit trail: every action above, allowed or denied, hash-chained")
+    demo.step("11. The audit trail: every action above, allowed or denied, hash-chained, "
+              "its head signed in checkpoints kept outside the database")
     demo.run("--profile", "audrey-auditor", "audit", "events", "--principal", "sam-scientist")
+    demo.run("--profile", "admin", "audit", "checkpoint")
     demo.run("--profile", "audrey-auditor", "audit", "verify")
 
 
