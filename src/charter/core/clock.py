@@ -17,7 +17,9 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-_DURATION = re.compile(r"^(\d+)([smhdw])$")
+# ASCII digits only: `\d` also matches other scripts' digits (Arabic-Indic, full-width),
+# which int() accepts, so "٣d" would pass for 3 days.
+_DURATION = re.compile(r"^([0-9]+)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
