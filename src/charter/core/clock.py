@@ -27,7 +27,8 @@ def parse_duration(text: str) -> timedelta:
     """Parse `30d`, `12h`, `90m`, `2w` or `45s` into a timedelta."""
     match = _DURATION.fullmatch(text.strip())
     error = Invalid(
-        f"invalid duration {text!r}: use a positive number and a unit, e.g. 30d, 12h, 90m",
+        f"invalid duration {text!r}: use a positive number in digits 0-9 and a unit, "
+        "e.g. 30d, 12h, 90m",
         code="invalid_duration",
     )
     if not match or int(match.group(1)) == 0:
