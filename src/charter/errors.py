@@ -59,6 +59,17 @@ class ControlViolation(CharterError):
     default_code = "control_violation"
 
 
+class LockedOut(ControlViolation):
+    """Refused because the change would leave nobody able to administer the platform.
+
+    A refusal of the platform's own rule, recorded as `refused` like a control's; a
+    conflict with the current state, so 409.
+    """
+
+    http_status = 409
+    default_code = "last_administrator"
+
+
 class Unavailable(CharterError):
     """The platform cannot safely serve the request (e.g. its audit trail is damaged)."""
 

@@ -82,7 +82,7 @@ def test_parse_duration_accepts_number_and_unit(text, expected):
 
 @pytest.mark.parametrize("text", [
     "", "d", "0d", "-1d", "1.5h", "10", "10y", "10 d", "1d2h", "P1D", "tomorrow", "1D", "7d\nx",
-    "99999999999d",
+    "99999999999d", "\u0663d", "\uff11d", "\u0967\u0968h", "1\u0660d",
 ])
 def test_parse_duration_refuses_bad_input_with_stable_code(text):
     with pytest.raises(Invalid) as info:

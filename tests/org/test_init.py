@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+from sqlalchemy import delete
+
+from charter.access.authorizer import bump_version
+from charter.errors import Denied
+from charter.identity.orm import Assignment, Membership
 from charter.org.reference import CENTRAL_ACCOUNTS, OUS
 
 
@@ -59,3 +65,46 @@ def test_init_restores_a_removed_baseline_assignment_and_says_so(platform):
     report = json.loads(out)
     assert report["already_initialized"] is False
     assert "group data-platform-engineering (data-lake-admin on /)" in report["created"]
+
+
+def _lock_everyone_out(platform) -> None:
+    """A lockout made outside the platform's operations (the store edited by hand, or
+    from before removals were checked): nobody holds cloud-admin any more."""
+    with platform.runtime.db.transaction() as session:
+        session.execute(delete(Membership).where(Membership.group == "cloud-engineering"))
+        session.execute(delete(Assignment).where(Assignment.permission_set == "cloud-admin"))
+        bump_version(session)
+
+
+def test_recover_admin_restores_access_after_a_lockout(platform):
+    _lock_everyone_out(platform)
+    with pytest.raises(Denied):
+        platform.admin.users.list()
+    code, out, _ = platform.cli("--profile", "rescue", "init", "--recover-admin", "--json",
+                                use_profile=True)
+    report = json.loads(out)
+    assert code == 0 and report["admin_token_saved"] is True
+    assert report["already_initialized"] is False
+    assert report["recovered"][:2] == ["assignment cloud-admin on / for group cloud-engineering",
+                                       "membership of admin in cloud-engineering"]
+    assert report["recovered"][2].startswith("token tok-")
+    code, out, _ = platform.cli("--profile", "rescue", "users", "list", "--json",
+                                use_profile=True)
+    assert code == 0 and "admin" in {u["name"] for u in json.loads(out)["items"]}
+    record = platform.admin.audit.events(action="identity:RecoverAdministrator")["items"][0]
+    assert (record["principal"], record["source"], record["outcome"]) == (
+        "system", "init", "success")
+    code, out, _ = platform.cli("--profile", "rescue", "whoami", "--json", use_profile=True)
+    me = json.loads(out)
+    assert me["name"] == "admin" and me["groups"] == ["cloud-engineering"]
+    assert report["recovered"][2] == f"token {me['token_id']} for admin"
+
+
+def test_recover_admin_on_a_healthy_platform_only_issues_a_token(platform):
+    code, out, _ = platform.cli("--profile", "spare", "init", "--recover-admin", "--json",
+                                use_profile=True)
+    report = json.loads(out)
+    assert code == 0 and report["created"] == []
+    assert len(report["recovered"]) == 1 and report["recovered"][0].startswith("token ")
+    code, out, _ = platform.cli("--profile", "spare", "whoami", "--json", use_profile=True)
+    assert json.loads(out)["name"] == "admin"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from charter.access.authorizer import ou_target
+from charter.access.authorizer import Target, ou_target
 from charter.access.pipeline import operation
 from charter.audit import service as audit
 from charter.controls import service as controls
@@ -31,13 +31,16 @@ CENTRAL_GROUPS = {
 class InitResult:
     created: list[str] = field(default_factory=list)
     found: list[str] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)
     admin_token: str | None = None
     checkpoint_seq: int | None = None
 
 
-@operation("identity:Bootstrap", "write",
-           target=lambda ctx, *a: ou_target("/", crn("management", "identity", "user", ADMIN)),
-           changes_policy=True)
+def _admin_target(ctx: Context, *args: object) -> Target:
+    return ou_target("/", crn("management", "identity", "user", ADMIN))
+
+
+@operation("identity:Bootstrap", "write", target=_admin_target, changes_policy=True)
 def _bootstrap_identity(ctx: Context, result: InitResult, new_token: bool) -> None:
     """Create central groups with org-wide assignments, the administrator and its token.
 
@@ -59,16 +62,50 @@ def _bootstrap_identity(ctx: Context, result: InitResult, new_token: bool) -> No
         result.created.append(f"token {token.id} for {ADMIN}")
 
 
-def initialize(runtime: Runtime, *, new_admin_token: bool = False) -> InitResult:
+@operation("identity:RecoverAdministrator", "write", target=_admin_target,
+           changes_policy=True)
+def _recover_admin(ctx: Context, result: InitResult) -> None:
+    """Restore the administrator: user, group membership, cloud-admin on / and a token.
+
+    The way back, on the host, from an organisation nobody can administer any more; what
+    was restored is listed in the audit record.
+    """
+    permission_set, description = CENTRAL_GROUPS[ADMIN_GROUP]
+    restored = []
+    if identity.ensure_group(ctx, ADMIN_GROUP, description):
+        restored.append(f"group {ADMIN_GROUP}")
+    _, new_assignment = identity.assign(ctx, group=ADMIN_GROUP, permission_set=permission_set,
+                                        ou="/")
+    if new_assignment:
+        restored.append(f"assignment {permission_set} on / for group {ADMIN_GROUP}")
+    was_member = ADMIN_GROUP in identity.groups_of(ctx.db, ADMIN)
+    if identity.ensure_user(ctx, ADMIN, [ADMIN_GROUP]):
+        restored.append(f"user {ADMIN}")
+    if not was_member:
+        restored.append(f"membership of {ADMIN} in {ADMIN_GROUP}")
+    token = identity.issue_token(ctx, ADMIN, 365, "administrator recovery (charter init)")
+    result.admin_token = token.token
+    result.recovered += [*restored, f"token {token.id} for {ADMIN}"]
+    ctx.audit_details["restored"] = restored
+    ctx.audit_details["token"] = token.id
+
+
+def initialize(runtime: Runtime, *, new_admin_token: bool = False,
+               recover_admin: bool = False) -> InitResult:
     """Idempotent: a second run creates nothing and reports what it found.
 
     The administrator's token is issued when the administrator is created, and again only
     when asked for (`new_admin_token`, the recovery path for a lost token; audited).
+    `recover_admin` first restores the administrator's access (see `_recover_admin`).
     """
     migrate(runtime.settings.resolved_database_url)
     ctx = Context(runtime, SYSTEM_PRINCIPAL, new_request_id(), source="init")
     report = org.init_organization(ctx)
     result = InitResult(created=list(report.created), found=list(report.found))
+    if recover_admin:  # its own context: the restored items belong to its record only
+        _recover_admin(Context(runtime, SYSTEM_PRINCIPAL, ctx.request_id, source="init"),
+                       result)
+        new_admin_token = False
     _bootstrap_identity(ctx, result, new_admin_token)
     if not any(line.startswith("control") for line in result.created):
         result.found.append("default controls")

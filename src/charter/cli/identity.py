@@ -135,12 +135,19 @@ def tokens_create(
     description: Annotated[str, typer.Option(help="What the token is for.")] = "",
     json_: JsonOpt = False,
 ) -> None:
-    """Create an API token. The secret is printed once; keep it safe."""
+    """Create an API token. The secret is printed once; keep it safe.
+
+    The new token is a child of the token you use: it expires no later than that one and
+    is revoked with it.
+    """
     data = state(ctx).client().tokens.create(user=user, expires_in=expires_in,
                                              description=description)
     show(data, want_json(ctx, json_), lambda d: console.print(
-        f"token {d['id']} for {d['user']}, expires {d['expires_at']}\n{d['token']}\n"
-        "[dim]This is the only time the secret is shown.[/dim]", highlight=False))
+        f"token {d['id']} for {d['user']}, expires {d['expires_at']}"
+        + (f" (made with {d['parent_id']}: expires no later, revoked with it)"
+           if d.get("parent_id") else "")
+        + f"\n{d['token']}\n[dim]This is the only time the secret is shown.[/dim]",
+        highlight=False))
 
 
 @tokens_app.command("list")
@@ -152,12 +159,18 @@ def tokens_list(ctx: typer.Context,
     data = state(ctx).client().tokens.list(user=user, all=all_users, limit=limit, offset=offset)
     rows, total, off = page_rows(data)
     show(data, want_json(ctx, json_), lambda d: table(
-        rows, ["id", "user", "status", "created_at", "expires_at", "last_used_at",
+        rows, ["id", "user", "status", "created_at", "expires_at", "last_used_at", "parent_id",
                "description"], total=total, offset=off))
 
 
 @tokens_app.command("revoke")
 def tokens_revoke(ctx: typer.Context, token_id: str, json_: JsonOpt = False) -> None:
-    """Revoke a token at once."""
+    """Revoke a token at once, and every token made with it.
+
+    From a token, you may revoke that token and those made with it; your other tokens
+    need a permission set that covers revoking tokens.
+    """
     data = state(ctx).client().tokens.revoke(token_id)
-    show(data, want_json(ctx, json_), lambda d: console.print(f"revoked {d['id']}"))
+    show(data, want_json(ctx, json_), lambda d: console.print(
+        f"revoked {d['id']}" + (f" and the tokens made with it: {', '.join(d['also_revoked'])}"
+                                if d.get("also_revoked") else "")))

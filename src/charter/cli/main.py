@@ -60,12 +60,16 @@ def init(
     home: Annotated[Path | None, typer.Option(help="Platform home (default CHARTER_HOME).")] = None,
     new_admin_token: Annotated[bool, typer.Option(
         "--new-admin-token", help="Issue a new administrator token (recovery; audited).")] = False,
+    recover_admin: Annotated[bool, typer.Option(
+        "--recover-admin", help="Restore the administrator's access (user admin in "
+        "cloud-engineering, cloud-admin on /) and issue it a new token; audited.")] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Create the reference organisation, central accounts, controls and the administrator.
 
     Idempotent: run it again and it says what it found. The administrator's token is
-    saved in the profile (default: `default`), which runs the API in-process.
+    saved in the profile (default: `default`), which runs the API in-process. On the
+    host, `--recover-admin` is the way back when nobody can administer the platform.
     """
     from charter.api.bootstrap import initialize
     from charter.api.runtime import build_runtime
@@ -76,16 +80,20 @@ def init(
     settings.home.chmod(0o700)  # database, objects and tokens: the owner's only
     runtime = build_runtime(settings)
     try:
-        result = initialize(runtime, new_admin_token=new_admin_token)
+        result = initialize(runtime, new_admin_token=new_admin_token,
+                            recover_admin=recover_admin)
     finally:
         runtime.close()
     if result.admin_token:
         save_profile(settings.home, Profile(st.profile, None, result.admin_token))
     data = {"home": str(settings.home), "profile": st.profile, "created": result.created,
-            "found": result.found, "already_initialized": not result.created,
+            "found": result.found, "recovered": result.recovered,
+            "already_initialized": not result.created and not result.recovered,
             "admin_token_saved": bool(result.admin_token)}
 
     def render(d: dict) -> None:
+        for line in d["recovered"]:
+            console.print(f"[yellow]recovered[/yellow] {line}")
         if d["already_initialized"]:
             console.print(f"Charter at {d['home']} is already initialised: nothing created; "
                           f"found {len(d['found'])} existing items.")

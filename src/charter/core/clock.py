@@ -17,7 +17,9 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-_DURATION = re.compile(r"^(\d+)([smhdw])$")
+# ASCII digits only: `\d` also matches other scripts' digits (Arabic-Indic, full-width),
+# which int() accepts, so "٣d" would pass for 3 days.
+_DURATION = re.compile(r"^([0-9]+)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -25,7 +27,8 @@ def parse_duration(text: str) -> timedelta:
     """Parse `30d`, `12h`, `90m`, `2w` or `45s` into a timedelta."""
     match = _DURATION.fullmatch(text.strip())
     error = Invalid(
-        f"invalid duration {text!r}: use a positive number and a unit, e.g. 30d, 12h, 90m",
+        f"invalid duration {text!r}: use a positive number in digits 0-9 and a unit, "
+        "e.g. 30d, 12h, 90m",
         code="invalid_duration",
     )
     if not match or int(match.group(1)) == 0:

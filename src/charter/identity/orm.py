@@ -54,6 +54,9 @@ class Assignment(Base):
 
 
 class Token(Base):
+    """An API token. `parent_id` is the token it was created with (None when the platform
+    minted it): a child never outlives its parent and is revoked with it."""
+
     __tablename__ = "identity_tokens"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -64,3 +67,5 @@ class Token(Base):
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("identity_tokens.id"), index=True,
+                                                  default=None)

@@ -101,10 +101,19 @@ class TokenRead(BaseModel):
     revoked_at: datetime | None
     last_used_at: datetime | None
     status: str
+    parent_id: str | None = Field(
+        default=None, description="The token this one was made with: it expires no later "
+        "and is revoked with it. None for tokens the platform issued.")
 
 
 class TokenCreated(TokenRead):
     token: str = Field(description="The secret: shown once, stored only as a hash.")
+
+
+class TokenRevoked(TokenRead):
+    also_revoked: list[str] = Field(
+        default_factory=list, description="Tokens made with this one, at any remove, "
+        "revoked with it.")
 
 
 TokenPage = Page[TokenRead]

@@ -26,6 +26,8 @@ from charter.core.context import Context, Principal, Runtime
 from charter.core.ids import check_name, crn, new_id, new_secret
 from charter.core.pagination import PageParams
 from charter.errors import Conflict, Invalid, NotFound, Unauthenticated
+from charter.identity import _lineage as lineage
+from charter.identity import _lockout as lockout
 from charter.identity.orm import Assignment, Group, Membership, Token, User
 from charter.identity.permission_sets import PERMISSION_SETS, get_permission_set
 from charter.identity.schemas import (
@@ -40,6 +42,7 @@ from charter.identity.schemas import (
     TokenCreated,
     TokenPage,
     TokenRead,
+    TokenRevoked,
     UserCreate,
     UserPage,
     UserRead,
@@ -90,7 +93,8 @@ def _token_read(row: Token, cls: type[TokenRead] = TokenRead, **extra: Any) -> A
     status = ("revoked" if row.revoked_at else "expired" if row.expires_at <= t else "active")
     return cls(id=row.id, user=row.user, description=row.description,
                created_at=row.created_at, expires_at=row.expires_at,
-               revoked_at=row.revoked_at, last_used_at=row.last_used_at, status=status, **extra)
+               revoked_at=row.revoked_at, last_used_at=row.last_used_at, status=status,
+               parent_id=row.parent_id, **extra)
 
 
 def hash_secret(secret: str) -> str:
@@ -235,15 +239,18 @@ def ensure_user(ctx: Context, name: str, groups: list[str]) -> bool:
 
 
 def issue_token(ctx: Context, user: str, lifetime_days: int, description: str) -> TokenCreated:
-    """Mint a token for `user` inside the caller's operation."""
-    return _mint(ctx, user, now() + timedelta(days=lifetime_days), description)
+    """Mint a token for `user` inside the caller's operation: one of the platform's own
+    (`charter init`), made with no token, so it has no parent."""
+    return _mint(ctx, user, now() + timedelta(days=lifetime_days), description, parent_id=None)
 
 
-def _mint(ctx: Context, user: str, expires_at: Any, description: str) -> TokenCreated:
+def _mint(ctx: Context, user: str, expires_at: Any, description: str, *,
+          parent_id: str | None) -> TokenCreated:
     secret = TOKEN_PREFIX + new_secret()
     token = Token(id=new_id("tok-"), user=user, secret_hash=hash_secret(secret),
-                  description=description, created_at=now(), expires_at=expires_at,
-                  revoked_at=None, last_used_at=None)
+                  description=description, created_at=now(),
+                  expires_at=lineage.capped_expiry(ctx.db, parent_id, expires_at),
+                  revoked_at=None, last_used_at=None, parent_id=parent_id)
     ctx.db.add(token)
     ctx.db.flush()
     emit(ctx, "TokenCreated", MANAGEMENT, {"token": token.id, "user": user})
@@ -352,10 +359,15 @@ def add_group_member(ctx: Context, group: str, user: str) -> GroupRead:
 def remove_group_member(ctx: Context, group: str, user: str) -> GroupRead:
     """Remove a user from a group."""
     g = _require_group(ctx.db, group)
+    guarded = lockout.group_is_admin(ctx.db, group)
+    if guarded:
+        lockout.guard(ctx.db)
     membership = ctx.db.get(Membership, (user, group))
     if membership is None:
         raise NotFound(f"{user} is not in {group}", code="not_a_member")
     ctx.db.delete(membership)
+    if guarded:
+        lockout.refuse_lockout(ctx.db, f"removing {user} from {group}")
     ctx.db.flush()
     emit(ctx, "GroupMembershipChanged", MANAGEMENT, {"group": group, "user": user})
     return _group_read(ctx.db, g)
@@ -429,13 +441,18 @@ def list_assignments(ctx: Context, *, account: str | None = None, principal: str
            target=lambda ctx, assignment_id: _id_target("assignment", assignment_id),
            changes_policy=True)
 def delete_assignment(ctx: Context, assignment_id: str) -> AssignmentRead:
-    """Remove an assignment."""
+    """Remove an assignment; never the last one that keeps an administrator."""
     assignment = ctx.db.get(Assignment, assignment_id)
     if assignment is None:
         raise NotFound(f"assignment {assignment_id!r} does not exist",
                        code="assignment_not_found")
     read = _assignment_read(assignment)
+    guarded = lockout.is_admin_assignment(assignment)
+    if guarded:
+        lockout.guard(ctx.db)
     ctx.db.execute(delete(Assignment).where(Assignment.id == assignment_id))
+    if guarded:
+        lockout.refuse_lockout(ctx.db, f"deleting assignment {assignment_id}")
     return read
 
 
@@ -446,13 +463,18 @@ def _token_owner_target(ctx: Context, body: TokenCreate) -> Target:
 
 @operation("identity:CreateToken", "write", target=_token_owner_target)
 def create_token(ctx: Context, body: TokenCreate) -> TokenCreated:
-    """Create an API token; the secret is returned once and stored only as a hash."""
+    """Create an API token; the secret is returned once and stored only as a hash.
+
+    A token made with a token (any caller but the platform itself) is its child: it
+    expires no later than its parent and is revoked with it.
+    """
     owner = body.user or ctx.principal.name
     _require_user(ctx.db, owner)
     lifetime = parse_duration(body.expires_in or f"{ctx.settings.default_token_days}d")
     if lifetime > timedelta(days=366):
         raise Invalid("a token may live at most 366 days", code="invalid_duration")
-    return _mint(ctx, owner, now() + lifetime, body.description)
+    return _mint(ctx, owner, now() + lifetime, body.description,
+                 parent_id=ctx.principal.token_id)
 
 
 @operation("identity:ListTokens", "read",
@@ -472,20 +494,28 @@ def list_tokens(ctx: Context, *, user: str | None = None,
 
 def _revoke_target(ctx: Context, token_id: str) -> Target:
     token = ctx.db.get(Token, token_id)
-    return _id_target("token", token_id, owner=token.user if token else None)
+    return _id_target("token", token_id,
+                      owner=lineage.revoking_owner(ctx.db, ctx.principal, token))
 
 
 @operation("identity:RevokeToken", "write", target=_revoke_target)
-def revoke_token(ctx: Context, token_id: str) -> TokenRead:
-    """Revoke a token at once; requests that carry it are refused from now on."""
+def revoke_token(ctx: Context, token_id: str) -> TokenRevoked:
+    """Revoke a token and every token made with it at once; requests that carry them are
+    refused from now on."""
     token = ctx.db.get(Token, token_id)
     if token is None:
         raise NotFound(f"token {token_id!r} does not exist", code="token_not_found")
     if token.revoked_at is not None:
         raise Conflict(f"token {token_id} is already revoked", code="token_revoked")
-    token.revoked_at = now()
-    emit(ctx, "TokenRevoked", MANAGEMENT, {"token": token_id, "user": token.user})
-    return _token_read(token)
+    t = now()
+    revoked = [token]
+    for child in lineage.descendants(ctx.db, token_id):
+        if child.revoked_at is None:
+            revoked.append(child)
+    for row in revoked:
+        row.revoked_at = t
+        emit(ctx, "TokenRevoked", MANAGEMENT, {"token": row.id, "user": row.user})
+    return _token_read(token, TokenRevoked, also_revoked=[row.id for row in revoked[1:]])
 
 
 @operation("identity:WhoAmI", "read",

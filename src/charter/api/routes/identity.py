@@ -17,7 +17,7 @@ from charter.identity.schemas import (
     TokenCreate,
     TokenCreated,
     TokenPage,
-    TokenRead,
+    TokenRevoked,
     UserCreate,
     UserPage,
     UserRead,
@@ -109,6 +109,6 @@ def list_tokens(ctx: Ctx, page: PageDep, user: str | None = None,
 
 
 @router.post("/tokens/{token_id}/revoke")
-def revoke_token(token_id: str, ctx: Ctx) -> TokenRead:
-    """Revoke a token."""
+def revoke_token(token_id: str, ctx: Ctx) -> TokenRevoked:
+    """Revoke a token and every token made with it."""
     return service.revoke_token(ctx, token_id)

@@ -1,0 +1,73 @@
+"""No lockout: the last way to `cloud-admin` on the root OU cannot be removed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from charter.errors import Conflict
+
+
+def _admin_assignment(platform, principal: str = "cloud-engineering") -> str:
+    return next(a["id"] for a in platform.admin.assignments.list(principal=principal)["items"]
+                if a["permission_set"] == "cloud-admin" and a["scope"] == "/")
+
+
+def _last_record(platform, action: str) -> dict:
+    return platform.admin.audit.events(action=action, limit=1)["items"][0]
+
+
+def test_deleting_the_last_administrator_assignment_is_refused_and_audited(platform):
+    assignment = _admin_assignment(platform)
+    code, out, _ = platform.cli("assignments", "delete", assignment, "--json")
+    error = json.loads(out)["error"]
+    assert code == 1 and error["code"] == "last_administrator"
+    assert "cloud-admin" in error["message"]
+    with pytest.raises(Conflict) as refused:
+        platform.admin.assignments.delete(assignment)
+    assert refused.value.code == "last_administrator"
+    assert _admin_assignment(platform) == assignment
+    assert platform.admin.users.list()["total"] >= 1  # the administrator still administers
+    record = _last_record(platform, "identity:DeleteAssignment")
+    assert record["outcome"] == "refused" and record["error_code"] == "last_administrator"
+    assert record["principal"] == "admin"
+
+
+def test_removing_the_last_administrator_from_cloud_engineering_is_refused(platform):
+    code, out, _ = platform.cli("groups", "remove-member", "cloud-engineering", "admin",
+                                "--json")
+    assert code == 1 and json.loads(out)["error"]["code"] == "last_administrator"
+    members = {g["name"]: g["members"] for g in platform.admin.groups.list()["items"]}
+    assert members["cloud-engineering"] == ["admin"]
+    record = _last_record(platform, "identity:RemoveGroupMember")
+    assert record["outcome"] == "refused" and record["error_code"] == "last_administrator"
+
+
+def test_an_administrator_counts_only_as_an_existing_user_with_cloud_admin_on_root(platform):
+    group_admin = _admin_assignment(platform)
+    platform.admin.groups.create("standby")  # cloud-admin on /, but nobody in it
+    standby = platform.admin.assignments.create(permission_set="cloud-admin", group="standby",
+                                                ou="/")
+    platform.admin.users.create("ray")
+    platform.admin.assignments.create(permission_set="cloud-admin", user="ray",
+                                      ou="/workloads")
+    nia, _ = platform.user("nia", "cloud-engineering")
+    # nia keeps cloud-admin on / through cloud-engineering, so admin may leave it
+    platform.admin.groups.remove_member("cloud-engineering", "admin")
+    with pytest.raises(Conflict) as refused:
+        nia.groups.remove_member("cloud-engineering", "nia")
+    assert refused.value.code == "last_administrator"
+    with pytest.raises(Conflict):
+        nia.assignments.delete(group_admin)
+    assert nia.assignments.delete(standby["id"])["id"] == standby["id"]
+
+
+def test_a_direct_administrator_lets_the_group_assignment_go(platform):
+    ola, _ = platform.user("ola")
+    direct = platform.admin.assignments.create(permission_set="cloud-admin", user="ola", ou="/")
+    platform.admin.assignments.delete(_admin_assignment(platform))
+    with pytest.raises(Conflict) as refused:
+        ola.assignments.delete(direct["id"])
+    assert refused.value.code == "last_administrator"
+    assert ola.users.list()["total"] >= 2
