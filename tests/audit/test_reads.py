@@ -72,3 +72,14 @@ def test_input_refused_before_authorization_is_recorded_as_rejected(people):
     record = _last(platform, principal="alice")
     assert (record.decision, record.outcome, record.resource) == ("deny", "rejected",
                                                                   "unknown")
+
+
+def test_overlong_names_are_refused_and_still_recorded(people):
+    platform, alice, _ = people
+    long_id = "t" * 600
+    response = alice._http.post(f"/v1/identity/tokens/{long_id}/revoke")
+    assert response.status_code in (403, 404, 422), response.text
+    record = _last(platform, principal="alice")
+    assert record.request_id == response.headers["x-request-id"]
+    assert len(record.resource) <= 500 and record.decision == "deny"
+    assert platform.admin.audit.verify()["ok"] is True

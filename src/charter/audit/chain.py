@@ -15,7 +15,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from hashlib import sha256
@@ -112,6 +112,24 @@ def _lock_head(conn: Connection) -> tuple[int, str]:
     return head.seq, head.hash
 
 
+# Column widths of audit_events: a record is cut to fit rather than fail to be written
+# (a 600-character id in a refused request must still leave its record).
+_WIDTHS = {"principal": 100, "account": 64, "action": 100, "resource": 500, "request_id": 64,
+           "source": 64, "error_code": 100}
+
+
+def _too_long(rec: AuditRecord) -> bool:
+    return (len(rec.resource) > 500 or len(rec.principal) > 100 or len(rec.account) > 64
+            or len(rec.action) > 100 or len(rec.request_id) > 64 or len(rec.source) > 64
+            or len(rec.error_code or "") > 100)
+
+
+def _clipped(rec: AuditRecord) -> AuditRecord:
+    values = {name: getattr(rec, name)[:width] if getattr(rec, name) else getattr(rec, name)
+              for name, width in _WIDTHS.items()}
+    return replace(rec, **values)
+
+
 def append(session: Session, records: Iterable[AuditRecord], *, key: bytes = b"") -> int:
     """Append records to the chain in the caller's transaction; returns the last seq.
 
@@ -128,6 +146,8 @@ def append(session: Session, records: Iterable[AuditRecord], *, key: bytes = b""
         seq = stray
     rows = []
     for rec in records:
+        if _too_long(rec):
+            rec = _clipped(rec)
         seq += 1
         t = as_utc(rec.time)
         details = json.dumps(rec.details, sort_keys=True, default=str) if rec.details else None
