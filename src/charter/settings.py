@@ -61,7 +61,7 @@ class Settings(BaseSettings):
         "object store. Point it at storage the metadata database's writers cannot change.",
     )
     audit_checkpoint_interval: float = Field(
-        default=60, gt=0,
+        default=60, gt=0, le=86_400,
         description="Seconds between the checkpoints a server signs of the audit trail.",
     )
     lake_query_engines: int = Field(

@@ -89,7 +89,7 @@ def test_verify_passes_on_honest_trail(trail):
     checkpoint_key = report.pop("checkpoint_key_id")
     assert report == {"ok": True, "records": head_seq, "head_seq": head_seq,
                       "first_bad_seq": None, "problem": None, "checkpoints": 1,
-                      "last_checkpoint_seq": report["last_checkpoint_seq"]}
+                      "last_checkpoint_seq": report["last_checkpoint_seq"], "faults": []}
     assert checkpoint_key and 0 < report["last_checkpoint_seq"] < head_seq
     code, data = _cli_verify(platform)  # the SDK's verify was itself audited: one more
     assert code == 0

@@ -189,38 +189,68 @@ def test_empty_or_short_audit_key_refuses_to_start(platform, monkeypatch, value)
     assert code == 1 and "[invalid_audit_key]" in err
 
 
+def _file(platform, number: int) -> Path:
+    return _checkpoint_dir(platform) / f"{number:012d}.json"
+
+
 def test_replaced_checkpoint_is_named(signed):
     """A checkpoint re-signed with another key (to cover a cut trail) is not taken."""
     platform, seq = signed
-    path = _checkpoint_dir(platform) / f"{seq:020d}.json"
+    number = platform.admin.audit.checkpoints()["items"][0]["number"]
+    path = _file(platform, number)
     data = json.loads(path.read_bytes())
     forger = _checkpoint.Signer(Ed25519PrivateKey.generate())
-    fake = forger.sign(_checkpoint.Checkpoint(seq - 3, _hash_of(platform, seq - 3),
+    fake = forger.sign(_checkpoint.Checkpoint(number, seq - 3, _hash_of(platform, seq - 3),
                                               data["time"], data["previous"], data["key_id"]))
     path.unlink()
-    (path.parent / f"{seq - 3:020d}.json").write_bytes(fake.file_bytes())
-    report = _named(platform, seq - 3)
-    assert "not signed by this platform's checkpoint key" in report["problem"]
+    path.write_bytes(fake.file_bytes())
+    report = platform.admin.audit.verify()
+    assert report["ok"] is False and "not a checkpoint signed" in report["problem"]
     _serves(platform)
 
 
 def test_removed_middle_checkpoint_is_named(signed):
-    platform, seq = signed
+    platform, _ = signed
     platform.admin.audit.checkpoint()  # a third checkpoint after ours
-    (_checkpoint_dir(platform) / f"{seq:020d}.json").unlink()
+    _file(platform, 2).unlink()
     report = platform.admin.audit.verify()
     assert report["ok"] is False and "does not follow" in report["problem"]
 
 
-def test_a_damaged_trail_is_never_signed(signed):
+def test_checkpoint_copied_under_another_name_is_named(signed):
+    platform, _ = signed
+    _file(platform, 3).write_bytes(_file(platform, 1).read_bytes())
+    report = platform.admin.audit.verify()
+    assert report["ok"] is False and "copied or renamed" in report["problem"]
+
+
+def test_a_damaged_trail_is_signed_with_its_damage_never_as_good(signed):
+    """Damage never stops the signing (which would leave every later record unprotected):
+    the checkpoint carries it, and verify still names it."""
     platform, seq = signed
-    before = sorted(p.name for p in _checkpoint_dir(platform).glob("*.json"))
     _sql(platform, "UPDATE audit_events SET reason = 'edited' WHERE seq = :k", k=seq + 2)
-    with pytest.raises(CharterError) as refused:
-        platform.admin.audit.checkpoint()
-    assert refused.value.code == "audit_trail_damaged"
-    assert f"record {seq + 2}" in refused.value.message
-    assert sorted(p.name for p in _checkpoint_dir(platform).glob("*.json")) == before
+    made = platform.admin.audit.checkpoint()
+    assert made["faults"] and made["faults"][0]["seq"] == seq + 2
+    _named(platform, seq + 2)
+    _sql(platform, "UPDATE audit_events SET principal = 'x' WHERE seq = :k", k=seq - 6)
+    made = platform.admin.audit.checkpoint()  # damage before the last checkpoint, too
+    assert [f["seq"] for f in made["faults"]][:2] == [seq - 6, seq + 2]
+
+
+def test_a_first_fault_does_not_hide_later_ones(signed):
+    """An early edit, then signed records removed from the end with the head moved back:
+    verify names both."""
+    platform, _ = signed
+    _sql(platform, "UPDATE audit_events SET principal = 'x' WHERE seq = 3")
+    _activity(platform, 3)
+    covered = platform.admin.audit.checkpoint()["seq"]
+    keep = covered - 4
+    _sql(platform, "DELETE FROM audit_events WHERE seq > :k",
+         "UPDATE audit_head SET seq = :k, hash = :h", k=keep, h=_hash_of(platform, keep))
+    report = _named(platform, 3)
+    assert keep + 1 in [f["seq"] for f in report["faults"]], report["faults"]
+    code, out, _ = platform.cli("audit", "verify")
+    assert code == 1 and f"also at record {keep + 1}" in out
 
 
 def test_missing_checkpoints_fail_verify(platform):
@@ -238,6 +268,7 @@ def test_checkpoints_are_listed_with_their_public_key(signed):
     platform, seq = signed
     page = platform.admin.audit.checkpoints()
     assert page["items"][0]["seq"] == seq and page["total"] == 2
+    assert [c["number"] for c in page["items"]] == [2, 1]
     assert page["public_key"].startswith("-----BEGIN PUBLIC KEY-----")
     published = (_checkpoint_dir(platform) / "public-key.pem").read_text()
     assert published == page["public_key"]
@@ -259,12 +290,94 @@ def test_a_server_signs_checkpoints_on_its_own(platform):
         head_seq, _ = _head(platform)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            names = sorted(p.name for p in _checkpoint_dir(platform).glob("*.json"))
-            if int(names[-1].removesuffix(".json")) >= head_seq:
+            newest = platform.admin.audit.checkpoints()["items"][0]["seq"]
+            if newest >= head_seq:
                 break
             time.sleep(0.1)
-        assert int(names[-1].removesuffix(".json")) >= head_seq
+        assert newest >= head_seq
     finally:
         signer.stop()
         runtime.close()
     assert platform.admin.audit.verify()["ok"] is True
+
+
+# ---------------------------------------------------------------- rows and files out of line
+
+
+@pytest.mark.parametrize("seq", [0, -7])
+def test_forged_rows_before_the_chain_are_named(signed, seq):
+    platform, _ = signed
+    _sql(platform, "INSERT INTO audit_events (seq, time, principal, account, action, resource,"
+         " decision, outcome, request_id, source, prev_hash, hash) VALUES (:seq, :t, 'admin',"
+         " 'team-x', 'org:CloseAccount', 'x', 'allow', 'success', 'r', 'cli', 'x', 'y')",
+         seq=seq, t="2026-01-01 00:00:00.000000")
+    report = platform.admin.audit.verify()
+    assert (report["ok"], report["first_bad_seq"]) == (False, seq), report
+    assert "before the start of the chain" in report["problem"]
+
+
+@pytest.mark.parametrize("far", [2**63 - 1, 10**6])
+def test_a_stray_row_far_past_the_head_never_stops_the_platform(signed, far):
+    platform, _ = signed
+    _sql(platform, "INSERT INTO audit_events (seq, time, principal, account, action, resource,"
+         " decision, outcome, request_id, source, prev_hash, hash) VALUES (:seq, :t, 'x', 'x',"
+         " 'x', 'x', 'allow', 'success', 'x', 'x', 'x', 'x')",
+         seq=far, t="2026-01-01 00:00:00.000000")
+    _serves(platform)
+    report = platform.admin.audit.verify()
+    assert (report["ok"], report["first_bad_seq"]) == (False, far), report
+    platform.admin.audit.checkpoint()  # signing goes on past it
+    assert platform.admin.audit.verify()["first_bad_seq"] == far
+
+
+def test_a_second_head_row_changes_nothing(signed):
+    platform, _ = signed
+    _sql(platform, "INSERT INTO audit_head (id, seq, hash) SELECT 2, seq, hash FROM audit_head")
+    _serves(platform)
+    assert platform.admin.audit.verify()["ok"] is True
+
+
+def test_parallel_verify_of_a_long_trail(signed, monkeypatch):
+    """Long trails are walked in worker processes, which import the verifier alone."""
+    from charter.audit import _verify
+
+    platform, seq = signed
+    _activity(platform, 2)
+    monkeypatch.setattr(_verify, "PARALLEL_FROM", 10)
+    assert platform.admin.audit.verify()["ok"] is True
+    _sql(platform, "UPDATE audit_events SET principal = 'x' WHERE seq = :k", k=seq - 1)
+    _named(platform, seq - 1)
+
+
+def test_odd_files_in_the_checkpoint_folder(signed):
+    """Other files are not read; a checkpoint name that is not a regular file of a
+    checkpoint's size is a fault, never a hang or a crash."""
+    platform, _ = signed
+    folder = _checkpoint_dir(platform)
+    (folder / "readme.json").write_text("{}")
+    os.mkfifo(folder / f"{7:012d}.json")
+    (folder / f"{8:012d}.json").symlink_to("/dev/zero")
+    (folder / f"{9:012d}.json").mkdir()
+    (folder / f"{10:012d}.json").write_bytes(b"[" * 100_000)
+    report = platform.admin.audit.verify()
+    assert report["ok"] is False and "not a checkpoint signed" in report["problem"]
+    assert platform.admin.audit.checkpoint()["number"] == 11  # past every name taken
+    _serves(platform)
+
+
+@pytest.mark.parametrize("url", ["relative/dir", "file://", "s3://bucket/x",
+                                 "file://otherhost/x"])
+def test_checkpoint_urls_must_name_an_absolute_directory(platform, url):
+    with pytest.raises(CharterError) as refused:
+        build_runtime(Settings(home=platform.settings.home,
+                               database_url=platform.settings.database_url,
+                               audit_checkpoint_url=url))
+    assert refused.value.code == "invalid_checkpoint_url"
+
+
+def test_an_unreadable_audit_key_file_refuses_to_start(platform):
+    (platform.settings.home / "audit.key").write_bytes(b"\xff\xfe" * 40)
+    with pytest.raises(CharterError) as refused:
+        build_runtime(Settings(home=platform.settings.home,
+                               database_url=platform.settings.database_url))
+    assert refused.value.code == "invalid_audit_key"

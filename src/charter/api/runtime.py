@@ -45,7 +45,12 @@ def audit_key(settings: Settings) -> bytes:
             pass
         finally:
             os.unlink(tmp)
-    return _checked_key(path.read_text(), str(path))
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Invalid(f"cannot read the audit key {path}: {exc}",
+                      code="invalid_audit_key") from None
+    return _checked_key(text, str(path))
 
 
 def _checked_key(text: str, where: str) -> bytes:

@@ -8,12 +8,14 @@ and is never stored in the metadata database, written append-only where the data
 writers cannot reach (the log-archive account's object store by default).
 
 Key contracts:
-- A checkpoint is signed only after the records since the previous one were verified, so
-  a damaged trail is never signed as good.
-- Each checkpoint names the previous one by digest: removing or replacing one in the
-  middle breaks the line of checkpoints.
+- Checkpoints are numbered 1, 2, 3, ...; each names the one before by the sha256 of its
+  file, so removing or replacing one in the middle breaks the line.
+- A checkpoint is signed after the records since the previous one were checked, and
+  carries what that check found wrong: damage never stops the signing (which would leave
+  every later record unprotected) and is never signed as good.
 - Checkpoint files are created exclusively and never rewritten; one process at a time
-  extends the line (a lock file beside them).
+  extends the line (a lock file beside them). Only regular files of the right name and
+  size are read.
 """
 
 from __future__ import annotations
@@ -23,65 +25,38 @@ import fcntl
 import json
 import logging
 import os
+import re
+import stat
 import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
-from charter.audit._verify import _stitch, _walk_in
-from charter.audit.chain import GENESIS, LOG_ARCHIVE
+from charter.audit._records import GENESIS, LOG_ARCHIVE
+from charter.audit._verify import VerifyResult, below, verify_trail, walk_from
 from charter.audit.orm import AuditEvent, AuditHead
 from charter.core.clock import now
 from charter.core.context import Runtime
-from charter.errors import Invalid, Unavailable
+from charter.errors import Invalid
 from charter.settings import Settings
 
 log = logging.getLogger("charter.audit")
-FORMAT = "charter-audit-checkpoint/1"
+FORMAT = "charter-audit-checkpoint/2"
 PUBLIC_KEY_FILE = "public-key.pem"
-_NAME_DIGITS = 20
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """One signed statement: the trail's head was (seq, hash) at `time`."""
-
-    seq: int
-    hash: str
-    time: str
-    previous: str | None  # digest of the checkpoint before, None for the first
-    key_id: str
-    signature: str = ""
-
-    def body(self) -> bytes:
-        """The signed bytes: every field but the signature, in one canonical JSON form."""
-        return json.dumps({"format": FORMAT, "seq": self.seq, "hash": self.hash,
-                           "time": self.time, "previous": self.previous,
-                           "key_id": self.key_id}, sort_keys=True,
-                          separators=(",", ":")).encode()
-
-    def file_bytes(self) -> bytes:
-        data = json.loads(self.body())
-        data["signature"] = self.signature
-        return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
-
-    @property
-    def digest(self) -> str:
-        return sha256(self.file_bytes()).hexdigest()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"seq": self.seq, "hash": self.hash, "time": self.time,
-                "previous": self.previous, "key_id": self.key_id, "digest": self.digest}
+_NAME = re.compile(r"^(\d{12})\.json$")
+_MAX_FILE = 64 * 1024  # a checkpoint is a few hundred bytes; its faults a few KB at most
+MAX_FAULTS = 20  # faults reported by verify and carried by a checkpoint
 
 
 @dataclass(frozen=True)
@@ -91,6 +66,48 @@ class Fault:
     seq: int
     problem: str
     upto: int | None = None  # the fault lies somewhere in seq..upto (a rewritten range)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "problem": self.problem}
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One signed statement: checkpoint `number` saw the trail's head at (seq, hash) at
+    `time`, and found `faults` in the records since the checkpoint before."""
+
+    number: int
+    seq: int
+    hash: str
+    time: str
+    previous: str | None  # sha256 of the checkpoint file before, None for the first
+    key_id: str
+    faults: tuple[Fault, ...] = ()
+    signature: str = ""
+    digest: str = field(default="", compare=False)  # sha256 of its file, once written
+
+    def body(self) -> bytes:
+        """The signed bytes: every field but the signature, in one canonical JSON form."""
+        return json.dumps(self._fields(), sort_keys=True, separators=(",", ":")).encode()
+
+    def _fields(self) -> dict[str, Any]:
+        return {"format": FORMAT, "number": self.number, "seq": self.seq, "hash": self.hash,
+                "time": self.time, "previous": self.previous, "key_id": self.key_id,
+                "faults": [f.to_dict() for f in self.faults]}
+
+    def file_bytes(self) -> bytes:
+        return json.dumps({**self._fields(), "signature": self.signature}, sort_keys=True,
+                          separators=(",", ":")).encode()
+
+    @property
+    def name(self) -> str:
+        return f"{self.number:012d}.json"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"number": self.number, "seq": self.seq, "hash": self.hash, "time": self.time,
+                "previous": self.previous, "key_id": self.key_id,
+                "faults": [f.to_dict() for f in self.faults],
+                "digest": self.digest or sha256(self.file_bytes()).hexdigest()}
 
 
 # -- the signing key ---------------------------------------------------------------------
@@ -109,9 +126,9 @@ class Signer:
             serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
     def sign(self, checkpoint: Checkpoint) -> Checkpoint:
-        signature = base64.b64encode(self._private.sign(checkpoint.body())).decode()
-        return Checkpoint(checkpoint.seq, checkpoint.hash, checkpoint.time,
-                          checkpoint.previous, checkpoint.key_id, signature)
+        signed = replace(checkpoint, signature=base64.b64encode(
+            self._private.sign(checkpoint.body())).decode())
+        return replace(signed, digest=sha256(signed.file_bytes()).hexdigest())
 
     def signed(self, checkpoint: Checkpoint) -> bool:
         if checkpoint.key_id != self.key_id:
@@ -163,7 +180,7 @@ def _create_once(path: Path, data: bytes) -> bool:
 # -- where checkpoints live --------------------------------------------------------------
 
 class CheckpointStore:
-    """Checkpoint files in a directory, one per signed head, never rewritten."""
+    """Checkpoint files in a directory, one per checkpoint, never rewritten."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -173,20 +190,32 @@ class CheckpointStore:
         return self.root.as_uri()
 
     def add(self, checkpoint: Checkpoint) -> bool:
-        return _create_once(self.root / f"{checkpoint.seq:0{_NAME_DIGITS}d}.json",
-                            checkpoint.file_bytes())
+        return _create_once(self.root / checkpoint.name, checkpoint.file_bytes())
 
     def publish_key(self, signer: Signer) -> None:
         _create_once(self.root / PUBLIC_KEY_FILE, signer.public_pem.encode())
 
     def names(self) -> list[str]:
+        """Checkpoint file names in order; anything else in the folder is not looked at."""
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir()
-                      if p.suffix == ".json" and not p.name.startswith("."))
+        return sorted(p.name for p in self.root.iterdir() if _NAME.match(p.name))
 
-    def read(self, name: str) -> bytes:
-        return (self.root / name).read_bytes()
+    def read(self, name: str) -> bytes | None:
+        """A regular file's bytes, or None for anything else: no symlink, FIFO, device or
+        directory is followed or opened to block, and no file past a checkpoint's size."""
+        try:
+            fd = os.open(self.root / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_FILE:
+                return None
+            with os.fdopen(os.dup(fd), "rb") as handle:
+                return handle.read(_MAX_FILE + 1)
+        finally:
+            os.close(fd)
 
     @contextmanager
     def lock(self) -> Iterator[None]:
@@ -204,12 +233,19 @@ def open_store(settings: Settings) -> CheckpointStore:
     url = settings.audit_checkpoint_url
     if not url:
         root = settings.resolved_storage_root / "accounts" / LOG_ARCHIVE / "audit" / "checkpoints"
-    elif url.startswith("file://") or "://" not in url:
-        root = Path(url.removeprefix("file://")).expanduser()
+        return CheckpointStore(root.absolute())
+    parsed = urlparse(url)
+    if parsed.scheme == "file" and parsed.netloc in ("", "localhost"):
+        path = Path(unquote(parsed.path))
+    elif not parsed.scheme:
+        path = Path(url).expanduser()
     else:
-        raise Invalid(f"CHARTER_AUDIT_CHECKPOINT_URL {url!r}: only a directory or a file:// "
-                      "URL is supported", code="invalid_checkpoint_url")
-    return CheckpointStore(root)
+        path = None
+    if path is None or not path.is_absolute():
+        raise Invalid(f"CHARTER_AUDIT_CHECKPOINT_URL {url!r}: give an absolute directory or "
+                      "a file:// URL of one (file:///var/charter/checkpoints)",
+                      code="invalid_checkpoint_url")
+    return CheckpointStore(path)
 
 
 @dataclass
@@ -232,71 +268,83 @@ def of(runtime: Runtime) -> Checkpoints:
     return found if found is not None else install(runtime)
 
 
-# -- reading and checking ----------------------------------------------------------------
+# -- reading -----------------------------------------------------------------------------
 
-def _parse(name: str, data: bytes) -> Checkpoint | None:
+def _parse(data: bytes) -> Checkpoint | None:
     try:
         raw = json.loads(data)
-        checkpoint = Checkpoint(int(raw["seq"]), str(raw["hash"]), str(raw["time"]),
-                                raw["previous"], str(raw["key_id"]), str(raw["signature"]))
-    except (ValueError, KeyError, TypeError):
+        faults = tuple(Fault(int(f["seq"]), str(f["problem"])) for f in raw["faults"])
+        checkpoint = Checkpoint(int(raw["number"]), int(raw["seq"]), str(raw["hash"]),
+                                str(raw["time"]), raw["previous"], str(raw["key_id"]), faults,
+                                str(raw["signature"]), digest=sha256(data).hexdigest())
+        datetime.fromisoformat(checkpoint.time)
+    except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
         return None
-    if raw.get("format") != FORMAT or name != f"{checkpoint.seq:0{_NAME_DIGITS}d}.json":
+    if raw.get("format") != FORMAT or not isinstance(raw["previous"], str | None):
         return None
     return checkpoint
 
 
-def load(cp: Checkpoints) -> tuple[list[Checkpoint], Fault | None]:
-    """Every checkpoint in order, up to the first that is not genuine (and that fault)."""
+def load(cp: Checkpoints) -> tuple[list[Checkpoint], list[Fault]]:
+    """Every genuine checkpoint in order, and what is wrong with the line: files that are
+    not checkpoints signed by this key, and gaps where one was removed or replaced."""
     good: list[Checkpoint] = []
+    faults: list[Fault] = []
     previous: str | None = None
     for name in cp.store.names():
-        checkpoint = _parse(name, cp.store.read(name))
-        seq = checkpoint.seq if checkpoint else _seq_of(name)
-        where = f"checkpoint {name} in {cp.store.location}"
+        data = cp.store.read(name)
+        checkpoint = _parse(data) if data is not None else None
+        where = f"checkpoint file {name} in {cp.store.location}"
+        at = good[-1].seq + 1 if good else 1
         if checkpoint is None or not cp.signer.signed(checkpoint):
-            return good, Fault(seq, f"{where} is not signed by this platform's checkpoint key "
-                                    f"({cp.signer.key_id}): it was replaced or forged")
+            faults.append(Fault(at, f"{where} is not a checkpoint signed by this platform's "
+                                    f"key ({cp.signer.key_id}): it was replaced or forged"))
+            continue
+        if checkpoint.name != name:
+            faults.append(Fault(at, f"{where} holds checkpoint {checkpoint.number}: it was "
+                                    "copied or renamed"))
+            continue
         if checkpoint.previous != previous:
-            return good, Fault(seq, f"{where} does not follow the checkpoint before it: a "
-                                    "checkpoint was removed or replaced")
+            faults.append(Fault(min(at, checkpoint.seq + 1) if good else 1,
+                                f"{where} does not follow the checkpoint before it: a "
+                                "checkpoint was removed or replaced"))
         good.append(checkpoint)
         previous = checkpoint.digest
-    return good, None
+    return good, faults
 
 
-def _seq_of(name: str) -> int:
-    stem = name.removesuffix(".json")
-    return int(stem) if stem.isdigit() else 0
+# -- checking the trail against them -----------------------------------------------------
 
-
-def check(session: Any, head_seq: int, checkpoints: list[Checkpoint]) -> Fault | None:
-    """The first place the trail disagrees with its signed checkpoints, or None."""
-    stored = _hashes(session, [c.seq for c in checkpoints if c.seq <= head_seq])
+def check(session: Any, head_seq: int, checkpoints: list[Checkpoint]) -> list[Fault]:
+    """Where the trail disagrees with its signed checkpoints, in seq order."""
+    faults: list[Fault] = []
+    by_seq = sorted({c.seq: c for c in checkpoints}.values(), key=lambda c: c.seq)
+    stored = _hashes(session, [c.seq for c in by_seq if 0 < c.seq <= head_seq])
     after = 0  # records up to here are the ones a checkpoint signed
-    for checkpoint in checkpoints:
+    for checkpoint in by_seq:
         if checkpoint.seq > head_seq:
             # Records after..head existed when it was signed: one written later is where
             # the trail was cut and grown again.
-            regrown = _regrown(session, after + 1, head_seq, checkpoint)
-            if regrown is not None:
-                return regrown
             span = (f"record {checkpoint.seq} was" if head_seq + 1 == checkpoint.seq else
                     f"records {head_seq + 1} to {checkpoint.seq} were")
-            return Fault(head_seq + 1, f"the trail ends at record {head_seq}, but checkpoint "
-                                       f"{checkpoint.seq} was signed at {checkpoint.time}: "
-                                       f"{span} removed")
+            faults.append(_regrown(session, after + 1, head_seq, checkpoint) or Fault(
+                head_seq + 1, f"the trail ends at record {head_seq}, but checkpoint "
+                              f"{checkpoint.number} signed record {checkpoint.seq} at "
+                              f"{checkpoint.time}: {span} removed"))
+            break
         digest = stored.get(checkpoint.seq)
         if digest is None:
-            return Fault(checkpoint.seq, f"record {checkpoint.seq}, signed by a checkpoint "
-                                         f"at {checkpoint.time}, is missing")
-        if digest != checkpoint.hash:
-            return _regrown(session, after + 1, checkpoint.seq, checkpoint) or Fault(
+            faults.append(Fault(checkpoint.seq, f"record {checkpoint.seq}, signed by "
+                                                f"checkpoint {checkpoint.number}, is missing"))
+        elif digest != checkpoint.hash:
+            faults.append(_regrown(session, after + 1, checkpoint.seq, checkpoint) or Fault(
                 after + 1, f"records {after + 1} to {checkpoint.seq} are not the ones "
-                           f"checkpoint {checkpoint.seq} signed at {checkpoint.time}: the "
-                           "trail was rewritten", upto=checkpoint.seq)
+                           f"checkpoint {checkpoint.number} signed at {checkpoint.time}: the "
+                           "trail was rewritten", upto=checkpoint.seq))
         after = checkpoint.seq
-    return None
+        if len(faults) >= MAX_FAULTS:
+            break
+    return faults
 
 
 def _regrown(session: Any, first: int, last: int, checkpoint: Checkpoint) -> Fault | None:
@@ -310,9 +358,10 @@ def _regrown(session: Any, first: int, last: int, checkpoint: Checkpoint) -> Fau
         AuditEvent.seq.between(first, last), AuditEvent.time > signed_at))
     if regrown is None:
         return None
-    return Fault(regrown, f"record {regrown} was written after checkpoint {checkpoint.seq} "
-                          f"was signed ({checkpoint.time}), within the records it covers: the "
-                          f"records from {regrown} on were removed and the trail grown again")
+    return Fault(regrown, f"record {regrown} was written after checkpoint {checkpoint.number} "
+                          f"signed record {checkpoint.seq} ({checkpoint.time}), within the "
+                          f"records it covers: the records from {regrown} on were removed "
+                          "and the trail grown again")
 
 
 def _hashes(session: Any, seqs: list[int]) -> dict[int, str]:
@@ -324,48 +373,103 @@ def _hashes(session: Any, seqs: list[int]) -> dict[int, str]:
     return out
 
 
+def _head(session: Any) -> tuple[int, str] | None:
+    row = session.execute(select(AuditHead.seq, AuditHead.hash)
+                          .where(AuditHead.id == 1)).one_or_none()
+    if row is None or not isinstance(row[0], int):
+        return None
+    return row[0], row[1]
+
+
+# -- the whole check ---------------------------------------------------------------------
+
+@dataclass
+class Examination:
+    """The chain walked, the genuine checkpoints, and every fault found (first first)."""
+
+    walked: VerifyResult
+    checkpoints: list[Checkpoint]
+    faults: list[Fault]
+
+
+def examine(session: Any, cp: Checkpoints, key: bytes) -> Examination:
+    """Walk the whole chain and check it against every checkpoint. A fault in the chain
+    does not hide later ones: the walk goes on from the next checkpoint that still holds."""
+    walked = verify_trail(session, key=key)
+    checkpoints, faults = load(cp)
+    trail = check(session, walked.head_seq, checkpoints)
+    if not walked.ok:
+        bad = walked.first_bad_seq if walked.first_bad_seq is not None else 1
+        # The walk names a record exactly; a rewritten range only bounds where it lies.
+        trail = [f for f in trail if f.upto is None or f.upto < bad]
+        faults.append(Fault(bad, walked.problem or ""))
+        faults += _past(session, walked.head_seq, bad, checkpoints, key)
+    unique = {(f.seq, f.problem): f for f in [*faults, *trail]}
+    return Examination(walked, checkpoints,
+                       sorted(unique.values(), key=lambda f: f.seq)[:MAX_FAULTS])
+
+
+def _past(session: Any, head: int, bad: int, checkpoints: list[Checkpoint],
+          key: bytes) -> list[Fault]:
+    """Faults after the first: walk on from each checkpoint past a fault whose record is
+    still the one it signed."""
+    found: list[Fault] = []
+    anchors = sorted((c for c in checkpoints if bad <= c.seq < head), key=lambda c: c.seq)
+    stored = _hashes(session, [c.seq for c in anchors])
+    for anchor in anchors:
+        if anchor.seq < bad or stored.get(anchor.seq) != anchor.hash:
+            continue
+        _, _, fault = walk_from(session, anchor.seq + 1, head, anchor.hash, key)
+        if fault is None or len(found) >= MAX_FAULTS:
+            break
+        found.append(Fault(*fault))
+        bad = fault[0]
+    return found
+
+
 # -- writing -----------------------------------------------------------------------------
 
 def write(runtime: Runtime) -> Checkpoint | None:
-    """Sign the trail's current head, after verifying the records since the last
-    checkpoint; None when there is nothing new to sign. Refuses a damaged trail."""
+    """Sign the trail's current head, with what a check of the records since the last
+    checkpoint found wrong; None when nothing was appended since."""
     cp = of(runtime)
     with cp.store.lock():
         cp.store.publish_key(cp.signer)
-        existing, fault = load(cp)
-        if fault is not None:
-            raise Unavailable(f"no checkpoint signed: {fault.problem}",
-                              code="audit_trail_damaged")
+        existing, line_faults = load(cp)
         last = existing[-1] if existing else None
         with runtime.db.read() as session:
-            head = _head(session)
-            if head is None or head[0] == 0:
+            head = _head(session) or (0, GENESIS)
+            if head[0] == 0 and last is None:
                 return None
-            seq, digest = head
-            if last is not None:
-                if (seq, digest) == (last.seq, last.hash):
-                    return None
-                bad = check(session, seq, existing)
-                if bad is not None:
-                    raise Unavailable(f"no checkpoint signed: {bad.problem}",
-                                      code="audit_trail_damaged")
-            start, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
-            _, end, broken = _stitch([_walk_in(session, start, seq, runtime.audit_key)], prev)
-        if broken is not None:
-            raise Unavailable(f"no checkpoint signed: {broken[1]}", code="audit_trail_damaged")
-        if end != digest:
-            raise Unavailable(f"no checkpoint signed: the chain head does not match record "
-                              f"{seq}", code="audit_trail_damaged")
+            if last is not None and head == (last.seq, last.hash) and not line_faults:
+                return None
+            faults = _since(session, runtime, cp, head, last, line_faults)
+        # Past every name taken, genuine or not: a planted file never blocks the line.
+        number = max([last.number if last else 0,
+                      *(int(_NAME.match(n).group(1)) for n in cp.store.names())]) + 1
         checkpoint = cp.signer.sign(Checkpoint(
-            seq, digest, now().isoformat(timespec="microseconds"),
-            last.digest if last else None, cp.signer.key_id))
-        cp.store.add(checkpoint)
+            number, head[0], head[1],
+            now().isoformat(timespec="microseconds"), last.digest if last else None,
+            cp.signer.key_id, tuple(faults[:MAX_FAULTS])))
+        if not cp.store.add(checkpoint):
+            return None  # another process took that number first
+        if faults:
+            log.error("audit checkpoint %s signed with %d fault(s); first: %s",
+                      checkpoint.number, len(faults), faults[0].problem)
         return checkpoint
 
 
-def _head(session: Any) -> tuple[int, str] | None:
-    row = session.execute(select(AuditHead.seq, AuditHead.hash)).one_or_none()
-    return (row[0], row[1]) if row else None
+def _since(session: Any, runtime: Runtime, cp: Checkpoints, head: tuple[int, str],
+           last: Checkpoint | None, line_faults: list[Fault]) -> list[Fault]:
+    """The short check: records since the last checkpoint link to it and verify, and the
+    last checkpoint's record is still the one it signed. Anything odd: the whole check."""
+    seq, digest = head
+    if (last is not None and seq >= last.seq and not line_faults and not last.faults
+            and below(session) is None and not check(session, seq, [last])):
+        _, end, bad = walk_from(session, last.seq + 1, seq, last.hash, runtime.audit_key)
+        if bad is None and end == digest:
+            return []
+    return examine(session, cp, runtime.audit_key).faults
 
 
 class Checkpointer:
@@ -390,7 +494,5 @@ class Checkpointer:
         while not self._stop.wait(interval):
             try:
                 write(self.runtime)
-            except Unavailable as exc:
-                log.error("audit checkpoint refused: %s", exc.message)
             except Exception:
                 log.exception("audit checkpoint failed")

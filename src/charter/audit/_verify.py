@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import create_engine, func, pool, select
 from sqlalchemy.orm import Session
 
-from charter.audit.chain import GENESIS, record_hash
+from charter.audit._records import GENESIS, record_hash
 from charter.audit.orm import AuditEvent, AuditHead
 
 PARALLEL_FROM = 200_000  # below this, starting worker processes costs more than it saves
@@ -155,8 +155,37 @@ def _stitch(walks: list[_Range], prev: str) -> tuple[int, str, tuple[int, str] |
 
 
 def _head(session: Session) -> tuple[int, str] | None:
-    row = session.execute(select(AuditHead.seq, AuditHead.hash)).one_or_none()
-    return (row[0], row[1]) if row else None
+    row = session.execute(select(AuditHead.seq, AuditHead.hash)
+                          .where(AuditHead.id == 1)).one_or_none()
+    if row is None:
+        return None
+    seq = row[0] if isinstance(row[0], int) else -1  # a head changed by hand to text
+    return seq, row[1]
+
+
+def walk_from(session: Session, lo: int, hi: int, prev: str, key: bytes
+              ) -> tuple[int, str, tuple[int, str] | None]:
+    """Walk records lo..hi, the first linked to `prev`: (records that held, last hash,
+    first bad record or None)."""
+    if lo > hi:
+        return 0, prev, None
+    return _stitch([_walk_in(session, lo, hi, key)], prev)
+
+
+def below(session: Session) -> tuple[Any, str] | None:
+    """A stored row below seq 1, which no walk reaches: never appended through the chain."""
+    low = session.scalar(select(AuditEvent.seq).where(AuditEvent.seq < 1)
+                         .order_by(AuditEvent.seq).limit(1))
+    if low is None:
+        return None
+    return low, (f"record {low} lies before the start of the chain: it was not appended "
+                 "through the chain")
+
+
+def _beyond(session: Session, head: int) -> Any:
+    """The highest stored seq past `head`, if any."""
+    return session.scalar(select(AuditEvent.seq).where(AuditEvent.seq > head)
+                          .order_by(AuditEvent.seq.desc()).limit(1))
 
 
 def _head_mismatch(seq: int) -> str:
@@ -176,12 +205,17 @@ def verify_trail(session: Session, *, key: bytes = b"") -> VerifyResult:
             return VerifyResult(False, 0, 0, 1, "the chain head is missing")
         return VerifyResult(True, 0, 0)
     first_seq, first_hash = head
+    if first_seq < 0:
+        return VerifyResult(False, 0, 0, 1, "the chain head was changed: its seq is not a "
+                                            "number")
     count, prev, bad = _stitch(_walk_all(session, first_seq, key), GENESIS)
     if bad is not None:
         return VerifyResult(False, count, first_seq, *bad)
     if prev != first_hash:
         return VerifyResult(False, count, first_seq, first_seq + 1, _head_mismatch(first_seq))
-    highest = session.scalar(select(func.max(AuditEvent.seq))) or 0
+    # Read before the second head: a row past that head was then not appended through
+    # the chain (forged), never a late commit.
+    past = _beyond(session, first_seq)
     last_seq, last_hash = _head(session) or (first_seq, first_hash)
     if last_seq > first_seq:  # appended while we walked
         tail_count, prev, bad = _stitch([_walk_in(session, first_seq + 1, last_seq, key)], prev)
@@ -190,8 +224,12 @@ def verify_trail(session: Session, *, key: bytes = b"") -> VerifyResult:
             return VerifyResult(False, count, last_seq, *bad)
         if prev != last_hash:
             return VerifyResult(False, count, last_seq, last_seq + 1, _head_mismatch(last_seq))
-    if highest > last_seq:
-        return VerifyResult(False, count, last_seq, last_seq + 1,
-                            f"record {last_seq + 1} lies beyond the chain head ({last_seq}): "
-                            "it was not appended through the chain")
+    if past is not None and not (isinstance(past, int) and past <= last_seq):
+        seq = past if isinstance(past, int) else last_seq + 1
+        return VerifyResult(False, count, last_seq, seq,
+                            f"record {past} lies beyond the chain head ({last_seq}): it was "
+                            "not appended through the chain")
+    low = below(session)
+    if low is not None:
+        return VerifyResult(False, count, last_seq, *low)
     return VerifyResult(True, count, last_seq)

@@ -12,89 +12,24 @@ Key contracts:
 
 from __future__ import annotations
 
-import hmac
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from functools import lru_cache
-from hashlib import sha256
-from typing import Any
+from dataclasses import replace
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
+from charter.audit._records import GENESIS, LOG_ARCHIVE, AuditRecord, record_hash, time_text
+from charter.audit._verify import VerifyResult
+from charter.audit._verify import verify_trail as verify
 from charter.audit.orm import AuditEvent, AuditHead
-from charter.core.clock import as_utc, now
+from charter.core.clock import as_utc
 from charter.errors import Unavailable
 
-GENESIS = "0" * 64
 _EVENTS, _HEAD = AuditEvent.__table__, AuditHead.__table__
-LOG_ARCHIVE = "log-archive"
 
 
-@dataclass
-class AuditRecord:
-    principal: str
-    account: str
-    action: str
-    resource: str
-    decision: str  # allow | deny
-    outcome: str  # success | denied | error
-    request_id: str
-    source: str
-    error_code: str | None = None
-    reason: str | None = None
-    details: dict[str, Any] | None = None
-    time: datetime = field(default_factory=now)
-
-
-def time_text(value: datetime | str) -> str:
-    """The canonical text of a record's time: UTC, `YYYY-MM-DD HH:MM:SS.ffffff`.
-
-    It is also how SQLite stores the column, so a verify on SQLite hashes the stored text
-    as it comes, without parsing it.
-    """
-    if isinstance(value, str):
-        return value
-    if value.tzinfo is not None and value.utcoffset():
-        value = value.astimezone(UTC)
-    return value.isoformat(" ", "microseconds")[:26]
-
-
-def _f(value: str | None) -> str:
-    return "-" if value is None else f"{len(value)}:{value}"
-
-
-def record_hash(
-    seq: int, time: datetime | str, principal: str, account: str, action: str, resource: str,
-    decision: str, outcome: str, error_code: str | None, reason: str | None,
-    request_id: str, source: str, details: str | None, prev_hash: str, key: bytes = b"",
-) -> str:
-    """sha256 of the record's canonical form, or HMAC-sha256 under the platform's audit
-    key: then rewriting the chain needs the key, not just write access to the database."""
-    # Length-prefixed fields, "-" for NULL: no two different records share a canonical form
-    # (an empty string and NULL differ; a separator inside a value cannot shift fields).
-    # One f-string: verify hashes a million of these.
-    n, t = str(seq), time_text(time)
-    canonical = (
-        f"{len(n)}:{n}{len(t)}:{t}{len(principal)}:{principal}{len(account)}:{account}"
-        f"{len(action)}:{action}{len(resource)}:{resource}{len(decision)}:{decision}"
-        f"{len(outcome)}:{outcome}{_f(error_code)}{_f(reason)}"
-        f"{len(request_id)}:{request_id}{len(source)}:{source}{_f(details)}"
-        f"{len(prev_hash)}:{prev_hash}"
-    )
-    if key:
-        mac = _keyed(key).copy()
-        mac.update(canonical.encode())
-        return mac.hexdigest()
-    return sha256(canonical.encode()).hexdigest()
-
-
-@lru_cache(maxsize=8)
-def _keyed(key: bytes) -> hmac.HMAC:
-    """The HMAC state after the key, copied per record (a third faster than hmac.digest)."""
-    return hmac.new(key, digestmod=sha256)
+_MAX_SEQ = 2**63 - 1  # BIGINT
 
 
 def _lock_head(conn: Connection) -> tuple[int, str]:
@@ -109,7 +44,33 @@ def _lock_head(conn: Connection) -> tuple[int, str]:
                                "recorded until it is restored", code="audit_trail_damaged")
         conn.execute(insert(_HEAD).values(id=1, seq=0, hash=GENESIS))
         return 0, GENESIS
+    if (not isinstance(head.seq, int) or not 0 <= head.seq < _MAX_SEQ // 2
+            or not isinstance(head.hash, str) or len(head.hash) != 64):
+        raise Unavailable(f"the audit trail's head was changed (seq {head.seq!r}); nothing "
+                          "can be recorded until it is restored", code="audit_trail_damaged")
     return head.seq, head.hash
+
+
+def _free_run(conn: Connection, start: int, n: int) -> int:
+    """The first seq from `start` on with n free seqs after it. Rows stored past the head
+    were not appended through the chain; new records go around them (verify names them),
+    so such a row never stops recording."""
+    for _ in range(1000):
+        if start + n - 1 > _MAX_SEQ:
+            break
+        taken = conn.execute(select(_EVENTS.c.seq).where(
+            _EVENTS.c.seq.between(start, start + n - 1)).order_by(_EVENTS.c.seq.desc())
+            .limit(1)).scalar()
+        if taken is None:
+            return start
+        # Past the run of taken seqs that holds the one found, read a window at a time.
+        start = int(taken) + 1
+        window = set(conn.execute(select(_EVENTS.c.seq).where(
+            _EVENTS.c.seq.between(start, min(start + 999, _MAX_SEQ)))).scalars())
+        while start in window:
+            start += 1
+    raise Unavailable("the audit trail has too many rows past its head to find room for a "
+                      "record; `charter audit verify` names them", code="audit_trail_damaged")
 
 
 # Column widths of audit_events: a record is cut to fit rather than fail to be written
@@ -134,16 +95,15 @@ def append(session: Session, records: Iterable[AuditRecord], *, key: bytes = b""
     """Append records to the chain in the caller's transaction; returns the last seq.
 
     A row already stored past the head was not appended through the chain (a forgery, or
-    a write made around Charter): the new records go after it, still linked to the head,
-    so the platform keeps recording and `verify` names that row as the first bad one.
+    a write made around Charter): the new records go around it, still linked to the head,
+    so the platform keeps recording and `verify` names that row.
     """
     # Core statements on the session's connection: appended on every operation, so the
     # ORM's per-statement work is worth skipping.
     conn = session.connection()
-    seq, prev = _lock_head(conn)
-    stray = conn.execute(select(func.max(_EVENTS.c.seq)).where(_EVENTS.c.seq > seq)).scalar()
-    if stray is not None:
-        seq = stray
+    head, prev = _lock_head(conn)
+    records = list(records)
+    seq = _free_run(conn, head + 1, len(records)) - 1 if records else head
     rows = []
     for rec in records:
         if _too_long(rec):
@@ -171,9 +131,5 @@ def append(session: Session, records: Iterable[AuditRecord], *, key: bytes = b""
     return seq
 
 
-# Verification lives beside the chain; it needs record_hash above, hence the late import.
-from charter.audit._verify import VerifyResult  # noqa: E402
-from charter.audit._verify import verify_trail as verify  # noqa: E402
-
-__all__ = ["GENESIS", "AuditRecord", "VerifyResult", "append", "record_hash", "time_text",
-           "verify"]
+__all__ = ["GENESIS", "LOG_ARCHIVE", "AuditRecord", "VerifyResult", "append", "record_hash",
+           "time_text", "verify"]

@@ -39,6 +39,11 @@ class AuditQuery(BaseModel):
     request_id: str | None = Field(default=None, max_length=64)
 
 
+class FaultRead(BaseModel):
+    seq: int
+    problem: str
+
+
 class VerifyReport(BaseModel):
     ok: bool
     records: int = Field(description="Records that checked out before the first fault.")
@@ -48,15 +53,19 @@ class VerifyReport(BaseModel):
     checkpoints: int = Field(default=0, description="Signed checkpoints checked.")
     last_checkpoint_seq: int | None = None
     checkpoint_key_id: str | None = None
+    faults: list[FaultRead] = Field(default_factory=list,
+                                    description="Every fault found, first first (at most 20).")
 
 
 class CheckpointRead(BaseModel):
+    number: int = Field(description="Checkpoints are numbered 1, 2, 3, ...")
     seq: int = Field(description="The trail's head record when it was signed.")
     hash: str
     time: str
     previous: str | None = Field(description="Digest of the checkpoint before this one.")
     key_id: str
-    digest: str
+    faults: list[FaultRead] = Field(description="What the check before signing found wrong.")
+    digest: str = Field(description="sha256 of the checkpoint's file.")
 
 
 class CheckpointPage(Page[CheckpointRead]):

@@ -88,24 +88,19 @@ def _readable_accounts(ctx: Context) -> list[str]:
 @operation("audit:VerifyTrail", "read", target=_trail)
 def verify_trail(ctx: Context) -> VerifyReport:
     """Recompute the hash chain, check it against every signed checkpoint, and report the
-    first record that was changed, removed, reordered or forged."""
-    walked = chain.verify(ctx.db, key=ctx.runtime.audit_key)
+    first record that was changed, removed, reordered or forged (and the faults after it)."""
     cp = _checkpoint.of(ctx.runtime)
-    signed, bad_checkpoint = _checkpoint.load(cp)
-    faults = [f for f in (bad_checkpoint, _checkpoint.check(ctx.db, walked.head_seq, signed))
-              if f is not None]
-    if not walked.ok:
-        # The walk names a record exactly; a rewritten range only bounds where it lies.
-        faults = [f for f in faults if f.upto is None or f.upto < walked.first_bad_seq]
-        faults.append(_checkpoint.Fault(walked.first_bad_seq or 1, walked.problem or ""))
+    found = _checkpoint.examine(ctx.db, cp, ctx.runtime.audit_key)
+    walked, signed = found.walked, found.checkpoints
     report = VerifyReport(ok=True, records=walked.records, head_seq=walked.head_seq,
                           first_bad_seq=None, problem=None, checkpoints=len(signed),
                           last_checkpoint_seq=signed[-1].seq if signed else None,
-                          checkpoint_key_id=cp.signer.key_id)
-    if faults:
-        first = min(faults, key=lambda f: f.seq)
+                          checkpoint_key_id=cp.signer.key_id,
+                          faults=[f.to_dict() for f in found.faults])
+    if found.faults:
+        first = found.faults[0]
         report.ok, report.first_bad_seq, report.problem = False, first.seq, first.problem
-        report.records = min(walked.records, first.seq - 1)
+        report.records = max(0, min(walked.records, first.seq - 1))
     elif not signed and walked.head_seq > 0:
         report.ok = False
         report.problem = (f"no signed checkpoint in {cp.store.location}: without one, records "
@@ -122,6 +117,9 @@ def checkpoint_trail(ctx: Context) -> CheckpointRead | None:
     if made is None:
         signed, _ = _checkpoint.load(_checkpoint.of(ctx.runtime))
         made = signed[-1] if signed else None
+    if made is not None:
+        ctx.audit_details["checkpoint"] = {"number": made.number, "seq": made.seq,
+                                           "faults": len(made.faults)}
     return CheckpointRead(**made.to_dict()) if made else None
 
 

@@ -52,6 +52,8 @@ def audit_verify(ctx: typer.Context, json_: JsonOpt = False) -> None:
     else:
         console.print(f"[red]audit trail BROKEN[/red] at record {data['first_bad_seq']} "
                       f"({data['records']} records checked out before it): {data['problem']}")
+        for fault in data.get("faults", [])[1:]:
+            console.print(f"  also at record {fault['seq']}: {fault['problem']}")
     if not data["ok"]:
         raise typer.Exit(1)
 
@@ -66,7 +68,9 @@ def audit_checkpoint(ctx: typer.Context, json_: JsonOpt = False) -> None:
     data = state(ctx).client().audit.checkpoint()
     show(data, want_json(ctx, json_), lambda d: console.print(
         "nothing to sign: the trail is empty" if not d else
-        f"checkpoint signed at record {d['seq']} ({d['time']}, key {d['key_id']})"))
+        f"checkpoint {d['number']} signed at record {d['seq']} ({d['time']}, key "
+        f"{d['key_id']})" + (f"; it records {len(d['faults'])} fault(s) of the trail, the "
+                             f"first: {d['faults'][0]['problem']}" if d["faults"] else "")))
 
 
 @audit_app.command("checkpoints")
@@ -79,7 +83,10 @@ def audit_checkpoints(ctx: typer.Context, limit: LimitOpt = 50, offset: OffsetOp
     def render(d: dict) -> None:
         console.print(f"kept in {d['location']}; signed by key {d['key_id']}:")
         console.print(d["public_key"].strip())
-        table(rows, ["seq", "time", "hash", "digest"], total=total, offset=off)
+        for row in rows:
+            row["faults"] = len(row["faults"])
+        table(rows, ["number", "seq", "time", "faults", "hash", "digest"], total=total,
+              offset=off)
 
     show(data, want_json(ctx, json_), render)
 
