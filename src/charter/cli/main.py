@@ -103,9 +103,11 @@ def init(
             for line in d["found"]:
                 console.print(f"[dim]found[/dim]   {line}")
         for line in d["missing"]:
-            console.print(f"[red]missing[/red] {line}: not restored by `charter init`; if the "
-                          "administrator lost access, run `charter init --recover-admin` "
-                          "on the host")
+            console.print(f"[red]missing[/red] {line}")
+        if d["missing"]:
+            console.print("`charter init` never makes anyone an administrator; if the "
+                          "administrator lost access, run `charter init --recover-admin` on "
+                          "the host (audited).")
         if d["admin_token_saved"]:
             console.print(f"\nProfile [bold]{d['profile']}[/bold] holds the administrator "
                           "token. Next: `charter whoami`, `charter ou tree`.")
