@@ -8,6 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
+from charter.access.authorizer import bump_version
+from charter.controls.orm import ControlEnablement
 from charter.core.clock import now
 from charter.errors import ControlViolation, Denied, Invalid
 from charter.identity.orm import Token
@@ -178,3 +180,49 @@ def test_prev3_counts_only_data_scientists_of_that_account(platform):
     with pytest.raises(Denied) as refused:
         dual.accounts.update("team-b-prod", budget=2600)
     assert "CHARTER-PREV-3" in refused.value.message
+
+
+# -- the management account is never governed by preventive controls -------------------
+
+def _enable_by_hand(platform, control_id: str, scope: str) -> None:
+    """An enablement made before preventive controls were refused on `management`."""
+    with platform.runtime.db.transaction() as session:
+        session.add(ControlEnablement(control_id=control_id, scope=scope, enabled_by="admin",
+                                      enabled_at=now()))
+        bump_version(session)
+
+
+@pytest.mark.parametrize("control", ["CHARTER-PREV-1", "CHARTER-PREV-2", "CHARTER-PREV-3"])
+def test_preventive_controls_cannot_be_enabled_on_the_management_account(platform, control):
+    code, out, _ = platform.cli("controls", "enable", control, "--account", "management",
+                                "--json")
+    assert code == 1 and json.loads(out)["error"]["code"] == "management_exempt"
+    enabled = {c["id"]: c["enabled_on"] for c in platform.admin.controls.list()}
+    assert "management" not in enabled[control]
+    record = platform.admin.audit.events(action="controls:EnableControl", limit=1)["items"][0]
+    assert record["error_code"] == "management_exempt" and record["outcome"] != "success"
+    # other kinds of control may still be enabled there
+    assert platform.admin.controls.enable("CHARTER-DET-3", account="management")["scope"] == (
+        "management")
+
+
+def test_a_preventive_control_enabled_on_management_earlier_never_applies_there(platform):
+    _enable_by_hand(platform, "CHARTER-PREV-3", "management")
+    code, _, err = platform.cli("assignments", "create", "--group", "cloud-engineering",
+                                "--permission-set", "data-scientist", "--account", "management")
+    assert code == 0, err
+    code, out, err = platform.cli("users", "create", "after-the-guardrail", "--json")
+    assert code == 0, err
+    assert json.loads(out)["name"] == "after-the-guardrail"
+    assert platform.admin.groups.create("still-administered")["name"] == "still-administered"
+
+
+def test_a_preventive_control_on_the_root_spares_management_only(platform):
+    platform.admin.controls.enable("CHARTER-PREV-3", ou="/")
+    for account in ("management", "network"):
+        platform.admin.assignments.create(permission_set="data-scientist",
+                                          group="cloud-engineering", account=account)
+    assert platform.admin.users.create("kept-writing")["name"] == "kept-writing"
+    with pytest.raises(Denied) as refused:
+        platform.admin.accounts.update("network", tags={"stage": "prod"})
+    assert refused.value.details["policies"] == ["control:CHARTER-PREV-3@/"]

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from charter.errors import Conflict
+from charter.identity._lockout import administrator_remains
+from charter.identity.orm import Membership
+
+from ..conftest import PG_URL
 
 
 def _admin_assignment(platform, principal: str = "cloud-engineering") -> str:
@@ -71,3 +78,62 @@ def test_a_direct_administrator_lets_the_group_assignment_go(platform):
         ola.assignments.delete(direct["id"])
     assert refused.value.code == "last_administrator"
     assert ola.users.list()["total"] >= 2
+
+
+def _waiting_on_locks(engine) -> int:
+    with engine.connect() as conn:
+        return conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                                "current_database() AND wait_event_type = 'Lock'"))
+
+
+def _until(condition, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def _in_thread(outcomes: dict, name: str, call) -> threading.Thread:
+    def run() -> None:
+        try:
+            outcomes[name] = call()
+        except Exception as error:  # reported through the assertions
+            outcomes[name] = error
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not PG_URL, reason="SQLite serialises writers: no removal decides while "
+                                       "another commits")
+def test_a_group_that_gains_cloud_admin_during_a_removal_still_keeps_an_administrator(platform):
+    """Three concurrent operations: B removes uma from ops, A gives ops cloud-admin on /,
+    C removes admin from cloud-engineering counting on uma. B is held after its decision
+    (a row lock on the membership it deletes) so that A and C run in between."""
+    platform.admin.groups.create("ops")
+    platform.admin.users.create("uma", groups=["ops"])
+    engine = create_engine(platform.settings.resolved_database_url)
+    outcomes: dict = {}
+    try:
+        with engine.connect() as holder:
+            holder.execute(text('SELECT 1 FROM identity_memberships WHERE "user" = \'uma\' '
+                                'AND "group" = \'ops\' FOR UPDATE'))
+            b = _in_thread(outcomes, "B", lambda: platform.client(platform.admin_token)
+                           .groups.remove_member("ops", "uma"))
+            _until(lambda: _waiting_on_locks(engine) >= 1)
+            platform.admin.assignments.create(permission_set="cloud-admin", group="ops", ou="/")
+            c = _in_thread(outcomes, "C", lambda: platform.client(platform.admin_token)
+                           .groups.remove_member("cloud-engineering", "admin"))
+            _until(lambda: "C" in outcomes or _waiting_on_locks(engine) >= 2)
+            holder.rollback()
+        for thread in (b, c):
+            thread.join(timeout=60)
+    finally:
+        engine.dispose()
+    assert outcomes["B"]["members"] == []
+    assert isinstance(outcomes["C"], Conflict) and outcomes["C"].code == "last_administrator"
+    with platform.runtime.db.read() as session:
+        assert administrator_remains(session)
+        assert session.get(Membership, ("admin", "cloud-engineering")) is not None

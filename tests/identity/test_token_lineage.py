@@ -3,15 +3,21 @@ revoke the tokens it was not made with."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-from sqlalchemy import func, select
+import uvicorn
+from sqlalchemy import func, select, update
 
 from charter.errors import Denied, Invalid, Unauthenticated
 from charter.identity.orm import Token
+from charter.sdk import Client
 
 
 def _when(value: str) -> datetime:
@@ -105,3 +111,124 @@ def test_durations_take_ascii_digits_only(platform, lifetime):
     assert refused.value.code == "invalid_duration"
     with platform.runtime.db.read() as session:
         assert session.scalar(select(func.count()).select_from(Token)) == before
+
+
+# -- minting while the parent is revoked (a real server, real threads) -----------------
+
+@contextlib.contextmanager
+def _serving(app) -> Iterator[str]:
+    """The platform's app behind a real HTTP server on a free local port."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+def _minter(url: str, secret: str, minted: list[str], refusals: list[str],
+            go: threading.Barrier) -> None:
+    with Client(url, secret) as client:
+        go.wait(timeout=60)
+        for _ in range(400):  # until the parent's revocation refuses it
+            try:
+                minted.append(client.tokens.create(expires_in="1h")["id"])
+            except Unauthenticated as refused:
+                refusals.append(refused.code)
+                return
+        refusals.append("never refused")
+
+
+def _active_in_subtree(platform, root: str) -> tuple[int, list[str]]:
+    with platform.runtime.db.read() as session:
+        rows = {t.id: t for t in session.scalars(select(Token))}
+    children: dict[str, list[str]] = {}
+    for row in rows.values():
+        children.setdefault(row.parent_id, []).append(row.id)
+    subtree, frontier = [], [root]
+    while frontier:
+        frontier = [c for parent in frontier for c in children.get(parent, [])]
+        subtree += frontier
+    return len(subtree), [t for t in subtree if rows[t].revoked_at is None]
+
+
+def test_no_child_minted_while_its_parent_is_revoked_stays_active(platform):
+    platform.admin.users.create("mia", groups=["security-auditors"])
+    parent = platform.admin.tokens.create(user="mia", expires_in="1d")
+    child = platform.client(parent["token"]).tokens.create(expires_in="1d")
+    minted: list[str] = []
+    refusals: list[str] = []
+    go = threading.Barrier(13)
+    with _serving(platform.app) as url:
+        threads = [threading.Thread(target=_minter, daemon=True,
+                                    args=(url, (parent, child)[i % 2]["token"], minted,
+                                          refusals, go)) for i in range(12)]
+        for thread in threads:
+            thread.start()
+        go.wait(timeout=60)
+        while len(minted) < 24 and len(refusals) < 12:
+            time.sleep(0.005)
+        with Client(url, platform.admin_token) as admin:
+            revoked = admin.tokens.revoke(parent["id"])
+        for thread in threads:
+            thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    assert sorted(set(refusals)) == ["token_revoked"] and len(refusals) == 12
+    assert len(minted) >= 24
+    size, active = _active_in_subtree(platform, parent["id"])
+    assert active == []
+    assert size == len(minted) + 1  # every child minted, and the first child
+    assert set(revoked["also_revoked"]) <= {child["id"], *minted}
+
+
+# -- a token for another user, and the cascade's record ---------------------------------
+
+def test_a_token_made_for_another_user_has_no_parent_and_outlives_its_maker(platform):
+    maker = platform.admin.tokens.create(expires_in="1h")  # the administrator's own
+    assert maker["parent_id"] == platform.admin.whoami()["token_id"]
+    platform.admin.users.create("ned", groups=["security-auditors"])
+    given = platform.client(maker["token"]).tokens.create(user="ned", expires_in="30d")
+    assert given["parent_id"] is None
+    assert _when(given["expires_at"]) > _when(maker["expires_at"])  # not capped by its maker
+    revoked = platform.admin.tokens.revoke(maker["id"])
+    assert revoked["also_revoked"] == []
+    ned = platform.client(given["token"])
+    assert ned.whoami()["name"] == "ned"
+    code, out, _ = platform.cli("tokens", "create", "--user", "ned", "--json")
+    assert code == 0 and json.loads(out)["parent_id"] is None
+
+
+def test_a_user_without_standing_revokes_only_their_own_lineage(platform):
+    # kim once administered and made tokens for lou; kim now holds no permission set
+    kim, kim_secret = platform.user("kim", "cloud-engineering")
+    kim_token = kim.whoami()["token_id"]
+    platform.admin.users.create("lou", groups=["security-auditors"])
+    for_lou = kim.tokens.create(user="lou", expires_in="1d")
+    own = kim.tokens.create(expires_in="1d")
+    platform.admin.groups.remove_member("cloud-engineering", "kim")
+    code, out, _ = platform.cli("tokens", "revoke", kim_token, "--json", token=kim_secret)
+    assert code == 0 and json.loads(out)["also_revoked"] == [own["id"]]
+    assert platform.client(for_lou["token"]).whoami()["name"] == "lou"
+    record = platform.admin.audit.events(action="identity:RevokeToken", limit=1)["items"][0]
+    assert record["principal"] == "kim" and record["outcome"] == "success"
+    assert record["details"]["also_revoked"] == [own["id"]]
+
+
+def test_a_token_linked_to_another_users_token_earlier_is_not_revoked_with_it(platform):
+    """Rows stored before lineage was limited to one user's own tokens keep their link."""
+    platform.admin.users.create("oli", groups=["security-auditors"])
+    maker = platform.admin.tokens.create(expires_in="1h")
+    given = platform.admin.tokens.create(user="oli", expires_in="1h")
+    with platform.runtime.db.transaction() as session:
+        session.execute(update(Token).where(Token.id == given["id"])
+                        .values(parent_id=maker["id"]))
+    assert platform.admin.tokens.revoke(maker["id"])["also_revoked"] == []
+    assert platform.client(given["token"]).whoami()["name"] == "oli"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from charter.core.pagination import Page
 
@@ -24,6 +25,14 @@ class AuditEventRead(BaseModel):
     request_id: str
     source: str
     hash: str
+    details: dict[str, Any] | None = Field(
+        default=None, description="What the operation recorded beyond its outcome "
+        "(e.g. the tokens revoked with a token, what `charter init` restored).")
+
+    @field_validator("details", mode="before")
+    @classmethod
+    def _stored_as_json(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
 
 
 AuditEventPage = Page[AuditEventRead]

@@ -137,8 +137,8 @@ def tokens_create(
 ) -> None:
     """Create an API token. The secret is printed once; keep it safe.
 
-    The new token is a child of the token you use: it expires no later than that one and
-    is revoked with it.
+    A token for yourself is a child of the token you use: it expires no later than that
+    one and is revoked with it. A token for another user (--user) has no parent.
     """
     data = state(ctx).client().tokens.create(user=user, expires_in=expires_in,
                                              description=description)

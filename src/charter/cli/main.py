@@ -87,7 +87,7 @@ def init(
     if result.admin_token:
         save_profile(settings.home, Profile(st.profile, None, result.admin_token))
     data = {"home": str(settings.home), "profile": st.profile, "created": result.created,
-            "found": result.found, "recovered": result.recovered,
+            "found": result.found, "recovered": result.recovered, "missing": result.missing,
             "already_initialized": not result.created and not result.recovered,
             "admin_token_saved": bool(result.admin_token)}
 
@@ -102,6 +102,12 @@ def init(
                 console.print(f"[green]created[/green] {line}")
             for line in d["found"]:
                 console.print(f"[dim]found[/dim]   {line}")
+        for line in d["missing"]:
+            console.print(f"[red]missing[/red] {line}")
+        if d["missing"]:
+            console.print("`charter init` never makes anyone an administrator; if the "
+                          "administrator lost access, run `charter init --recover-admin` on "
+                          "the host (audited).")
         if d["admin_token_saved"]:
             console.print(f"\nProfile [bold]{d['profile']}[/bold] holds the administrator "
                           "token. Next: `charter whoami`, `charter ou tree`.")

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from charter.access.authorizer import MANAGEMENT
 from charter.core.clock import now
 from charter.core.ids import crn
 from charter.errors import ControlViolation
@@ -44,10 +45,17 @@ class Control:
     actions: tuple[str, ...] = ()
     check: Check | None = None
     rule: Rule | None = None
+    # Preventive controls spare the management account, as cloud organisations' guardrails
+    # do: a forbid there could stop the administrator repairing anything, and no recovery
+    # would help. Only a guardrail that can never lock the administrator out binds it.
+    binds_management: bool = False
 
     def cedar(self, scope: str) -> str:
         kind = "OU" if scope.startswith("/") else "Account"
         body = (self.policy or "").replace("{scope}", f'{kind}::"{scope}"')
+        if not self.binds_management:
+            body = body.rstrip().removesuffix(";") + (
+                f' unless {{ resource == Account::"{MANAGEMENT}" }};')
         return f'@id("control:{self.id}@{scope}")\n{body}'
 
 
@@ -120,11 +128,14 @@ CONTROLS: dict[str, Control] = {
     for c in (
         Control("CHARTER-PREV-1", "audit-trail-protected", PREVENTIVE,
                 "Nobody may stop the audit trail or delete audit records.", mandatory=True,
+                binds_management=True,  # forbids only what nobody may do anywhere
                 policy='forbid(principal, action in [Action::"audit:StopTrail", '
                        'Action::"audit:DeleteEvents"], resource in {scope});'),
         Control("CHARTER-PREV-2", "central-guardrails", PREVENTIVE,
                 "Only central cloud engineering may change guardrails or the OU tree.",
-                mandatory=True,
+                # always lets cloud-engineering through, which `init --recover-admin`
+                # puts the administrator back in
+                mandatory=True, binds_management=True,
                 policy='forbid(principal, action in [Action::"controls:EnableControl", '
                        'Action::"controls:DisableControl", Action::"org:CreateOU"], '
                        'resource in {scope}) unless { principal in Group::"cloud-engineering"'

@@ -10,13 +10,14 @@ from sqlalchemy.orm import Session
 
 from charter.access.actions import declare
 from charter.access.authorizer import (
+    MANAGEMENT,
     Fragment,
     Target,
     account_target,
     ou_target,
     register_source,
 )
-from charter.access.pipeline import allowed, operation, register_proactive
+from charter.access.pipeline import allowed, emit, operation, register_proactive
 from charter.controls.library import CONTROLS, DEFAULT_ENABLEMENTS, DETECTIVE, PREVENTIVE, Control
 from charter.controls.orm import ControlEnablement, Finding
 from charter.controls.schemas import (
@@ -183,14 +184,16 @@ def enable_control(ctx: Context, control_id: str, body: EnablementCreate) -> Ena
     if body.account:
         org.require_account(ctx.db, body.account)
     scope = target.id
+    if control.kind == PREVENTIVE and scope == MANAGEMENT:
+        raise Invalid(f"{control.id} is preventive and preventive controls never apply to the "
+                      f"{MANAGEMENT} account, so nothing there can lock the administrator "
+                      "out; enable it on an OU or another account", code="management_exempt")
     if ctx.db.get(ControlEnablement, (control.id, scope)) is not None:
         raise Conflict(f"{control.id} is already enabled on {scope}", code="already_enabled")
     row = ControlEnablement(control_id=control.id, scope=scope, enabled_by=ctx.principal.name,
                             enabled_at=now())
     ctx.db.add(row)
     ctx.db.flush()
-    from charter.access.pipeline import emit
-
     emit(ctx, "ControlEnabled", target.account, {"control": control.id, "scope": scope})
     return EnablementRead.model_validate(row, from_attributes=True)
 
@@ -211,8 +214,6 @@ def disable_control(ctx: Context, control_id: str, body: EnablementCreate) -> En
     read = EnablementRead.model_validate(row, from_attributes=True)
     ctx.db.execute(delete(ControlEnablement).where(ControlEnablement.control_id == control.id,
                                                    ControlEnablement.scope == scope))
-    from charter.access.pipeline import emit
-
     emit(ctx, "ControlDisabled", "management", {"control": control.id, "scope": scope})
     return read
 
@@ -228,6 +229,20 @@ def enable_defaults(ctx: Context) -> list[str]:
                 done.append(f"control {control_id} on {scope}")
     ctx.db.flush()
     return done
+
+
+def remove_management_enablements(ctx: Context) -> list[str]:
+    """Remove preventive controls enabled on the management account (inside `charter init
+    --recover-admin`): they never apply there, and an older platform may have them."""
+    preventive = [c.id for c in CONTROLS.values() if c.kind == PREVENTIVE]
+    rows = list(ctx.db.scalars(select(ControlEnablement).where(
+        ControlEnablement.scope == MANAGEMENT, ControlEnablement.control_id.in_(preventive))
+        .order_by(ControlEnablement.control_id)))
+    for row in rows:
+        ctx.db.delete(row)
+        emit(ctx, "ControlDisabled", MANAGEMENT, {"control": row.control_id, "scope": MANAGEMENT})
+    ctx.db.flush()
+    return [f"control {row.control_id} on {MANAGEMENT}" for row in rows]
 
 
 def enable_for_account(ctx: Context, account: str, control_ids: list[str]) -> None:

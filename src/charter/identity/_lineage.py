@@ -7,8 +7,35 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from charter.core.clock import now
 from charter.core.context import Principal
+from charter.errors import Unauthenticated
 from charter.identity.orm import Token
+
+
+def locked(session: Session, token_id: str) -> Token | None:
+    """Token `token_id`, its row locked until the transaction ends (SELECT ... FOR UPDATE on
+    PostgreSQL; SQLite write transactions already hold the database's write lock).
+
+    Minting with a token and revoking it both lock its row, so a revocation either sees
+    the child minted first or the mint sees the revocation: never a live child of a
+    revoked token. The row is read again even if the session holds it already.
+    """
+    query = select(Token).where(Token.id == token_id).with_for_update()
+    return session.scalars(query.execution_options(populate_existing=True)).first()
+
+
+def lock_live(session: Session, token_id: str) -> Token:
+    """Lock the caller's token and refuse if it was revoked or expired since the request
+    was authenticated (authentication reads before the operation's transaction)."""
+    token = locked(session, token_id)
+    if token is None or token.revoked_at is not None:
+        raise Unauthenticated(f"token {token_id} was revoked; create a new one",
+                              code="token_revoked")
+    if token.expires_at <= now():
+        raise Unauthenticated(f"token {token_id} expired at {token.expires_at:%Y-%m-%d %H:%M}"
+                              " UTC; create a new one", code="token_expired")
+    return token
 
 
 def capped_expiry(session: Session, parent_id: str | None, wanted: datetime) -> datetime:
@@ -21,13 +48,21 @@ def capped_expiry(session: Session, parent_id: str | None, wanted: datetime) -> 
     return wanted if parent is None else min(wanted, parent.expires_at)
 
 
-def descendants(session: Session, token_id: str) -> list[Token]:
-    """Every token made with `token_id`, at any remove, oldest generation first."""
+def descendants(session: Session, token: Token) -> list[Token]:
+    """Every token `token`'s user made with it, at any remove, oldest generation first,
+    each row locked (see `locked`).
+
+    Locking each generation before reading the next waits for a mint in flight with one
+    of them, so its child is found. Only tokens of the same user are followed: a token
+    made for another user before lineage was limited to one's own tokens is not revoked
+    with its maker's.
+    """
     found: list[Token] = []
-    frontier = [token_id]
+    frontier = [token.id]
     while frontier:
-        children = list(session.scalars(select(Token).where(Token.parent_id.in_(frontier))
-                                        .order_by(Token.created_at, Token.id)))
+        query = (select(Token).where(Token.parent_id.in_(frontier), Token.user == token.user)
+                 .order_by(Token.created_at, Token.id).with_for_update())
+        children = list(session.scalars(query.execution_options(populate_existing=True)))
         found += children
         frontier = [child.id for child in children]
     return found

@@ -3,7 +3,7 @@ a group, whatever assignments and memberships are removed."""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, CompoundSelect, and_, select
 from sqlalchemy.orm import Session
 
 from charter.core.db import lock
@@ -32,22 +32,35 @@ def group_is_admin(session: Session, group: str) -> bool:
 
 
 def guard(session: Session) -> None:
-    """Serialize changes to who administers, taken before the change.
+    """Serialize removals that may change who administers; taken first, before deciding
+    whether the removal is one that could.
 
     Without it two removals on PostgreSQL (read committed) could each still see the
-    other's administrator and both commit; the second now waits and sees the first.
+    other's administrator and both commit; the second now waits and sees the first. A
+    decision made before the lock is stale by the time it is used: a group that gains
+    cloud-admin meanwhile would lose its members unchecked.
     """
     lock(session, "identity.administrators")
 
 
+def _administrators() -> CompoundSelect:
+    direct = (select(User.name.label("name"))
+              .join(Assignment, Assignment.principal_name == User.name)
+              .where(_grants_admin(), Assignment.principal_type == "user"))
+    by_group = (select(Membership.user.label("name"))
+                .join(Assignment, Assignment.principal_name == Membership.group)
+                .where(_grants_admin(), Assignment.principal_type == "group"))
+    return direct.union(by_group)
+
+
 def administrator_remains(session: Session) -> bool:
     """Whether an existing user holds cloud-admin on the root OU, directly or by group."""
-    direct = (select(Assignment.id).join(User, User.name == Assignment.principal_name)
-              .where(_grants_admin(), Assignment.principal_type == "user"))
-    by_group = (select(Assignment.id)
-                .join(Membership, Membership.group == Assignment.principal_name)
-                .where(_grants_admin(), Assignment.principal_type == "group"))
-    return session.execute(direct.union_all(by_group).limit(1)).first() is not None
+    return session.execute(_administrators().limit(1)).first() is not None
+
+
+def administrators(session: Session) -> set[str]:
+    """The users holding cloud-admin on the root OU, directly or by group."""
+    return set(session.scalars(_administrators()))
 
 
 def refuse_lockout(session: Session, change: str) -> None:

@@ -203,19 +203,29 @@ def ensure_group(ctx: Context, name: str, description: str = "") -> bool:
     return True
 
 
+def find_assignment(session: Session, *, permission_set: str, group: str | None = None,
+                    user: str | None = None, account: str | None = None,
+                    ou: str | None = None) -> str | None:
+    """The id of the assignment that gives exactly this, if there is one."""
+    principal_type, principal_name = ("group", group) if group else ("user", user)
+    scope_type, scope = ("account", account) if account else ("ou", ou)
+    return session.scalar(select(Assignment.id).where(
+        Assignment.principal_type == principal_type, Assignment.principal_name == principal_name,
+        Assignment.permission_set == permission_set, Assignment.scope_type == scope_type,
+        Assignment.scope == scope))
+
+
 def assign(ctx: Context, *, permission_set: str, group: str | None = None,
            user: str | None = None, account: str | None = None,
            ou: str | None = None) -> tuple[str, bool]:
     """Add an assignment inside the caller's operation (idempotent): (its id, created)."""
     get_permission_set(permission_set)
+    existing = find_assignment(ctx.db, permission_set=permission_set, group=group, user=user,
+                               account=account, ou=ou)
+    if existing is not None:
+        return existing, False
     principal_type, principal_name = ("group", group) if group else ("user", user)
     scope_type, scope = ("account", account) if account else ("ou", ou)
-    existing = ctx.db.scalar(select(Assignment).where(
-        Assignment.principal_type == principal_type, Assignment.principal_name == principal_name,
-        Assignment.permission_set == permission_set, Assignment.scope_type == scope_type,
-        Assignment.scope == scope))
-    if existing is not None:
-        return existing.id, False
     assignment_id = new_id("asg-")
     ctx.db.add(Assignment(id=assignment_id, principal_type=principal_type,
                           principal_name=principal_name, permission_set=permission_set,
@@ -265,6 +275,19 @@ def ensure_group_exists(ctx: Context, name: str) -> None:
 def groups_of(session: Session, user: str) -> list[str]:
     """The groups a user belongs to (for decisions other domains make per group)."""
     return _groups_of(session, user)
+
+
+def user_exists(session: Session, name: str) -> bool:
+    return session.get(User, name) is not None
+
+
+def group_exists(session: Session, name: str) -> bool:
+    return session.get(Group, name) is not None
+
+
+def administrators(session: Session) -> set[str]:
+    """The users who hold cloud-admin on the root OU, directly or through a group."""
+    return lockout.administrators(session)
 
 
 def inventory_users(session: Session) -> list[UserRead]:
@@ -359,9 +382,8 @@ def add_group_member(ctx: Context, group: str, user: str) -> GroupRead:
 def remove_group_member(ctx: Context, group: str, user: str) -> GroupRead:
     """Remove a user from a group."""
     g = _require_group(ctx.db, group)
+    lockout.guard(ctx.db)  # before deciding: the group may gain cloud-admin meanwhile
     guarded = lockout.group_is_admin(ctx.db, group)
-    if guarded:
-        lockout.guard(ctx.db)
     membership = ctx.db.get(Membership, (user, group))
     if membership is None:
         raise NotFound(f"{user} is not in {group}", code="not_a_member")
@@ -442,14 +464,13 @@ def list_assignments(ctx: Context, *, account: str | None = None, principal: str
            changes_policy=True)
 def delete_assignment(ctx: Context, assignment_id: str) -> AssignmentRead:
     """Remove an assignment; never the last one that keeps an administrator."""
+    lockout.guard(ctx.db)  # before reading what the assignment grants
     assignment = ctx.db.get(Assignment, assignment_id)
     if assignment is None:
         raise NotFound(f"assignment {assignment_id!r} does not exist",
                        code="assignment_not_found")
     read = _assignment_read(assignment)
     guarded = lockout.is_admin_assignment(assignment)
-    if guarded:
-        lockout.guard(ctx.db)
     ctx.db.execute(delete(Assignment).where(Assignment.id == assignment_id))
     if guarded:
         lockout.refuse_lockout(ctx.db, f"deleting assignment {assignment_id}")
@@ -465,16 +486,20 @@ def _token_owner_target(ctx: Context, body: TokenCreate) -> Target:
 def create_token(ctx: Context, body: TokenCreate) -> TokenCreated:
     """Create an API token; the secret is returned once and stored only as a hash.
 
-    A token made with a token (any caller but the platform itself) is its child: it
-    expires no later than its parent and is revoked with it.
+    A token a user makes for themselves with a token is its child: it expires no later
+    than its parent and is revoked with it. A token made for another user (which takes
+    the standing to do so) is a fresh credential with no parent.
     """
     owner = body.user or ctx.principal.name
     _require_user(ctx.db, owner)
     lifetime = parse_duration(body.expires_in or f"{ctx.settings.default_token_days}d")
     if lifetime > timedelta(days=366):
         raise Invalid("a token may live at most 366 days", code="invalid_duration")
-    return _mint(ctx, owner, now() + lifetime, body.description,
-                 parent_id=ctx.principal.token_id)
+    parent_id = None
+    if ctx.principal.token_id is not None:  # no token minted with a token being revoked
+        lineage.lock_live(ctx.db, ctx.principal.token_id)
+        parent_id = ctx.principal.token_id if owner == ctx.principal.name else None
+    return _mint(ctx, owner, now() + lifetime, body.description, parent_id=parent_id)
 
 
 @operation("identity:ListTokens", "read",
@@ -502,20 +527,22 @@ def _revoke_target(ctx: Context, token_id: str) -> Target:
 def revoke_token(ctx: Context, token_id: str) -> TokenRevoked:
     """Revoke a token and every token made with it at once; requests that carry them are
     refused from now on."""
-    token = ctx.db.get(Token, token_id)
+    token = lineage.locked(ctx.db, token_id)
     if token is None:
         raise NotFound(f"token {token_id!r} does not exist", code="token_not_found")
     if token.revoked_at is not None:
         raise Conflict(f"token {token_id} is already revoked", code="token_revoked")
     t = now()
     revoked = [token]
-    for child in lineage.descendants(ctx.db, token_id):
+    for child in lineage.descendants(ctx.db, token):
         if child.revoked_at is None:
             revoked.append(child)
     for row in revoked:
         row.revoked_at = t
         emit(ctx, "TokenRevoked", MANAGEMENT, {"token": row.id, "user": row.user})
-    return _token_read(token, TokenRevoked, also_revoked=[row.id for row in revoked[1:]])
+    also_revoked = [row.id for row in revoked[1:]]
+    ctx.audit_details["also_revoked"] = also_revoked
+    return _token_read(token, TokenRevoked, also_revoked=also_revoked)
 
 
 @operation("identity:WhoAmI", "read",
