@@ -25,7 +25,16 @@ from charter.core.clock import now
 from charter.core.context import Context
 from charter.core.ids import check_name, crn
 from charter.errors import Conflict, Invalid, NotFound
-from charter.lake import _grants, _iceberg, _policy, _quality, _query, _sql, _tagging
+from charter.lake import (
+    _admission,
+    _grants,
+    _iceberg,
+    _policy,
+    _quality,
+    _query,
+    _sql,
+    _tagging,
+)
 from charter.lake._common import (
     DATA_GOVERNANCE,
     check_identifier,
@@ -356,11 +365,18 @@ def _query_target(ctx: Context, account: str, sql: str, **k: Any) -> Target:
 def query(ctx: Context, account: str, sql: str, *,
           snapshots: dict[str, int] | None = None) -> pa.Table:
     """Run one SELECT over the account's catalog under the caller's effective policy."""
+    scope = (ctx.principal.name, ctx.principal.is_system)  # what is kept by text, per caller
+    # Parsing, planning and running all hold a slot: see _admission.
+    with _admission.slots(ctx.runtime).slot(scope):
+        return _query_in_slot(ctx, account, sql, snapshots or {}, scope)
+
+
+def _query_in_slot(ctx: Context, account: str, sql: str, snapshots: dict[str, int],
+                   scope: _sql.Scope) -> pa.Table:
     # Held for the whole query, so the session's identity map answers later lookups of it.
     _account = org.require_account(ctx.db, account)
-    scope = (ctx.principal.name, ctx.principal.is_system)  # what is kept by text, per caller
     parsed = _sql.parse(sql, scope)
-    pinned = _pinned_snapshots(snapshots or {})
+    pinned = _pinned_snapshots(snapshots)
     read: list[dict[str, Any]] = []
     ctx.audit_details["tables"] = read
     # View names no query can guess (and the parser refuses the prefix anyway), the same
@@ -385,7 +401,8 @@ def query(ctx: Context, account: str, sql: str, *,
     facts = tuple((r.table, (tuple((c, k) for _, c, k in r.data.fields),
                              frozenset(_policy.unmasked(r.policy, list(r.data.columns)))))
                   for r in readings if r.filtered and r.data.fields)
-    prepared = _sql.prepare(sql, tuple((r.table, r.view) for r in readings), facts, scope)
+    prepared = _sql.prepare(sql, tuple((r.table, r.view) for r in readings), facts, scope,
+                            parsed=parsed)
     keys = {r.owner: hash_mask_key(ctx.runtime, r.owner) for r in readings}
     view_sql = {r.view: _policy.view_sql(
         r.policy, list(r.data.columns),
