@@ -143,12 +143,18 @@ def _database_read(d: LakeDatabase) -> DatabaseRead:
 
 # -- tables ----------------------------------------------------------------------------
 
+def _row_filtered(policy: dict[str, Any] | None) -> bool:
+    """Whether a caller's policy hides some rows: then the table's counts, which count
+    them too, are withheld."""
+    return bool(policy and policy["row_filter"])
+
+
 def _table_read(ctx: Context, row: LakeTable,
                 policy: dict[str, Any] | None = None) -> TableRead:
     """A table as the caller may see it: under a grant, only its granted columns (and
-    none of the quality rules, which name columns)."""
+    none of the quality rules, which name columns); under a row filter, no count."""
     columns: list[ColumnRead] = []
-    snapshot, total = None, 0
+    snapshot, total = None, None if _row_filtered(policy) else 0
     try:
         iceberg = _iceberg.load(ctx.runtime, row.account, row.database, row.name)
     except NotFound:
@@ -160,7 +166,8 @@ def _table_read(ctx: Context, row: LakeTable,
         current = iceberg.current_snapshot()
         if current is not None:
             snapshot = current.snapshot_id
-            total = _iceberg.snapshot_summary(iceberg, current)["total_records"]
+            if total is not None:
+                total = _iceberg.snapshot_summary(iceberg, current)["total_records"]
     return TableRead(account=row.account, database=row.database, name=row.name,
                      crn=crn(row.account, "lake", "table", f"{row.database}/{row.name}"),
                      description=row.description, columns=columns,
@@ -225,8 +232,10 @@ def _visible(ctx: Context, account: str, database: str,
 
 @operation("lake:ListSnapshots", "read", target=_table_target)
 def list_snapshots(ctx: Context, account: str, database: str, table: str) -> list[SnapshotRead]:
-    """Every snapshot of a table, oldest first: each write made one."""
-    owner, _ = _visible(ctx, account, database, table)
+    """Every snapshot of a table, oldest first: each write made one. Under a row filter,
+    without its counts."""
+    owner, policy = _visible(ctx, account, database, table)
+    counts = not _row_filtered(policy)
     iceberg = _iceberg.load(ctx.runtime, owner, database, table)
     out = []
     for snap in iceberg.snapshots():
@@ -234,8 +243,8 @@ def list_snapshots(ctx: Context, account: str, database: str, table: str) -> lis
         out.append(SnapshotRead(
             snapshot_id=s["snapshot_id"], parent_id=s["parent_id"],
             timestamp=datetime.fromtimestamp(s["timestamp_ms"] / 1000, UTC),
-            operation=s["operation"], added_records=s["added_records"],
-            total_records=s["total_records"]))
+            operation=s["operation"], added_records=s["added_records"] if counts else None,
+            total_records=s["total_records"] if counts else None))
     return out
 
 
@@ -427,7 +436,7 @@ class _Reading(NamedTuple):
 
     @property
     def filtered(self) -> bool:
-        return bool(self.policy and self.policy["row_filter"])
+        return _row_filtered(self.policy)
 
 
 def _pinned_snapshots(snapshots: dict[str, int]) -> dict[tuple[str, str], int]:
