@@ -129,6 +129,13 @@ def create_database(ctx: Context, account: str, body: DatabaseCreate) -> Databas
     if ctx.db.get(LakeDatabase, (account, body.name)) is not None:
         raise Conflict(f"database {body.name!r} already exists in {account}",
                        code="database_exists")
+    # A database of the account's own would shadow a share of that name in its catalog
+    # (sharing refuses the other order: _grants._check_share_target).
+    if ctx.db.scalar(select(LakeGrant.owner).where(
+            LakeGrant.grantee_type == "account", LakeGrant.grantee == account,
+            LakeGrant.database == body.name).limit(1)):
+        raise Conflict(f"{account} receives a share of a database named {body.name!r}; "
+                       "choose another name", code="database_name_taken")
     database = LakeDatabase(account=account, name=body.name, description=body.description,
                             created_by=ctx.principal.name, created_at=now())
     ctx.db.add(database)
