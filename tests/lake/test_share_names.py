@@ -3,9 +3,15 @@ would hide the other from the consumer's catalog and its grantees."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
+from charter.core.clock import now
+from charter.core.db import lock
 from charter.errors import CharterError
+from charter.lake._common import catalog_names_lock
+from charter.lake.orm import LakeGrant
 
 CUSTOMERS = b"id,region\n1,EU\n2,US\n"
 SQL = "SELECT id FROM bank.customers ORDER BY id"
@@ -50,3 +56,31 @@ def test_a_consumer_database_never_shadows_a_share(consumer, shared):
         erin.lake.share("retail-data", shared, with_account="cards-data")
     assert refused.value.code == "database_name_taken"
     assert erin.lake.grants("retail-data") == []
+
+
+def test_a_share_and_a_database_made_at_once_never_both_stand(consumer):
+    """A share's transaction holds the consumer's catalog-names lock until it commits
+    (here one stands open, its grant row written): a database of the same name created
+    meanwhile waits for it, then sees the share."""
+    platform, _, carl = consumer
+    outcome: dict[str, CharterError] = {}
+
+    def create() -> None:
+        try:
+            carl.lake.create_database("cards-data", "bank")
+        except CharterError as error:
+            outcome["error"] = error
+
+    creating = threading.Thread(target=create)
+    with platform.runtime.db.transaction() as session:
+        lock(session, catalog_names_lock("cards-data"))
+        session.add(LakeGrant(id="grt-at-once", account="retail-data", owner="retail-data",
+                              database="bank", table="*", grantee_type="account",
+                              grantee="cards-data", created_by="erin", created_at=now(),
+                              policy={"columns": None, "row_filter": None, "masks": {}}))
+        session.flush()
+        creating.start()
+        creating.join(1.0)
+        assert creating.is_alive()  # waiting for the share's transaction
+    creating.join()
+    assert outcome["error"].code == "database_name_taken"

@@ -23,6 +23,7 @@ from charter.access.authorizer import Target, account_target, current_version, d
 from charter.access.pipeline import allowed, emit, operation
 from charter.core.clock import now
 from charter.core.context import Context
+from charter.core.db import lock
 from charter.core.ids import check_name, crn
 from charter.errors import Conflict, Invalid, NotFound
 from charter.lake import (
@@ -37,6 +38,7 @@ from charter.lake import (
 )
 from charter.lake._common import (
     DATA_GOVERNANCE,
+    catalog_names_lock,
     check_identifier,
     hash_mask_key,
     lake_target,
@@ -129,8 +131,9 @@ def create_database(ctx: Context, account: str, body: DatabaseCreate) -> Databas
     if ctx.db.get(LakeDatabase, (account, body.name)) is not None:
         raise Conflict(f"database {body.name!r} already exists in {account}",
                        code="database_exists")
-    # A database of the account's own would shadow a share of that name in its catalog
-    # (sharing refuses the other order: _grants._check_share_target).
+    # A database of the account's own would shadow a share of that name in its catalog.
+    # Of a share and a database of one name made at once, the second waits for the first.
+    lock(ctx.db, catalog_names_lock(account))
     if ctx.db.scalar(select(LakeGrant.owner).where(
             LakeGrant.grantee_type == "account", LakeGrant.grantee == account,
             LakeGrant.database == body.name).limit(1)):
