@@ -82,6 +82,12 @@ class Settings(BaseSettings):
         description="Seconds a lake query over its limits waits for a slot before it is "
         "refused with too_many_queries; 0 refuses at once.",
     )
+    server_switch_interval: float = Field(
+        default=0.001, gt=0, le=0.1,
+        description="Seconds a thread of `charter server` runs Python while another waits "
+        "for the interpreter (sys.setswitchinterval; Python's default is 0.005): shorter "
+        "keeps quick requests quick while long lake queries parse.",
+    )
     dispatch_inline: bool = Field(
         default=True,
         description="Deliver outbox events right after each request (the server also polls).",
