@@ -9,6 +9,7 @@ The analyst's refused queries (`too_many_queries`) are counted beside the ones t
 
 from __future__ import annotations
 
+import os
 import tempfile
 import threading
 import time
@@ -127,6 +128,8 @@ def measure(url: str, tokens: dict[str, str], threads: int, seconds: float) -> l
 
 def main(quick: bool = False) -> None:
     threads, seconds = (3, 4.0) if quick else (6, 20.0)
+    print(f"   (load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)",
+          flush=True)
     with tempfile.TemporaryDirectory(prefix="charter-bench-load-") as tmp:
         runtime = build_runtime(Settings(home=Path(tmp), database_url=None))
         try:
