@@ -45,7 +45,7 @@ def test_a_row_filtered_reader_sees_no_counts(lake):
     assert _counts(erin, "retail-data") == ([5], [5], [(3, 3), (2, 5)])
     code, out, _ = platform.cli("lake", "tables", "show", "retail-data", "bank.customers",
                                 token=token)
-    assert code == 0 and "withheld (row filter) records" in out
+    assert code == 0 and "record count withheld (row filter)" in out
     code, out, _ = platform.cli("lake", "snapshots", "retail-data", "bank.customers",
                                 "--json", token=token)
     assert code == 0 and [s["total_records"] for s in json.loads(out)] == [None, None]

@@ -100,8 +100,10 @@ def tables_show(ctx: typer.Context, account: AccountArg, name: TableArg,
 
     def render(d: dict[str, Any]) -> None:
         console.print(f"[bold]{d['database']}.{d['name']}[/bold]  {d['crn']}")
-        console.print(f"  {_records(d['total_records'])} records, snapshot "
-                      f"{d['current_snapshot']}")
+        records = d["total_records"]
+        counted = "record count withheld (row filter)" if records is None else \
+            f"{records} records"
+        console.print(f"  {counted}, snapshot {d['current_snapshot']}")
         table(d["columns"], ["name", "type", "required"])
         for rule in d["rules"]:
             console.print(f"  rule: {rule}")

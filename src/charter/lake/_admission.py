@@ -89,14 +89,14 @@ def _refusal(mine: bool, settings: Settings) -> TooManyRequests:
     if mine:
         most = settings.lake_queries_per_principal
         return TooManyRequests(
-            f"you are running {most} lake queries at once, the most one principal may "
-            "(CHARTER_LAKE_QUERIES_PER_PRINCIPAL); send it again once one has finished",
-            code="too_many_queries", limit="principal", queries=most)
+            "you already run the most lake queries at once that one principal may "
+            f"({most}, CHARTER_LAKE_QUERIES_PER_PRINCIPAL); send it again once one has "
+            "finished", code="too_many_queries", limit="principal", queries=most)
     most = settings.lake_queries_total
     return TooManyRequests(
-        f"the platform is running {most} lake queries at once, the most it runs "
-        "(CHARTER_LAKE_QUERIES_TOTAL); send it again in a moment", code="too_many_queries",
-        limit="total", queries=most)
+        "the platform already runs the most lake queries at once that it allows "
+        f"({most}, CHARTER_LAKE_QUERIES_TOTAL); send it again in a moment",
+        code="too_many_queries", limit="total", queries=most)
 
 
 def slots(runtime: Runtime) -> Slots:
