@@ -11,10 +11,12 @@ import traceback
 
 import audit
 import authz
+import lake_load
 import lake_query
 from _common import parse_quick
 
-BENCHMARKS = {"authz": authz.main, "audit": audit.main, "lake_query": lake_query.main}
+BENCHMARKS = {"authz": authz.main, "audit": audit.main, "lake_query": lake_query.main,
+              "lake_load": lake_load.main}
 
 
 def main() -> int:

@@ -70,6 +70,13 @@ class LockedOut(ControlViolation):
     default_code = "last_administrator"
 
 
+class TooManyRequests(CharterError):
+    """The caller, or everyone together, already runs as much of this work as is allowed."""
+
+    http_status = 429
+    default_code = "too_many_requests"
+
+
 class Unavailable(CharterError):
     """The platform cannot safely serve the request (e.g. its audit trail is damaged)."""
 
@@ -79,7 +86,8 @@ class Unavailable(CharterError):
 
 ERRORS_BY_STATUS: dict[int, type[CharterError]] = {
     cls.http_status: cls
-    for cls in (Invalid, NotFound, Conflict, Unauthenticated, Denied, Unavailable)
+    for cls in (Invalid, NotFound, Conflict, Unauthenticated, Denied, TooManyRequests,
+                Unavailable)
 }
 
 

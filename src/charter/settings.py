@@ -82,6 +82,28 @@ class Settings(BaseSettings):
         description="Disk each lake query database may spill to, under "
         "CHARTER_HOME/lake-spill.",
     )
+    lake_queries_per_principal: int = Field(
+        default=2, ge=1,
+        description="Governed lake queries one principal may run at once (per server "
+        "process); more wait up to CHARTER_LAKE_QUERY_WAIT, then get too_many_queries.",
+    )
+    lake_queries_total: int = Field(
+        default=4, ge=1, le=16,
+        description="Governed lake queries a server process runs at once, everyone's "
+        "together. Running and waiting queries hold at most twice this many of the "
+        "server's 40 worker threads, so it stays at most 16.",
+    )
+    lake_query_wait: float = Field(
+        default=2, ge=0, le=60,
+        description="Seconds a lake query over its limits waits for a slot before it is "
+        "refused with too_many_queries; 0 refuses at once.",
+    )
+    server_switch_interval: float = Field(
+        default=0.001, gt=0, le=0.1,
+        description="Seconds a thread of `charter server` runs Python while another waits "
+        "for the interpreter (sys.setswitchinterval; Python's default is 0.005): shorter "
+        "keeps quick requests quick while long lake queries parse.",
+    )
     dispatch_inline: bool = Field(
         default=True,
         description="Deliver outbox events right after each request (the server also polls).",

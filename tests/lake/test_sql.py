@@ -128,3 +128,21 @@ def test_rewrites_leave_the_kept_parse_as_it_was():
     assert second == _sql.Prepared("SELECT id FROM vb AS t WHERE id > 5 AND name = 'x'", {},
                                    True)
     assert _sql.parse(sql).tree.sql(dialect="duckdb") == sql
+
+
+def test_a_long_text_is_parsed_once_and_rewritten_in_place(monkeypatch):
+    """A text too long to keep is this query's alone: parsing it again, or copying its
+    tree, would only double the pure-Python work every other request waits behind."""
+    parses = []
+    real = _sql.sqlglot.parse
+    monkeypatch.setattr(_sql.sqlglot, "parse", lambda *a, **k: parses.append(1) or real(*a, **k))
+    sql = ("SELECT id FROM bank.t WHERE id IN (" + ", ".join(map(str, range(3000))) + ")"
+           " AND length(name) > 2")
+    assert len(sql) > _sql._KEPT_TEXT
+    parsed = _sql.parse(sql, "ana")
+    facts = ((("bank", "t"), (tuple(TYPES.items()), frozenset(OPEN))),)
+    prepared = _sql.prepare(sql, ((("bank", "t"), "vt"),), facts, "ana", parsed=parsed)
+    assert len(parses) == 1
+    assert prepared.sql == "SELECT id FROM vt AS t WHERE LENGTH(name) > 2"
+    assert parsed.tree.sql(dialect="duckdb") == prepared.sql  # no copy was made
+    assert prepared.pushed[("bank", "t")][0].startswith('"id" IN (0, 1, 2,')

@@ -71,6 +71,12 @@ def databases_create(
     show(data, want_json(ctx, json_), lambda d: console.print(f"created database {d['crn']}"))
 
 
+def _records(count: int | None) -> str:
+    """A record count, or why there is none: the caller reads the table under a row
+    filter, and the count would include the rows it hides."""
+    return "withheld (row filter)" if count is None else str(count)
+
+
 @tables_app.command("list")
 def tables_list(
     ctx: typer.Context, account: AccountArg,
@@ -80,7 +86,8 @@ def tables_list(
     """List an account's databases and tables."""
     data = state(ctx).client().lake.tables(account, database=database)
     show(data, want_json(ctx, json_), lambda d: table(
-        [{**t, "table": f"{t['database']}.{t['name']}"} for t in d["tables"]],
+        [{**t, "table": f"{t['database']}.{t['name']}",
+          "total_records": _records(t["total_records"])} for t in d["tables"]],
         ["table", "total_records", "current_snapshot", "rules"],
         title=f"{len(d['databases'])} database(s), {len(d['tables'])} table(s)"))
 
@@ -93,7 +100,10 @@ def tables_show(ctx: typer.Context, account: AccountArg, name: TableArg,
 
     def render(d: dict[str, Any]) -> None:
         console.print(f"[bold]{d['database']}.{d['name']}[/bold]  {d['crn']}")
-        console.print(f"  {d['total_records']} records, snapshot {d['current_snapshot']}")
+        records = d["total_records"]
+        counted = "record count withheld (row filter)" if records is None else \
+            f"{records} records"
+        console.print(f"  {counted}, snapshot {d['current_snapshot']}")
         table(d["columns"], ["name", "type", "required"])
         for rule in d["rules"]:
             console.print(f"  rule: {rule}")
@@ -197,7 +207,9 @@ def snapshots(ctx: typer.Context, account: AccountArg, name: TableArg,
     """List a table's snapshots, oldest first: each write made one."""
     data = state(ctx).client().lake.snapshots(account, name)
     show(data, want_json(ctx, json_), lambda d: table(
-        d, ["snapshot_id", "timestamp", "operation", "added_records", "total_records"]))
+        [{**s, "added_records": _records(s["added_records"]),
+          "total_records": _records(s["total_records"])} for s in d],
+        ["snapshot_id", "timestamp", "operation", "added_records", "total_records"]))
 
 
 @lake_app.command("query")

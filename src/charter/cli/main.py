@@ -138,6 +138,9 @@ def server(
     from charter.core.events import Dispatcher
 
     settings = Settings()
+    # A thread waiting for the interpreter (a quick request) waits at most this long
+    # behind a thread running Python (a big query's parse).
+    sys.setswitchinterval(settings.server_switch_interval)
     migrate(settings.resolved_database_url)
     runtime = build_runtime(settings)
     dispatcher = Dispatcher(runtime)

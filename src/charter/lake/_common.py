@@ -38,6 +38,10 @@ def require_database(ctx: Context, account: str, database: str) -> LakeDatabase:
     return found
 
 
+def catalog_names_lock(account: str) -> str:
+    """The lock (`core.db.lock`) a database created in `account` and a share to it take:
+    either would shadow the other of the same name in the account's catalog."""
+    return f"lake.catalog-names:{account}"
 
 
 def split_table(name: str) -> tuple[str, str]:

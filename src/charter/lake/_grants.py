@@ -11,10 +11,17 @@ from charter.access.authorizer import Target
 from charter.access.pipeline import allowed, emit, operation
 from charter.core.clock import now
 from charter.core.context import Context
+from charter.core.db import lock
 from charter.core.ids import crn, new_id
 from charter.errors import Conflict, Invalid, NotFound
 from charter.lake import _iceberg, _policy, _tagging, _tags
-from charter.lake._common import check_identifier, lake_target, require_database, split_table
+from charter.lake._common import (
+    catalog_names_lock,
+    check_identifier,
+    lake_target,
+    require_database,
+    split_table,
+)
 from charter.lake.orm import LakeDatabase, LakeGrant, LakeTable
 from charter.lake.schemas import GrantCreate, GrantRead
 from charter.org import service as org
@@ -110,9 +117,12 @@ def _grant_database(ctx: Context, account: str, body: GrantCreate, kind: str,
 
 
 def _check_share_target(ctx: Context, account: str, grantee: str, database: str) -> None:
+    """A share never takes the name of one of the consumer's own databases, which would
+    shadow it (creating a database refuses the other order)."""
     org.require_account(ctx.db, grantee)
     if grantee == account:
         raise Invalid("an account cannot share with itself", code="invalid_grantee")
+    lock(ctx.db, catalog_names_lock(grantee))
     if ctx.db.get(LakeDatabase, (grantee, database)) is not None:
         raise Conflict(f"{grantee} has a database named {database} of its own",
                        code="database_name_taken")

@@ -74,6 +74,7 @@ class ParsedQuery:
     tree: exp.Expression
     tables: list[tuple[str, str]] = field(default_factory=list)  # (database, table), unique
     size: int = 0  # characters of the query text
+    kept: bool = False  # shared by every query of its text: rewrite a copy
 
 
 # What is kept by query text is kept per caller (another caller's query must not make
@@ -98,7 +99,9 @@ def parse(sql: str, scope: Scope = None) -> ParsedQuery:
 @cached(cache=LRUCache(maxsize=_PARSE_BUDGET, getsizeof=lambda parsed: parsed.size),
         key=lambda scope, sql: (scope, sql), lock=threading.Lock())
 def _kept_parse(scope: Scope, sql: str) -> ParsedQuery:
-    return _checked_parse(sql)
+    parsed = _checked_parse(sql)
+    parsed.kept = True
+    return parsed
 
 
 def _checked_parse(sql: str) -> ParsedQuery:
@@ -201,12 +204,15 @@ class Prepared:
 
 
 def prepare(sql: str, views: tuple[tuple[Table, str], ...],
-            facts: tuple[tuple[Table, Facts], ...], scope: Scope = None) -> Prepared:
+            facts: tuple[tuple[Table, Facts], ...], scope: Scope = None, *,
+            parsed: ParsedQuery | None = None) -> Prepared:
     """`sql` (accepted by `parse`) rewritten over `views` (table -> view name), with the
     safe conjuncts on the row-filtered tables of `facts` pushed into their views. A pure
-    function of its arguments, kept per `scope` for repeated queries."""
+    function of its arguments, kept per `scope` for repeated queries. `parsed`: what
+    `parse` returned for `sql`, if the caller has it; a long text is kept by neither, and
+    its tree, this query's own, is rewritten in place rather than parsed again."""
     if len(sql) > _KEPT_TEXT:
-        return _prepare(sql, views, facts, scope)
+        return _prepare(parsed or parse(sql, scope), views, facts)
     return _kept_prepare(sql, views, facts, scope)
 
 
@@ -215,13 +221,13 @@ def prepare(sql: str, views: tuple[tuple[Table, str], ...],
         lock=threading.Lock())
 def _kept_prepare(sql: str, views: tuple[tuple[Table, str], ...],
                   facts: tuple[tuple[Table, Facts], ...], scope: Scope) -> Prepared:
-    return _prepare(sql, views, facts, scope)
+    return _prepare(parse(sql, scope), views, facts)
 
 
-def _prepare(sql: str, views: tuple[tuple[Table, str], ...],
-             facts: tuple[tuple[Table, Facts], ...], scope: Scope) -> Prepared:
-    shared = parse(sql, scope)
-    parsed = ParsedQuery(shared.tree.copy(), list(shared.tables))
+def _prepare(given: ParsedQuery, views: tuple[tuple[Table, str], ...],
+             facts: tuple[tuple[Table, Facts], ...]) -> Prepared:
+    # Copying a big tree costs as much as parsing it: copy only a tree others share.
+    parsed = ParsedQuery(given.tree.copy() if given.kept else given.tree, list(given.tables))
     pushed = {table: pushable(parsed, table, dict(types), set(columns))
               for table, (types, columns) in facts}
     guard = not only_safe_filters(parsed, pushed)
@@ -265,7 +271,9 @@ def _swap_tables(parsed: ParsedQuery, views: dict[tuple[str, str], str]) -> str:
             return view
         return node
 
-    return parsed.tree.transform(swap, copy=False).sql(dialect="duckdb", comments=False)
+    # The tree is this query's own (see `_prepare`): the generator need not copy it first.
+    return parsed.tree.transform(swap, copy=False).sql(dialect="duckdb", comments=False,
+                                                       copy=False)
 
 
 # -- predicates safe to evaluate on every row --------------------------------------------
@@ -371,7 +379,7 @@ def _safe(node: exp.Expression, alias: str, types: dict[str, str],
     for col in raw.find_all(exp.Column):
         col.set("table", None)
         col.set("db", None)
-    return raw.sql(dialect="duckdb", identify=True)
+    return raw.sql(dialect="duckdb", identify=True, copy=False)
 
 
 def _column(node: exp.Expression, alias: str, columns: set[str]) -> str | None:

@@ -41,13 +41,18 @@ class ColumnRead(BaseModel):
     required: bool
 
 
+# The counts are the table's, every row included: a caller who reads it under a row
+# filter is not told them (docs/design.md, "Counts under a row filter").
+WITHHELD = "Rows in the table; null for a caller who reads it under a row filter."
+
+
 class SnapshotRead(BaseModel):
     snapshot_id: int
     parent_id: int | None
     timestamp: datetime
     operation: str
-    added_records: int
-    total_records: int
+    added_records: int | None = Field(description=WITHHELD)
+    total_records: int | None = Field(description=WITHHELD)
 
 
 class TableRead(BaseModel):
@@ -59,7 +64,7 @@ class TableRead(BaseModel):
     columns: list[ColumnRead]
     rules: list[str]
     current_snapshot: int | None
-    total_records: int
+    total_records: int | None = Field(description=WITHHELD)
     created_at: datetime
 
 

@@ -23,11 +23,22 @@ from charter.access.authorizer import Target, account_target, current_version, d
 from charter.access.pipeline import allowed, emit, operation
 from charter.core.clock import now
 from charter.core.context import Context
+from charter.core.db import lock
 from charter.core.ids import check_name, crn
 from charter.errors import Conflict, Invalid, NotFound
-from charter.lake import _grants, _iceberg, _policy, _quality, _query, _sql, _tagging
+from charter.lake import (
+    _admission,
+    _grants,
+    _iceberg,
+    _policy,
+    _quality,
+    _query,
+    _sql,
+    _tagging,
+)
 from charter.lake._common import (
     DATA_GOVERNANCE,
+    catalog_names_lock,
     check_identifier,
     hash_mask_key,
     lake_target,
@@ -120,6 +131,14 @@ def create_database(ctx: Context, account: str, body: DatabaseCreate) -> Databas
     if ctx.db.get(LakeDatabase, (account, body.name)) is not None:
         raise Conflict(f"database {body.name!r} already exists in {account}",
                        code="database_exists")
+    # A database of the account's own would shadow a share of that name in its catalog.
+    # Of a share and a database of one name made at once, the second waits for the first.
+    lock(ctx.db, catalog_names_lock(account))
+    if ctx.db.scalar(select(LakeGrant.owner).where(
+            LakeGrant.grantee_type == "account", LakeGrant.grantee == account,
+            LakeGrant.database == body.name).limit(1)):
+        raise Conflict(f"{account} receives a share of a database named {body.name!r}; "
+                       "choose another name", code="database_name_taken")
     database = LakeDatabase(account=account, name=body.name, description=body.description,
                             created_by=ctx.principal.name, created_at=now())
     ctx.db.add(database)
@@ -134,12 +153,18 @@ def _database_read(d: LakeDatabase) -> DatabaseRead:
 
 # -- tables ----------------------------------------------------------------------------
 
+def _row_filtered(policy: dict[str, Any] | None) -> bool:
+    """Whether a caller's policy hides some rows: then the table's counts, which count
+    them too, are withheld."""
+    return bool(policy and policy["row_filter"])
+
+
 def _table_read(ctx: Context, row: LakeTable,
                 policy: dict[str, Any] | None = None) -> TableRead:
     """A table as the caller may see it: under a grant, only its granted columns (and
-    none of the quality rules, which name columns)."""
+    none of the quality rules, which name columns); under a row filter, no count."""
     columns: list[ColumnRead] = []
-    snapshot, total = None, 0
+    snapshot, total = None, None if _row_filtered(policy) else 0
     try:
         iceberg = _iceberg.load(ctx.runtime, row.account, row.database, row.name)
     except NotFound:
@@ -151,7 +176,8 @@ def _table_read(ctx: Context, row: LakeTable,
         current = iceberg.current_snapshot()
         if current is not None:
             snapshot = current.snapshot_id
-            total = _iceberg.snapshot_summary(iceberg, current)["total_records"]
+            if total is not None:
+                total = _iceberg.snapshot_summary(iceberg, current)["total_records"]
     return TableRead(account=row.account, database=row.database, name=row.name,
                      crn=crn(row.account, "lake", "table", f"{row.database}/{row.name}"),
                      description=row.description, columns=columns,
@@ -216,8 +242,10 @@ def _visible(ctx: Context, account: str, database: str,
 
 @operation("lake:ListSnapshots", "read", target=_table_target)
 def list_snapshots(ctx: Context, account: str, database: str, table: str) -> list[SnapshotRead]:
-    """Every snapshot of a table, oldest first: each write made one."""
-    owner, _ = _visible(ctx, account, database, table)
+    """Every snapshot of a table, oldest first: each write made one. Under a row filter,
+    without its counts."""
+    owner, policy = _visible(ctx, account, database, table)
+    counts = not _row_filtered(policy)
     iceberg = _iceberg.load(ctx.runtime, owner, database, table)
     out = []
     for snap in iceberg.snapshots():
@@ -225,8 +253,8 @@ def list_snapshots(ctx: Context, account: str, database: str, table: str) -> lis
         out.append(SnapshotRead(
             snapshot_id=s["snapshot_id"], parent_id=s["parent_id"],
             timestamp=datetime.fromtimestamp(s["timestamp_ms"] / 1000, UTC),
-            operation=s["operation"], added_records=s["added_records"],
-            total_records=s["total_records"]))
+            operation=s["operation"], added_records=s["added_records"] if counts else None,
+            total_records=s["total_records"] if counts else None))
     return out
 
 
@@ -356,11 +384,18 @@ def _query_target(ctx: Context, account: str, sql: str, **k: Any) -> Target:
 def query(ctx: Context, account: str, sql: str, *,
           snapshots: dict[str, int] | None = None) -> pa.Table:
     """Run one SELECT over the account's catalog under the caller's effective policy."""
+    scope = (ctx.principal.name, ctx.principal.is_system)  # what is kept by text, per caller
+    # Parsing, planning and running all hold a slot: see _admission.
+    with _admission.slots(ctx.runtime).slot(scope):
+        return _query_in_slot(ctx, account, sql, snapshots or {}, scope)
+
+
+def _query_in_slot(ctx: Context, account: str, sql: str, snapshots: dict[str, int],
+                   scope: _sql.Scope) -> pa.Table:
     # Held for the whole query, so the session's identity map answers later lookups of it.
     _account = org.require_account(ctx.db, account)
-    scope = (ctx.principal.name, ctx.principal.is_system)  # what is kept by text, per caller
     parsed = _sql.parse(sql, scope)
-    pinned = _pinned_snapshots(snapshots or {})
+    pinned = _pinned_snapshots(snapshots)
     read: list[dict[str, Any]] = []
     ctx.audit_details["tables"] = read
     # View names no query can guess (and the parser refuses the prefix anyway), the same
@@ -385,7 +420,8 @@ def query(ctx: Context, account: str, sql: str, *,
     facts = tuple((r.table, (tuple((c, k) for _, c, k in r.data.fields),
                              frozenset(_policy.unmasked(r.policy, list(r.data.columns)))))
                   for r in readings if r.filtered and r.data.fields)
-    prepared = _sql.prepare(sql, tuple((r.table, r.view) for r in readings), facts, scope)
+    prepared = _sql.prepare(sql, tuple((r.table, r.view) for r in readings), facts, scope,
+                            parsed=parsed)
     keys = {r.owner: hash_mask_key(ctx.runtime, r.owner) for r in readings}
     view_sql = {r.view: _policy.view_sql(
         r.policy, list(r.data.columns),
@@ -410,7 +446,7 @@ class _Reading(NamedTuple):
 
     @property
     def filtered(self) -> bool:
-        return bool(self.policy and self.policy["row_filter"])
+        return _row_filtered(self.policy)
 
 
 def _pinned_snapshots(snapshots: dict[str, int]) -> dict[tuple[str, str], int]:
