@@ -12,7 +12,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from functools import lru_cache
 from hashlib import sha256
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from charter.audit.orm import AuditEvent, AuditHead
 from charter.core.clock import as_utc, now
+from charter.core.text import escaped
 from charter.errors import Unavailable
 
 GENESIS = "0" * 64
@@ -44,6 +45,19 @@ class AuditRecord:
     reason: str | None = None
     details: dict[str, Any] | None = None
     time: datetime = field(default_factory=now)
+
+    def __post_init__(self) -> None:
+        # A record is written whatever text its request carried: characters the store
+        # refuses are escaped and text longer than its column is cut, so the insert
+        # cannot fail on them.
+        for name, length in _TEXT_FIELDS.items():
+            value = getattr(self, name)
+            if isinstance(value, str):
+                setattr(self, name, escaped(value)[:length])
+
+
+_TEXT_FIELDS = {f.name: getattr(_EVENTS.c[f.name].type, "length", None)
+                for f in fields(AuditRecord) if f.name not in ("details", "time")}
 
 
 def time_text(value: datetime | str) -> str:
