@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import charter
+from charter.api.links import add_links
 from charter.api.middleware import PUBLIC_PATHS, RequestMiddleware, error_response, record_refusal
 from charter.api.routes import audit, controls, identity, lake, org
 from charter.api.runtime import build_runtime
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.state.runtime = runtime
     for module in (org, identity, controls, audit, lake):
         app.include_router(module.router)
+    add_links(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
