@@ -92,7 +92,7 @@ def record_refusal(request: Request, error: CharterError) -> CharterError:
     state = request.state
     if (error.http_status >= 500 or request.url.path in PUBLIC_PATHS
             or getattr(state, "recorded", False)):
-        return error  # a 5xx is recorded as a failure, by its operation or the middleware
+        return error  # a 5xx here says the trail itself cannot be written
     ctx = getattr(state, "ctx", None)
     if ctx is None:
         try:
@@ -144,13 +144,14 @@ async def _screen(scope: Scope, receive: Receive) -> tuple[Receive, CharterError
 
 
 def _is_json(scope: Scope) -> bool:
-    """A body FastAPI decodes as JSON: sent as JSON, or with no content type."""
+    """A body FastAPI decodes as JSON: one sent as `application/json` or `+json` (it takes
+    a body without a content type as bytes, which no JSON route accepts)."""
     for name, value in scope.get("headers", ()):
         if name == b"content-type":
             kind = value.split(b";", 1)[0].strip().lower()
             return kind == b"application/json" or (kind.startswith(b"application/")
                                                    and kind.endswith(b"+json"))
-    return True
+    return False
 
 
 async def _read(receive: Receive) -> list[Message]:

@@ -91,7 +91,8 @@ def ingest(
         try:
             declared = json.loads(schema)
         except (ValueError, RecursionError):  # RecursionError: nested thousands deep
-            raise Invalid("the schema is not valid JSON", code="invalid_schema") from None
+            raise Invalid("the schema is not valid JSON, or is nested too deeply",
+                          code="invalid_schema") from None
     return service.ingest(ctx, account, database, table, data, fmt=format, mode=mode,
                           schema=declared, evolve=evolve)
 
