@@ -140,7 +140,7 @@ def _run(url: str, token: str, config: Path, report: Path, output: Path) -> subp
              "--header", f"Authorization: Bearer {token}", "--checks", "not_a_server_error",
              "--phases", "coverage,fuzzing,stateful", "--workers", "1", "--no-color",
              "--report", "har", "--report-har-path", str(report)],
-            stdout=out, stderr=subprocess.STDOUT)
+            stdout=out, stderr=subprocess.STDOUT, cwd=output.parent)  # it keeps a cache there
 
 
 def _answers(report: Path) -> list[tuple[str, str, int, str | None]]:
