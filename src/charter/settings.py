@@ -104,6 +104,15 @@ class Settings(BaseSettings):
         "for the interpreter (sys.setswitchinterval; Python's default is 0.005): shorter "
         "keeps quick requests quick while long lake queries parse.",
     )
+    lake_query_max_length: int = Field(
+        default=100_000, ge=1, le=1_000_000,
+        description="Characters a governed lake query's SQL may have (`query_too_long`).",
+    )
+    lake_ingest_max_columns: int = Field(
+        default=1_000, ge=1,
+        description="Columns a CSV or Parquet file may have to be ingested; a wider file is "
+        "refused from its header (`too_many_columns`).",
+    )
     dispatch_inline: bool = Field(
         default=True,
         description="Deliver outbox events right after each request (the server also polls).",

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,38 +11,7 @@ import pytest
 from charter import Client
 from charter.errors import CharterError, Denied
 
-CHARTER = str(Path(sys.executable).parent / "charter")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def server(platform):
-    port = _free_port()
-    env = {**os.environ}
-    env.pop("CHARTER_TOKEN", None)
-    proc = subprocess.Popen([CHARTER, "server", "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            out = proc.stdout.read().decode() if proc.stdout else ""
-            proc.kill()
-            raise AssertionError(f"server did not start: {out}")
-        time.sleep(0.1)
-    yield platform, url, env
-    proc.terminate()
-    proc.wait(timeout=10)
+from .conftest import CHARTER, free_port
 
 
 def _charter(env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -83,7 +47,7 @@ def test_remote_sdk_and_cli(server):
 
 
 def test_unreachable_server_is_a_clear_error(platform):
-    port = _free_port()
+    port = free_port()
     with pytest.raises(CharterError) as failed:
         Client(f"http://127.0.0.1:{port}", platform.admin_token).whoami()
     assert failed.value.code == "unreachable"

@@ -114,6 +114,8 @@ def test_parse_time_accepts_iso_8601_and_returns_aware_utc(text, expected):
 @pytest.mark.parametrize("text", [
     "", "yesterday", "2026-13-01", "31/01/2026", "0d", "12:00x", "2026-01-31T12:00\nx",
     "999999999d",
+    # In range where written, out of range in UTC.
+    "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00",
 ])
 def test_parse_time_refuses_bad_input_with_stable_code(text):
     with pytest.raises(Invalid) as info:

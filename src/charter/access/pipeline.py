@@ -258,3 +258,19 @@ def audit_unauthenticated(runtime: Any, request_id: str, source: str, route: str
             resource=route, decision="deny", outcome="denied", request_id=request_id,
             source=source, error_code=error.code, reason=error.message[:MAX_REASON])],
             key=runtime.audit_key)
+
+
+FAILED = declare("api:ServeRequest", "read",
+                 "A request that failed inside the platform outside any operation")
+
+
+def audit_error(runtime: Any, principal: str, request_id: str, source: str, route: str,
+                error: BaseException) -> None:
+    """A request that failed in the platform (a 500) before or around its operation, which
+    recorded nothing: record it too."""
+    with runtime.db.transaction() as session:
+        chain.append(session, [chain.AuditRecord(
+            principal=principal, account="unknown", action=FAILED.name, resource=route,
+            decision="deny", outcome="error", request_id=request_id, source=source,
+            error_code="internal_error", reason=type(error).__name__)],
+            key=runtime.audit_key)

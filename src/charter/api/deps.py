@@ -22,8 +22,10 @@ def get_runtime(request: Request) -> Runtime:
 def get_context(request: Request) -> Context:
     """Authenticate the bearer token; every route but /healthz depends on this."""
     runtime = get_runtime(request)
-    # The server names every request; a caller's own id is kept beside it, never instead.
-    request_id = request.state.request_id = new_request_id()
+    # The server names every request (as it arrives: see api.middleware); a caller's own
+    # id is kept beside it, never instead.
+    request_id = getattr(request.state, "request_id", None) or new_request_id()
+    request.state.request_id = request_id
     client_id = _header(request, "x-request-id")
     source = request.headers.get("x-charter-source", "api")
     source = source if source in SOURCES else "api"
@@ -37,6 +39,7 @@ def get_context(request: Request) -> Context:
     except Unauthenticated as error:
         route = f"{request.method} {request.url.path}"[:500]
         audit_unauthenticated(runtime, request_id, source, route, error)
+        request.state.recorded = True
         raise
     ctx = Context(runtime, principal, request_id, source=source, client_request_id=client_id)
     request.state.ctx = ctx

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import replace
 
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
@@ -73,24 +72,6 @@ def _free_run(conn: Connection, start: int, n: int) -> int:
                       "record; `charter audit verify` names them", code="audit_trail_damaged")
 
 
-# Column widths of audit_events: a record is cut to fit rather than fail to be written
-# (a 600-character id in a refused request must still leave its record).
-_WIDTHS = {"principal": 100, "account": 64, "action": 100, "resource": 500, "request_id": 64,
-           "source": 64, "error_code": 100}
-
-
-def _too_long(rec: AuditRecord) -> bool:
-    return (len(rec.resource) > 500 or len(rec.principal) > 100 or len(rec.account) > 64
-            or len(rec.action) > 100 or len(rec.request_id) > 64 or len(rec.source) > 64
-            or len(rec.error_code or "") > 100)
-
-
-def _clipped(rec: AuditRecord) -> AuditRecord:
-    values = {name: getattr(rec, name)[:width] if getattr(rec, name) else getattr(rec, name)
-              for name, width in _WIDTHS.items()}
-    return replace(rec, **values)
-
-
 def append(session: Session, records: Iterable[AuditRecord], *, key: bytes = b"") -> int:
     """Append records to the chain in the caller's transaction; returns the last seq.
 
@@ -106,8 +87,6 @@ def append(session: Session, records: Iterable[AuditRecord], *, key: bytes = b""
     seq = _free_run(conn, head + 1, len(records)) - 1 if records else head
     rows = []
     for rec in records:
-        if _too_long(rec):
-            rec = _clipped(rec)
         seq += 1
         t = as_utc(rec.time)
         details = json.dumps(rec.details, sort_keys=True, default=str) if rec.details else None

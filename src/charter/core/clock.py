@@ -47,7 +47,7 @@ def parse_time(text: str) -> datetime:
         pass
     try:
         return as_utc(datetime.fromisoformat(text))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: in range locally, not in UTC
         raise Invalid(
             f"invalid time {text!r}: use ISO-8601 (2026-01-31T12:00) or a duration ago (7d)",
             code="invalid_time",

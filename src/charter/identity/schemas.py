@@ -56,11 +56,13 @@ class PermissionSetRead(BaseModel):
 
 
 class AssignmentCreate(BaseModel):
-    permission_set: str
-    group: str | None = None
-    user: str | None = None
-    account: str | None = Field(default=None, description="Account the permission set applies in.")
-    ou: str | None = Field(default=None, description="Or: every account under this OU.")
+    permission_set: str = Field(min_length=1, max_length=63)
+    group: str | None = Field(default=None, min_length=1, max_length=63)
+    user: str | None = Field(default=None, min_length=1, max_length=63)
+    account: str | None = Field(default=None, min_length=1, max_length=63,
+                                description="Account the permission set applies in.")
+    ou: str | None = Field(default=None, min_length=1, max_length=255,
+                           description="Or: every account under this OU.")
 
     @model_validator(mode="after")
     def _one_each(self) -> AssignmentCreate:

@@ -94,7 +94,8 @@ class IngestReport(BaseModel):
 
 
 class QueryRequest(BaseModel):
-    sql: str = Field(min_length=1, max_length=100_000, description="One SELECT.")
+    sql: str = Field(min_length=1, max_length=1_000_000,
+                     description="One SELECT (CHARTER_LAKE_QUERY_MAX_LENGTH bounds it).")
     snapshots: dict[str, int] = Field(default_factory=dict,
                                       description="Time travel: DB.TABLE -> snapshot id.")
 

@@ -16,6 +16,7 @@ TAG_VALUE_RE = re.compile(r"^[A-Za-z0-9 ._:/@+=-]{1,256}$")
 
 
 MAX_TAGS = 50
+MAX_BUDGET = 999_999_999_999.99  # the largest the budget column (14 digits, 2 decimals) holds
 
 
 def check_tags(tags: dict[str, str]) -> dict[str, str]:
@@ -52,7 +53,8 @@ class AccountCreate(BaseModel):
     blueprint: str = Field(max_length=64, description="Blueprint whose baseline is applied.")
     tags: dict[str, str] = Field(default_factory=dict,
                                  description="Tags, e.g. owner, cost-center.")
-    budget: float | None = Field(default=None, ge=0, le=1e12, allow_inf_nan=False, strict=True,
+    budget: float | None = Field(default=None, ge=0, le=MAX_BUDGET, allow_inf_nan=False,
+                                 strict=True,
                                  description="Monthly budget; default from the blueprint.")
 
     @field_validator("tags")
@@ -64,7 +66,8 @@ class AccountCreate(BaseModel):
 class AccountUpdate(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict, description="Tags to set or replace.")
     remove_tags: list[str] = Field(default_factory=list, description="Tag keys to remove.")
-    budget: float | None = Field(default=None, ge=0, le=1e12, allow_inf_nan=False, strict=True,
+    budget: float | None = Field(default=None, ge=0, le=MAX_BUDGET, allow_inf_nan=False,
+                                 strict=True,
                                  description="New monthly budget.")
 
     @field_validator("tags")

@@ -90,8 +90,9 @@ def ingest(
     if schema is not None:
         try:
             declared = json.loads(schema)
-        except ValueError:
-            raise Invalid("the schema is not valid JSON", code="invalid_schema") from None
+        except (ValueError, RecursionError):  # RecursionError: nested thousands deep
+            raise Invalid("the schema is not valid JSON, or is nested too deeply",
+                          code="invalid_schema") from None
     return service.ingest(ctx, account, database, table, data, fmt=format, mode=mode,
                           schema=declared, evolve=evolve)
 

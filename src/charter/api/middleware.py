@@ -1,0 +1,172 @@
+"""Around every request: its id, a refusal of text the metadata store cannot hold, an audit
+record for every refusal and failure, and event delivery once the answer starts.
+
+Key contracts:
+- Every request to a route that is not public gets an `x-request-id` as it arrives; its
+  audit record (allowed, denied, refused or failed) carries that id.
+- A NUL or lone surrogate anywhere in the path, query string or JSON body is refused
+  (`invalid_text`, 422) before any route runs, so it never reaches the database.
+- An unexpected exception is recorded (`outcome=error`) and answered with a 500 here,
+  inside the server's own error middleware, so the connection is kept open: Starlette's
+  `ServerErrorMiddleware` re-raises after answering, and uvicorn then drops it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from charter.access.pipeline import audit_error, audit_rejected
+from charter.api.deps import get_context
+from charter.core.context import Runtime
+from charter.core.events import dispatch_pending
+from charter.core.ids import new_request_id
+from charter.core.text import invalid_text, refused, refused_in
+from charter.errors import CharterError, Unauthenticated
+
+log = logging.getLogger("charter.api")
+
+PUBLIC_PATHS = {"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+# A JSON escape that decodes to NUL or to a surrogate; only bodies holding one are decoded.
+_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+INTERNAL = {"code": "internal_error", "message": "internal error; the server log has the details"}
+
+
+class RequestMiddleware:
+    """Plain ASGI: Starlette's `BaseHTTPMiddleware` costs every request a task group and
+    a body stream."""
+
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app, self.runtime = app, runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        state["request_id"] = new_request_id()
+        started = False
+
+        async def starting(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["x-request-id"] = state["request_id"]
+                ctx = state.get("ctx")
+                if ctx is not None and ctx.emitted and self.runtime.settings.dispatch_inline:
+                    await run_in_threadpool(dispatch_pending, self.runtime)
+                started = True
+            await send(message)
+
+        try:
+            receive, problem = await _screen(scope, receive)
+            if problem is None:
+                await self.app(scope, receive, starting)
+                return
+            answer = await run_in_threadpool(record_refusal, Request(scope, receive), problem)
+            await error_response(answer)(scope, receive, starting)
+        except Exception as error:
+            if started:
+                raise  # the answer is under way: only dropping the connection can end it
+            log.exception("internal error on %s", _route(scope))
+            await run_in_threadpool(_record_failure, self.runtime, scope, error)
+            await JSONResponse(INTERNAL, status_code=500)(scope, receive, starting)
+
+
+def error_response(error: CharterError) -> JSONResponse:
+    return JSONResponse(jsonable_encoder(error.to_dict()), status_code=error.http_status)
+
+
+def record_refusal(request: Request, error: CharterError) -> CharterError:
+    """Record a request refused outside any operation; returns the error to answer with.
+
+    A request refused before authentication is authenticated now, so the record names who
+    sent it; without a valid token the answer is that (recorded by authentication)."""
+    state = request.state
+    if (error.http_status >= 500 or request.url.path in PUBLIC_PATHS
+            or getattr(state, "recorded", False)):
+        return error  # a 5xx here says the trail itself cannot be written
+    ctx = getattr(state, "ctx", None)
+    if ctx is None:
+        try:
+            ctx = get_context(request)
+        except Unauthenticated as unauthenticated:
+            return unauthenticated
+    if not ctx.audited:
+        audit_rejected(ctx, _route(request.scope), error)
+    return error
+
+
+def _record_failure(runtime: Runtime, scope: Scope, error: Exception) -> None:
+    state = scope["state"]
+    ctx = state.get("ctx")
+    if ctx is not None and ctx.audited:
+        return  # the operation recorded its own failure
+    principal, source = (ctx.principal.name, ctx.source) if ctx else ("anonymous", "api")
+    try:
+        audit_error(runtime, principal, state["request_id"], source, _route(scope), error)
+    except Exception:
+        log.exception("could not record the failed request %s", state["request_id"])
+
+
+def _route(scope: Scope) -> str:
+    return f"{scope['method']} {scope['path']}"
+
+
+async def _screen(scope: Scope, receive: Receive) -> tuple[Receive, CharterError | None]:
+    """Look for text the store refuses; a JSON body is read whole, then replayed."""
+    if scope["path"] in PUBLIC_PATHS:
+        return receive, None
+    if refused(scope["path"]):
+        return receive, invalid_text("path")
+    query = scope.get("query_string", b"")
+    if b"%00" in query or b"\x00" in query:  # the only ways a query string decodes to NUL
+        return receive, invalid_text("query string")
+    if not _is_json(scope):
+        return receive, None
+    messages = await _read(receive)
+    body = b"".join(m.get("body", b"") for m in messages)
+    replay = _replay(messages, receive)
+    if _ESCAPE.search(body):
+        try:
+            if refused_in(json.loads(body)):
+                return replay, invalid_text("JSON body")
+        except (ValueError, RecursionError):
+            pass  # not JSON: the route refuses it
+    return replay, None
+
+
+def _is_json(scope: Scope) -> bool:
+    """A body FastAPI decodes as JSON: one sent as `application/json` or `+json` (it takes
+    a body without a content type as bytes, which no JSON route accepts)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            kind = value.split(b";", 1)[0].strip().lower()
+            return kind == b"application/json" or (kind.startswith(b"application/")
+                                                   and kind.endswith(b"+json"))
+    return False
+
+
+async def _read(receive: Receive) -> list[Message]:
+    messages = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return messages
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replay() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replay
