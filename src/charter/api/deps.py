@@ -38,7 +38,8 @@ def get_context(request: Request) -> Context:
         route = f"{request.method} {request.url.path}"[:500]
         audit_unauthenticated(runtime, request_id, source, route, error)
         raise
-    ctx = Context(runtime, principal, request_id, source=source, client_request_id=client_id)
+    ctx = Context(runtime, principal, request_id, source=source, client_request_id=client_id,
+                  idempotency_key=request.headers.get("idempotency-key"))
     request.state.ctx = ctx
     return ctx
 
