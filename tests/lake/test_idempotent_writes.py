@@ -118,3 +118,26 @@ def test_other_lake_writes_take_keys(retail):
     with pytest.raises(Conflict) as exists:  # without the key: a second create
         erin.request("POST", path, json={"name": "sales"})
     assert exists.value.code == "database_exists"
+
+
+def test_every_kind_of_lake_write_answers_a_retry_with_its_first_result(retail):
+    platform, erin = retail
+    admin = platform.admin
+    _ingest(erin, None)
+    table = "/v1/accounts/retail-data/lake/tables/bank/customers"
+    writes = [
+        (admin, "POST", "/v1/lake/tags", {"key": "domain", "values": ["retail"]}),
+        (erin, "POST", "/v1/accounts/retail-data/lake/tags",
+         {"resource": "bank.customers", "key": "domain", "value": "retail"}),
+        (erin, "POST", table + "/rules", {"rules": ["not_null(id)"]}),
+        (erin, "POST", "/v1/accounts/retail-data/lake/grants",
+         {"table": "bank.customers", "to": "group:retail-data-data-engineers",
+          "columns": ["id"]}),
+    ]
+    for i, (client, method, path, body) in enumerate(writes):
+        first = client.request(method, path, json=body, idempotency_key=f"w-{i}")
+        assert client.request(method, path, json=body, idempotency_key=f"w-{i}") == first
+    grant_id = erin.lake.grants("retail-data")[0]["id"]
+    path = f"/v1/accounts/retail-data/lake/grants/{grant_id}"
+    revoked = erin.request("DELETE", path, idempotency_key="revoke-1")
+    assert erin.request("DELETE", path, idempotency_key="revoke-1") == revoked

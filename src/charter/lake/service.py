@@ -310,6 +310,9 @@ def _quality_gate(row: LakeTable, new: Any, existing: Any, replaces: bool) -> No
 def _write_new(ctx: Context, row: LakeTable, new: Any) -> IngestReport:
     cat = _iceberg.joined(ctx.runtime, ctx.db)
     ident = (row.account, row.database, row.name)
+    # The namespace row commits with this write: a create of another table beside it
+    # waits here, then finds it, rather than failing on the insert.
+    lock(ctx.db, f"lake.namespace:{row.account}.{row.database}")
     cat.create_namespace_if_not_exists((row.account, row.database))
     try:
         # A catalog entry without its Charter table: left by a write that crashed under
