@@ -40,9 +40,9 @@ def recover(runtime: Runtime) -> list[str]:
     """Repair the catalog (see the module notes); returns the orphan entries dropped,
     as `account/database.table`. Reads only, unless there is something to repair."""
     with runtime.db.read() as session:
-        tables = set(inspect(session.connection()).get_table_names())
-    if not {"lake_tables", "iceberg_tables"} <= tables:
-        return []  # not migrated yet: `charter init` migrates, then serves
+        if not inspect(session.connection()).has_table("lake_tables"):
+            return []  # a new database: `charter init` migrates it, then serves
+    _iceberg.catalog(runtime)  # makes the catalog's tables, if no migration has yet
     _import_legacy_catalog(runtime)
     dropped = []
     for account, database, table in _orphans(runtime):
