@@ -74,12 +74,17 @@ def _crash_at_each(home, token: str, points: list[str], tables: list[str], keys:
         server = upcoming.ready()
         upcoming = servers.start(home, fault_point=points[i + 1] if i + 1 < len(points)
                                  else None)
-        with Client(server.url, token, retries=0) as client, \
-                pytest.raises(CharterError) as lost:
-            client.lake.ingest("retail-data", tables[i], ROWS, mode=mode,
-                               idempotency_key=keys[i])
-        assert lost.value.code == "unreachable", point
-        assert server.proc.wait(timeout=30) == -9, point  # SIGKILL, at that point
+        try:
+            with Client(server.url, token, retries=0) as client, \
+                    pytest.raises(CharterError) as lost:
+                client.lake.ingest("retail-data", tables[i], ROWS, mode=mode,
+                                   idempotency_key=keys[i])
+            assert lost.value.code == "unreachable", point
+            assert server.proc.wait(timeout=30) == -9, point  # SIGKILL, at that point
+        except BaseException:
+            server.proc.kill()
+            upcoming.proc.kill()
+            raise
     return upcoming.ready()
 
 
@@ -140,6 +145,7 @@ def test_a_write_killed_waiting_for_the_audit_trail_leaves_nothing(retail):
         sender.join(timeout=30)
         assert [e.code for e in outcome] == ["unreachable"]  # type: ignore[attr-defined]
     finally:
+        server.proc.kill()  # if the test failed before
         engine.dispose()
     restarted = servers.start(home).ready()
     try:

@@ -38,6 +38,7 @@ def test_a_lost_answer_is_retried_with_the_same_key_and_writes_once(retail):
             (snapshot,) = client.lake.snapshots("retail-data", "bank.customers")
             assert snapshot["snapshot_id"] == report["snapshot_id"]
     finally:
+        dying.proc.kill()  # if the test failed before it died
         restarter.join(timeout=90)
         for server in restarted:
             server.stop()
