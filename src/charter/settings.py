@@ -113,6 +113,17 @@ class Settings(BaseSettings):
         description="Columns a CSV or Parquet file may have to be ingested; a wider file is "
         "refused from its header (`too_many_columns`).",
     )
+    idempotency_key_hours: float = Field(
+        default=24, gt=0,
+        description="Hours a write's idempotency key and first result are kept: a retry "
+        "with the same key within that time returns the first result.",
+    )
+    fault_point: str | None = Field(
+        default=None,
+        description="Testing aid: the name of a fault point (docs/design.md, \"Lake writes "
+        "are all or nothing\") at which the process kills itself with SIGKILL. Never set "
+        "it outside crash tests.",
+    )
     dispatch_inline: bool = Field(
         default=True,
         description="Deliver outbox events right after each request (the server also polls).",

@@ -41,7 +41,8 @@ def get_context(request: Request) -> Context:
         audit_unauthenticated(runtime, request_id, source, route, error)
         request.state.recorded = True
         raise
-    ctx = Context(runtime, principal, request_id, source=source, client_request_id=client_id)
+    ctx = Context(runtime, principal, request_id, source=source, client_request_id=client_id,
+                  idempotency_key=request.headers.get("idempotency-key"))
     request.state.ctx = ctx
     return ctx
 

@@ -67,10 +67,12 @@ def build_runtime(settings: Settings) -> Runtime:
     load_domains()
     from charter.audit import service as audit
     from charter.controls import service as controls
+    from charter.lake import service as lake
 
     runtime = Runtime(settings=settings, db=Database(settings.resolved_database_url),
                       storage=open_store(settings.resolved_storage_root),
                       audit_key=audit_key(settings))
     audit.install(runtime)
     controls.install(runtime)
+    lake.recover(runtime)  # what a crash under an older version left in the lake catalog
     return runtime

@@ -23,6 +23,7 @@ from rich.progress import (
 from charter.cli.common import JsonOpt, state, want_json
 from charter.cli.output import console, err_console, show, table
 from charter.errors import CharterError, Invalid
+from charter.sdk import new_idempotency_key
 
 lake_app = typer.Typer(help="The data lake: domains, catalog, Iceberg tables, quality rules.",
                        no_args_is_help=True)
@@ -124,24 +125,26 @@ def ingest(
     = False,
     format: Annotated[str | None, typer.Option(help="csv or parquet (default: extension).")]
     = None,
+    idempotency_key: Annotated[str | None, typer.Option(
+        help="Finish an earlier ingest whose answer was lost: its key, as its error gave "
+             "it. Default: a new key.")] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Write a file into a table as one snapshot; a write that breaks a quality rule writes
-    nothing and lists the failing rules with example rows."""
+    nothing and lists the failing rules with example rows. The write happens at most once
+    per idempotency key, however often it is sent."""
     fmt = format or ("parquet" if file.suffix.lower() in (".parquet", ".pq") else "csv")
     declared = _read_schema(schema) if schema else None
     as_json = want_json(ctx, json_)
     client = state(ctx).client()
+    key = idempotency_key or new_idempotency_key()
     with _IngestProgress(file, shown=not as_json) as progress:
         try:
-            data = client.lake.ingest(account, name, progress.chunks(), format=fmt, mode=mode,
-                                      schema=declared, evolve=evolve)
+            data = client.lake.ingest(account, name, progress, format=fmt, mode=mode,
+                                      schema=declared, evolve=evolve, idempotency_key=key)
         except CharterError as error:
             progress.stop()
-            if not as_json:
-                for failure in error.details.get("failures", []):
-                    err_console.print(f"  {failure['rule']}: {failure['failing_rows']} rows, "
-                                      f"e.g. {failure['examples'][:3]}", highlight=False)
+            _explain_failure(error, key, as_json)
             raise
     show(data, as_json, lambda d: console.print(
         f"{d['mode']}: {d['rows_written']} rows into {d['table']}, snapshot "
@@ -149,9 +152,27 @@ def ingest(
         + (f"; new columns {', '.join(d['columns_added'])}" if d["columns_added"] else "")))
 
 
+def _explain_failure(error: CharterError, key: str, as_json: bool) -> None:
+    """Failing rules with examples; and where the answer was lost, how to finish the write
+    without writing twice."""
+    lost = error.code in ("unreachable", "internal_error")
+    if lost:
+        error.details.setdefault("idempotency_key", key)
+    if as_json:
+        return
+    for failure in error.details.get("failures", []):
+        err_console.print(f"  {failure['rule']}: {failure['failing_rows']} rows, "
+                          f"e.g. {failure['examples'][:3]}", highlight=False)
+    if lost:
+        err_console.print("  the write may have happened: run the same command with "
+                          f"--idempotency-key {key} to finish it, never twice",
+                          highlight=False)
+
+
 class _IngestProgress:
     """The file read in chunks as it is sent, with a byte progress bar on stderr, then a
-    spinner while the server checks the quality rules and writes the snapshot."""
+    spinner while the server checks the quality rules and writes the snapshot. Iterable
+    again for each attempt of the request."""
 
     CHUNK = 1 << 20
 
@@ -172,7 +193,8 @@ class _IngestProgress:
     def stop(self) -> None:
         self.bar.stop()
 
-    def chunks(self) -> Iterator[bytes]:
+    def __iter__(self) -> Iterator[bytes]:
+        self.bar.reset(self.task, description=f"sending {self.file.name}")
         with self.file.open("rb") as source:
             while chunk := source.read(self.CHUNK):
                 self.bar.advance(self.task, len(chunk))

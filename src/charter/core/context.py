@@ -66,6 +66,7 @@ class Context:
     session: Session | None = None
     emitted: int = 0
     client_request_id: str | None = None
+    idempotency_key: str | None = None  # the caller's, for writes that take one
     audited: bool = False
     audit_details: dict[str, Any] = field(default_factory=dict)  # added to the record
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from charter.access.authorizer import Target
+from charter.access.idempotency import idempotent
 from charter.access.pipeline import allowed, emit, operation
 from charter.core.clock import now
 from charter.core.context import Context
@@ -64,6 +65,7 @@ def _grant_target(ctx: Context, account: str, body: GrantCreate) -> Target:
 
 
 @operation("lake:GrantTable", "write", target=_grant_target)
+@idempotent
 def grant_table(ctx: Context, account: str, body: GrantCreate) -> GrantRead:
     """Grant a table (or every column whose tags match an expression) to a group, or share
     a table with another account, with optional column list, row filter and masks. A
@@ -177,6 +179,7 @@ def _add_grant(ctx: Context, account: str, owner: str, database: str, table: str
 
 @operation("lake:RevokeGrant", "write",
            target=lambda ctx, account, grant_id: lake_target(ctx, account, "grant", grant_id))
+@idempotent
 def revoke_grant(ctx: Context, account: str, grant_id: str) -> GrantRead:
     """Revoke a grant or share made by this account (onward grants of a share go with it)."""
     row = ctx.db.get(LakeGrant, grant_id)

@@ -3,13 +3,17 @@
 Key contracts:
 - Each write (create, append, overwrite) commits one Iceberg snapshot, or nothing.
 - Table data lives under `<storage>/accounts/<account>/lake/<database>/<table>`.
-- On PostgreSQL the Iceberg catalog tables live in the metadata database. On SQLite they
-  live in `CHARTER_HOME/lake-catalog.db`: the operation's own transaction holds SQLite's
-  write lock while the Iceberg commit runs on the catalog's own connection.
+- The Iceberg catalog's tables live in the metadata database (SQLite or PostgreSQL).
+  Writes go through `joined(runtime, session)`: the catalog row changes in the
+  operation's own transaction, so a snapshot commits with the operation's rows and audit
+  record or not at all; the shared catalog (`catalog`, `load`) only reads, and sees
+  committed state. Data and metadata files of a write that did not commit stay
+  unreferenced under the table's location.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -20,12 +24,16 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from pyiceberg.catalog import Catalog
+from pyiceberg.catalog import Catalog, MetastoreCatalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.io import FileIO
 from pyiceberg.table import Table
 from pyiceberg.table.metadata import TableMetadata
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
+from charter.core import faults
 from charter.core.context import Runtime
 from charter.errors import Invalid, NotFound
 
@@ -35,15 +43,31 @@ TYPES = {"long": pa.int64(), "int": pa.int32(), "double": pa.float64(), "string"
          "boolean": pa.bool_(), "date": pa.date32(), "timestamp": pa.timestamp("us")}
 
 
-class _Catalog(SqlCatalog):
-    """pyiceberg's SQL catalog, keeping parsed table metadata by metadata file location:
-    Iceberg writes a new metadata file on every commit and never changes one, so loading
-    an unchanged table reads only its catalog row."""
+# Fault points of an Iceberg commit (CHARTER_FAULT_POINT; docs/design.md).
+TABLE_CREATED = "lake.iceberg.table_created"  # catalog row of a new table, no snapshot
+FILES_WRITTEN = "lake.iceberg.files_written"  # data files and manifests written
+METADATA_WRITTEN = "lake.iceberg.metadata_written"  # new metadata file, catalog unchanged
+COMMITTED = "lake.iceberg.committed"  # catalog row points at the new snapshot
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+
+class _Catalog(SqlCatalog):
+    """pyiceberg's SQL catalog over Charter's own engine, keeping parsed table metadata by
+    metadata file location: Iceberg writes a new metadata file on every commit and never
+    changes one, so loading an unchanged table reads only its catalog row.
+
+    The shared instance only reads; `joined` makes a copy whose `engine` is an open
+    operation's connection, where pyiceberg's sessions join that transaction (their
+    commits do not end it), and only such a copy writes."""
+
+    def __init__(self, engine: Engine, *, warehouse: str, fault_point: str | None) -> None:
+        MetastoreCatalog.__init__(self, "charter", warehouse=warehouse)
+        self.engine = engine  # type: ignore[assignment]
+        self._init_catalog()
         self._metadata: OrderedDict[str, TableMetadata] = OrderedDict()
         self._metadata_lock = threading.Lock()
+        self.fault_point = fault_point
+        self.joined = False
+        self._committing = False
 
     def _convert_orm_to_iceberg(self, orm_table: Any) -> Table:
         location = orm_table.metadata_location
@@ -63,21 +87,65 @@ class _Catalog(SqlCatalog):
                      metadata=metadata, metadata_location=location,
                      io=self._load_file_io(metadata.properties, location), catalog=self)
 
+    def _writing(self) -> None:
+        if not self.joined:
+            raise RuntimeError("Iceberg catalog writes run in an operation's transaction: "
+                               "use _iceberg.joined")
 
-def catalog(runtime: Runtime) -> SqlCatalog:
-    """The platform's Iceberg catalog (made once per runtime)."""
+    def create_namespace(self, namespace: Any, properties: Any = None) -> None:
+        self._writing()
+        super().create_namespace(namespace, properties or {})
+
+    def create_table(self, *args: Any, **kwargs: Any) -> Table:
+        self._writing()
+        table = super().create_table(*args, **kwargs)
+        faults.reach(self.fault_point, TABLE_CREATED)
+        return table
+
+    def drop_table(self, identifier: Any) -> None:
+        self._writing()
+        super().drop_table(identifier)
+
+    def commit_table(self, table: Table, requirements: Any, updates: Any) -> Any:
+        self._writing()
+        faults.reach(self.fault_point, FILES_WRITTEN)
+        self._committing = True
+        try:
+            response = super().commit_table(table, requirements, updates)
+        finally:
+            self._committing = False
+        faults.reach(self.fault_point, COMMITTED)
+        return response
+
+    def _write_metadata(self, metadata: TableMetadata, io: FileIO,  # type: ignore[override]
+                        metadata_path: str) -> None:
+        super()._write_metadata(metadata, io, metadata_path)
+        if self._committing:
+            faults.reach(self.fault_point, METADATA_WRITTEN)
+
+
+def catalog(runtime: Runtime) -> _Catalog:
+    """The platform's Iceberg catalog, for reads (made once per runtime)."""
     with _lock:
         found = runtime.cache.get("lake.catalog")
         if found is None:
-            settings = runtime.settings
-            url = settings.resolved_database_url
-            if url.startswith("sqlite"):
-                url = f"sqlite:///{settings.home / 'lake-catalog.db'}"
-            root = settings.resolved_storage_root
+            root = runtime.settings.resolved_storage_root
             root.mkdir(parents=True, exist_ok=True)
-            found = _Catalog("charter", uri=url, warehouse=root.as_uri())
+            # Reads only: on SQLite they need no write lock (see core.db).
+            engine = runtime.db.engine.execution_options(charter_read=True)
+            found = _Catalog(engine, warehouse=root.as_uri(),
+                             fault_point=runtime.settings.fault_point)
             runtime.cache["lake.catalog"] = found
         return found
+
+
+def joined(runtime: Runtime, session: Session) -> _Catalog:
+    """The catalog inside the operation's transaction: what it writes commits, or rolls
+    back, with the operation."""
+    bound = copy.copy(catalog(runtime))
+    bound.engine = session.connection()  # type: ignore[assignment]
+    bound.joined = True
+    return bound
 
 
 def location(runtime: Runtime, account: str, database: str, table: str) -> str:
@@ -85,9 +153,13 @@ def location(runtime: Runtime, account: str, database: str, table: str) -> str:
     return (root / "accounts" / account / "lake" / database / table).as_uri()
 
 
-def load(runtime: Runtime, account: str, database: str, table: str) -> Table:
+def load(runtime: Runtime, account: str, database: str, table: str, *,
+         session: Session | None = None) -> Table:
+    """A table of the catalog; with `session`, as the operation's transaction sees it (and
+    writable in it)."""
+    found = joined(runtime, session) if session is not None else catalog(runtime)
     try:
-        return catalog(runtime).load_table((account, database, table))
+        return found.load_table((account, database, table))
     except NoSuchTableError:
         raise NotFound(f"table {database}.{table} has no data yet in {account}",
                        code="table_not_found") from None

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from charter.access.authorizer import account_target
+from charter.access.idempotency import idempotent
 from charter.access.pipeline import operation
 from charter.core.clock import now
 from charter.core.context import Context
@@ -33,6 +34,7 @@ def _catalog(ctx: Context, *args: Any, **kwargs: Any):
 
 
 @operation("lake:CreateTag", "write", target=_catalog)
+@idempotent
 def create_tag_key(ctx: Context, body: TagKeyCreate) -> TagKeyRead:
     """Create a central tag key with its allowed values."""
     if not _KEY.fullmatch(body.key):
@@ -57,6 +59,7 @@ def list_tag_keys(ctx: Context) -> list[TagKeyRead]:
 @operation("lake:AssignTag", "write",
            target=lambda ctx, account, body: org.target_in_account(
                ctx.db, account, crn(account, "lake", "tag", body.resource)))
+@idempotent
 def assign_tag(ctx: Context, account: str, body: TagAssign) -> dict[str, str]:
     """Tag a database, table or column (`db`, `db.table`, `db.table.column`)."""
     parts = body.resource.lower().split(".")

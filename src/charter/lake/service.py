@@ -15,12 +15,14 @@ from typing import Any, NamedTuple
 
 import pyarrow as pa
 from cachetools import LRUCache
-from pyiceberg.exceptions import CommitFailedException, ValidationError
+from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, ValidationError
 from sqlalchemy import select
 
 from charter.access.actions import declare
 from charter.access.authorizer import Target, account_target, current_version, data_version
+from charter.access.idempotency import idempotent
 from charter.access.pipeline import allowed, emit, operation
+from charter.core import faults
 from charter.core.clock import now
 from charter.core.context import Context
 from charter.core.db import lock
@@ -33,6 +35,7 @@ from charter.lake import (
     _policy,
     _quality,
     _query,
+    _recovery,
     _sql,
     _tagging,
 )
@@ -67,6 +70,7 @@ list_grants = _grants.list_grants
 create_tag_key = _tagging.create_tag_key
 list_tag_keys = _tagging.list_tag_keys
 assign_tag = _tagging.assign_tag
+recover = _recovery.recover  # at the start of every serving process (api.runtime)
 MODES = ("create", "append", "overwrite")
 FORMATS = ("csv", "parquet")
 def _table_target(ctx: Context, account: str, database: str, table: str, *a: Any,
@@ -87,6 +91,7 @@ def _require_table(ctx: Context, account: str, database: str, table: str) -> Lak
 
 @operation("lake:CreateDomain", "write",
            target=lambda ctx, body: lake_target(ctx, body.account, "domain", body.name))
+@idempotent
 def create_domain(ctx: Context, body: DomainCreate) -> DomainRead:
     """Register a data domain owned by a producer account (blueprint data-domain)."""
     check_name(body.name, "domain")
@@ -121,6 +126,7 @@ def list_domains(ctx: Context) -> list[DomainRead]:
 
 @operation("lake:CreateDatabase", "write",
            target=lambda ctx, account, body: lake_target(ctx, account, "database", body.name))
+@idempotent
 def create_database(ctx: Context, account: str, body: DatabaseCreate) -> DatabaseRead:
     """Create a database in a producer account's part of the catalog."""
     check_identifier(body.name, "database")
@@ -259,6 +265,7 @@ def list_snapshots(ctx: Context, account: str, database: str, table: str) -> lis
 
 
 @operation("lake:AddQualityRules", "write", target=_table_target)
+@idempotent
 def add_rules(ctx: Context, account: str, database: str, table: str,
               body: RulesAdd) -> TableRead:
     """Declare quality rules on a table; every later write must pass them."""
@@ -276,16 +283,23 @@ def add_rules(ctx: Context, account: str, database: str, table: str,
 
 
 @operation("lake:IngestTable", "write", target=_table_target)
+@idempotent
 def ingest(ctx: Context, account: str, database: str, table: str, data: bytes, *,
            fmt: str = "csv", mode: str = "append", schema: dict[str, Any] | None = None,
            evolve: bool = False) -> IngestReport:
     """Write a CSV or Parquet file into a table as one snapshot, after its quality rules
-    pass; a failing write writes nothing and reports the failing rules with examples."""
+    pass; a failing write writes nothing and reports the failing rules with examples.
+    The snapshot commits with the operation's transaction (docs/design.md)."""
+    faults.arm_commit(ctx.settings.fault_point, ctx.db)
+    _fault(ctx, "lake.ingest.start")
     if mode not in MODES or fmt not in FORMATS:
         raise Invalid(f"mode is one of {', '.join(MODES)}; format one of {', '.join(FORMATS)}",
                       code="invalid_request")
     require_database(ctx, account, database)
     check_identifier(table, "table")
+    # Writes to one table queue here (on SQLite every write already does), so the second
+    # of two creates finds the first's table, and appends do not race to commit.
+    lock(ctx.db, f"lake.table:{account}.{database}.{table}")
     row = ctx.db.get(LakeTable, (account, database, table))
     if mode == "create" and row is not None:
         raise Conflict(f"table {database}.{table} already exists; use --mode append or "
@@ -297,13 +311,21 @@ def ingest(ctx: Context, account: str, database: str, table: str, data: bytes, *
                               max_columns=ctx.settings.lake_ingest_max_columns)
     for column in new.column_names:
         check_identifier(column, "column")
+    _fault(ctx, "lake.ingest.read")
     if row is None:
         row = LakeTable(account=account, database=database, name=table, description="",
                         rules={"rules": []}, created_by=ctx.principal.name, created_at=now())
         ctx.db.add(row)
         ctx.db.flush()
-        return _write_new(ctx, row, new)
-    return _write_existing(ctx, row, new, mode, evolve)
+        report = _write_new(ctx, row, new)
+    else:
+        report = _write_existing(ctx, row, new, mode, evolve)
+    _fault(ctx, "lake.ingest.written")
+    return report
+
+
+def _fault(ctx: Context, name: str) -> None:
+    faults.reach(ctx.settings.fault_point, name)
 
 
 def _quality_gate(row: LakeTable, new: Any, existing: Any, replaces: bool) -> None:
@@ -315,22 +337,29 @@ def _quality_gate(row: LakeTable, new: Any, existing: Any, replaces: bool) -> No
 
 
 def _write_new(ctx: Context, row: LakeTable, new: Any) -> IngestReport:
-    cat = _iceberg.catalog(ctx.runtime)
+    cat = _iceberg.joined(ctx.runtime, ctx.db)
     ident = (row.account, row.database, row.name)
+    # The namespace row commits with this write: a create of another table beside it
+    # waits here, then finds it, rather than failing on the insert.
+    lock(ctx.db, f"lake.namespace:{row.account}.{row.database}")
     cat.create_namespace_if_not_exists((row.account, row.database))
+    try:
+        # A catalog entry without its Charter table: left by a write that crashed under
+        # an older version, which committed the catalog on its own. Replaced.
+        cat.drop_table(ident)
+        ctx.audit_details["replaced_orphan_catalog_entry"] = True
+    except NoSuchTableError:
+        pass
+    _fault(ctx, "lake.ingest.checked")
     iceberg = cat.create_table(ident, schema=new.schema, location=_iceberg.location(
         ctx.runtime, *ident))
-    try:
-        iceberg.append(new)
-    except Exception:
-        cat.drop_table(ident)  # the catalog row rolls back with the operation
-        raise
+    iceberg.append(new)  # a failure rolls the catalog row back with the operation
     return _report(ctx, row, "create", iceberg, new.num_rows, [])
 
 
 def _write_existing(ctx: Context, row: LakeTable, new: Any, mode: str,
                     evolve: bool) -> IngestReport:
-    iceberg = _iceberg.load(ctx.runtime, row.account, row.database, row.name)
+    iceberg = _iceberg.load(ctx.runtime, row.account, row.database, row.name, session=ctx.db)
     current = {f.name for f in iceberg.schema().fields}
     added = [c for c in new.column_names if c not in current]
     if added and not evolve:
@@ -340,6 +369,7 @@ def _write_existing(ctx: Context, row: LakeTable, new: Any, mode: str,
         r["kind"] in ("unique", "row_count") for r in row.rules["rules"])
     existing = iceberg.scan().to_arrow() if needs_existing else None
     _quality_gate(row, new, existing, replaces=mode == "overwrite")
+    _fault(ctx, "lake.ingest.checked")
     try:
         with iceberg.transaction() as tx:  # schema change and data: one commit
             if added:

@@ -8,8 +8,10 @@ Cedar authorization and the audit trail.
 from __future__ import annotations
 
 import json as _json
+import time
+import uuid
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -34,7 +36,7 @@ class Client:
 
     def __init__(self, url: str | None = None, token: str | None = None, *,
                  settings: Settings | None = None, app: Any = None, source: str = "sdk",
-                 timeout: float = 60.0) -> None:
+                 timeout: float = 60.0, retries: int = 3, backoff: float = 0.5) -> None:
         headers = {"x-charter-source": source}
         if token:
             headers["authorization"] = f"Bearer {token}"
@@ -52,6 +54,7 @@ class Client:
                                     base_url="http://charter.local", headers=headers,
                                     raise_server_exceptions=False)
         self.url = url
+        self.retries, self.backoff = retries, backoff
         self.org = _Org(self)
         self.accounts = _Accounts(self)
         self.users = _Users(self)
@@ -65,33 +68,40 @@ class Client:
 
     def request(self, method: str, path: str, *, json: Json = None,
                 params: dict[str, Any] | None = None,
-                content: bytes | Iterable[bytes] | None = None, raw: bool = False) -> Json:
-        """Send one API request; raise the CharterError the server reported."""
+                content: bytes | Iterable[bytes] | None = None, raw: bool = False,
+                idempotency_key: str | None = None) -> Json:
+        """Send one API request; raise the CharterError the server reported.
+
+        A write sent with an idempotency key is sent again with the same key, up to
+        `retries` times, when the server could not be reached or the answer was lost:
+        the server runs it at most once (a body given as a one-pass iterator is not)."""
         if params:
             params = {k: v for k, v in params.items() if v is not None}
-        try:
-            headers = {"content-type": "application/octet-stream"} if content is not None else None
-            response = self._http.request(method, path, json=json, params=params,
-                                          content=content, headers=headers)
-        except httpx.HTTPError as exc:
-            raise CharterError(f"cannot reach Charter at {self.url}: {exc}",
-                               code="unreachable") from None
-        except ValueError as exc:  # e.g. inf or nan, which JSON cannot carry
-            raise Invalid(f"cannot send this request: {exc}", code="invalid_request") from None
-        if response.status_code >= 400:
+        headers = {"content-type": "application/octet-stream"} if content is not None else {}
+        if idempotency_key:
+            headers["idempotency-key"] = idempotency_key
+        again = self.retries if idempotency_key and not isinstance(content, Iterator) else 0
+        for attempt in range(again + 1):
             try:
-                body = response.json()
-            except ValueError:
-                body = {"code": "http_error", "message": response.text[:500] or
-                        f"HTTP {response.status_code}"}
-            if response.status_code >= 500:
-                body.setdefault("code", "internal_error")
-            raise error_from_dict(response.status_code, body)
-        if raw:
-            return response.content
-        if response.status_code == 204 or not response.content:
-            return None
-        return response.json()
+                response = self._http.request(method, path, json=json, params=params,
+                                              content=content, headers=headers)
+            except httpx.TransportError as exc:
+                if attempt < again:
+                    time.sleep(self.backoff * 2 ** attempt)
+                    continue
+                raise CharterError(f"cannot reach Charter at {self.url}: {exc}",
+                                   code="unreachable") from None
+            except httpx.HTTPError as exc:
+                raise CharterError(f"cannot reach Charter at {self.url}: {exc}",
+                                   code="unreachable") from None
+            except ValueError as exc:  # e.g. inf or nan, which JSON cannot carry
+                raise Invalid(f"cannot send this request: {exc}",
+                              code="invalid_request") from None
+            if response.status_code in _GATEWAY and attempt < again:
+                time.sleep(self.backoff * 2 ** attempt)
+                continue
+            return _answer(response, raw)
+        raise AssertionError("not reached: the last attempt returns or raises")
 
     def healthz(self) -> Json:
         return self.request("GET", "/healthz")
@@ -107,6 +117,31 @@ class Client:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_GATEWAY = (502, 504)  # a proxy lost the server: the request may not have arrived
+
+
+def _answer(response: httpx.Response, raw: bool) -> Json:
+    if response.status_code >= 400:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"code": "http_error", "message": response.text[:500] or
+                    f"HTTP {response.status_code}"}
+        if response.status_code >= 500:
+            body.setdefault("code", "internal_error")
+        raise error_from_dict(response.status_code, body)
+    if raw:
+        return response.content
+    if response.status_code == 204 or not response.content:
+        return None
+    return response.json()
+
+
+def new_idempotency_key() -> str:
+    """A fresh idempotency key: one per write meant to happen once."""
+    return uuid.uuid4().hex
 
 
 def _q(segment: str) -> str:
@@ -273,14 +308,16 @@ class _Audit(_Part):
 class _Lake(_Part):
     def create_domain(self, name: str, *, account: str, description: str = "") -> Json:
         return self._c.request("POST", "/v1/lake/domains", json={
-            "name": name, "account": account, "description": description})
+            "name": name, "account": account, "description": description},
+            idempotency_key=new_idempotency_key())
 
     def domains(self) -> Json:
         return self._c.request("GET", "/v1/lake/domains")
 
     def create_database(self, account: str, name: str, *, description: str = "") -> Json:
         return self._c.request("POST", f"/v1/accounts/{_q(account)}/lake/databases",
-                               json={"name": name, "description": description})
+                               json={"name": name, "description": description},
+                               idempotency_key=new_idempotency_key())
 
     def tables(self, account: str, *, database: str | None = None) -> Json:
         return self._c.request("GET", f"/v1/accounts/{_q(account)}/lake/tables",
@@ -294,18 +331,24 @@ class _Lake(_Part):
 
     def add_rules(self, account: str, table: str, rules: list[str]) -> Json:
         return self._c.request("POST", _table_path(account, table) + "/rules",
-                               json={"rules": rules})
+                               json={"rules": rules}, idempotency_key=new_idempotency_key())
 
     def ingest(self, account: str, table: str, data: bytes | Iterable[bytes], *,
                format: str = "csv", mode: str = "append",
-               schema: dict[str, Any] | None = None, evolve: bool = False) -> Json:
+               schema: dict[str, Any] | None = None, evolve: bool = False,
+               idempotency_key: str | None = None) -> Json:
         """Write CSV or Parquet bytes into `db.table` as one snapshot. `data` may be an
         iterable of chunks (a file read piece by piece, say, to show upload progress);
-        nothing is written until the whole file has arrived."""
+        nothing is written until the whole file has arrived.
+
+        The write happens at most once per `idempotency_key` (default: a new one per
+        call): sent again with the same key, after a lost answer, it returns the first
+        write's report. This call resends it itself on a lost connection, unless `data`
+        is a one-pass iterator."""
         return self._c.request("POST", _table_path(account, table) + "/ingest", params={
             "mode": mode, "format": format, "evolve": evolve or None,
-            "schema": _json.dumps(schema) if schema is not None else None}, content=data)
-
+            "schema": _json.dumps(schema) if schema is not None else None}, content=data,
+            idempotency_key=idempotency_key or new_idempotency_key())
 
     def query(self, account: str, sql: str, *,
               snapshots: dict[str, int] | None = None) -> Any:
@@ -326,10 +369,12 @@ class _Lake(_Part):
         return self._c.request("POST", f"/v1/accounts/{_q(account)}/lake/grants", json={
             "table": table, "tags": tags, "to": to, "columns": columns,
             "exclude_columns": exclude_columns, "row_filter": row_filter,
-            "masks": masks or {}, "grant_option": grant_option})
+            "masks": masks or {}, "grant_option": grant_option},
+            idempotency_key=new_idempotency_key())
 
     def create_tag(self, key: str, values: list[str]) -> Json:
-        return self._c.request("POST", "/v1/lake/tags", json={"key": key, "values": values})
+        return self._c.request("POST", "/v1/lake/tags", json={"key": key, "values": values},
+                               idempotency_key=new_idempotency_key())
 
     def tag_keys(self) -> Json:
         return self._c.request("GET", "/v1/lake/tags")
@@ -337,7 +382,8 @@ class _Lake(_Part):
     def assign_tag(self, account: str, resource: str, key: str, value: str) -> Json:
         """Tag `db`, `db.table` or `db.table.column` with key=value."""
         return self._c.request("POST", f"/v1/accounts/{_q(account)}/lake/tags",
-                               json={"resource": resource, "key": key, "value": value})
+                               json={"resource": resource, "key": key, "value": value},
+                               idempotency_key=new_idempotency_key())
 
     def share(self, account: str, table: str, *, with_account: str, **policy: Any) -> Json:
         return self.grant(account, table, to=f"account:{with_account}", **policy)
@@ -348,7 +394,8 @@ class _Lake(_Part):
 
     def revoke(self, account: str, grant_id: str) -> Json:
         return self._c.request("DELETE",
-                               f"/v1/accounts/{_q(account)}/lake/grants/{_q(grant_id)}")
+                               f"/v1/accounts/{_q(account)}/lake/grants/{_q(grant_id)}",
+                               idempotency_key=new_idempotency_key())
 
 
 def _table_path(account: str, table: str) -> str:

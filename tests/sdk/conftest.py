@@ -1,0 +1,3 @@
+"""SDK fixtures: the lake's producer account, to write to."""
+
+from tests.lake.conftest import retail  # noqa: F401
