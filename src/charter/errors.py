@@ -77,6 +77,13 @@ class TooManyRequests(CharterError):
     default_code = "too_many_requests"
 
 
+class TooLarge(CharterError):
+    """The request's body is larger than the server accepts."""
+
+    http_status = 413
+    default_code = "body_too_large"
+
+
 class Unavailable(CharterError):
     """The platform cannot safely serve the request (e.g. its audit trail is damaged)."""
 

@@ -124,6 +124,15 @@ class Settings(BaseSettings):
         "are all or nothing\") at which the process kills itself with SIGKILL. Never set "
         "it outside crash tests.",
     )
+    api_max_json_bytes: int = Field(
+        default=10 * 2**20, ge=1024,
+        description="Bytes a JSON request body may have (`body_too_large`, 413).",
+    )
+    api_max_body_bytes: int = Field(
+        default=2**30, ge=1024,
+        description="Bytes any other request body (a file to ingest) may have; a body past "
+        "1 MiB is read only once its sender's token is valid.",
+    )
     dispatch_inline: bool = Field(
         default=True,
         description="Deliver outbox events right after each request (the server also polls).",

@@ -34,6 +34,7 @@ from charter.core import faults
 from charter.core.clock import now
 from charter.core.context import Context
 from charter.core.db import lock
+from charter.core.text import escaped
 from charter.errors import Conflict, Invalid
 
 P = ParamSpec("P")
@@ -71,6 +72,7 @@ def idempotent(fn: Callable[P, R]) -> Callable[P, R]:
 def _once(ctx: Context, key: str, name: str, adapter: Callable[[], TypeAdapter[Any]],
           run: Callable[[], Any], fingerprint: str) -> Any:
     if not KEY.fullmatch(key):
+        ctx.audit_details["idempotency_key"] = escaped(key[:200])
         raise Invalid("an idempotency key is 1 to 128 letters, digits and . _ : -",
                       code="invalid_idempotency_key")
     principal = ctx.principal.name

@@ -13,6 +13,7 @@ Key contracts:
 
 from __future__ import annotations
 
+import email.message
 import json
 import logging
 import re
@@ -30,7 +31,8 @@ from charter.core.context import Runtime
 from charter.core.events import dispatch_pending
 from charter.core.ids import new_request_id
 from charter.core.text import invalid_text, refused, refused_in
-from charter.errors import CharterError, Unauthenticated
+from charter.errors import CharterError, TooLarge, Unauthenticated
+from charter.identity import service as identity
 
 log = logging.getLogger("charter.api")
 
@@ -66,7 +68,7 @@ class RequestMiddleware:
             await send(message)
 
         try:
-            receive, problem = await _screen(scope, receive)
+            receive, problem = await _screen(scope, receive, self.runtime)
             if problem is None:
                 await self.app(scope, receive, starting)
                 return
@@ -120,8 +122,10 @@ def _route(scope: Scope) -> str:
     return f"{scope['method']} {scope['path']}"
 
 
-async def _screen(scope: Scope, receive: Receive) -> tuple[Receive, CharterError | None]:
-    """Look for text the store refuses; a JSON body is read whole, then replayed."""
+async def _screen(scope: Scope, receive: Receive, runtime: Runtime
+                  ) -> tuple[Receive, CharterError | None]:
+    """Look for text the store refuses and bound the body; a JSON body is read whole, then
+    replayed."""
     if scope["path"] in PUBLIC_PATHS:
         return receive, None
     if refused(scope["path"]):
@@ -129,12 +133,24 @@ async def _screen(scope: Scope, receive: Receive) -> tuple[Receive, CharterError
     query = scope.get("query_string", b"")
     if b"%00" in query or b"\x00" in query:  # the only ways a query string decodes to NUL
         return receive, invalid_text("query string")
-    if not _is_json(scope):
+    settings = runtime.settings
+    is_json = _is_json(scope)
+    limit = settings.api_max_json_bytes if is_json else settings.api_max_body_bytes
+    length = _content_length(scope)
+    if length is not None and length > limit:
+        return receive, _too_large(limit)
+    if not is_json:
+        if (length is None or length > _SMALL_BODY) and not await _signed_in(scope, runtime):
+            return _withheld(receive), None  # answered 401 without reading what was sent
         return receive, None
-    messages = await _read(receive)
+    messages = await _read(receive, limit)
+    if messages is None:
+        return receive, _too_large(limit)
     body = b"".join(m.get("body", b"") for m in messages)
     replay = _replay(messages, receive)
-    if _ESCAPE.search(body):
+    # json.loads reads UTF-8, -16 and -32 (UTF-16 and -32 hold NUL bytes) and lets raw
+    # surrogate bytes through: decode whenever any of those, or an escape, is there.
+    if _ESCAPE.search(body) or b"\x00" in body or _RAW_SURROGATE.search(body):
         try:
             if refused_in(json.loads(body)):
                 return replay, invalid_text("JSON body")
@@ -143,22 +159,78 @@ async def _screen(scope: Scope, receive: Receive) -> tuple[Receive, CharterError
     return replay, None
 
 
-def _is_json(scope: Scope) -> bool:
-    """A body FastAPI decodes as JSON: one sent as `application/json` or `+json` (it takes
-    a body without a content type as bytes, which no JSON route accepts)."""
+_SMALL_BODY = 2**20
+_RAW_SURROGATE = re.compile(rb"\xed[\xa0-\xbf]")
+
+
+def _too_large(limit: int) -> CharterError:
+    return TooLarge(f"the request body is larger than {limit} bytes, the most this server "
+                    "accepts here (CHARTER_API_MAX_JSON_BYTES, CHARTER_API_MAX_BODY_BYTES)")
+
+
+def _content_length(scope: Scope) -> int | None:
     for name, value in scope.get("headers", ()):
-        if name == b"content-type":
-            kind = value.split(b";", 1)[0].strip().lower()
-            return kind == b"application/json" or (kind.startswith(b"application/")
-                                                   and kind.endswith(b"+json"))
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _signed_in(scope: Scope, runtime: Runtime) -> bool:
+    """Whether the request carries a valid token (checked again by the route)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            scheme, _, secret = value.decode("latin-1").partition(" ")
+            if scheme.lower() != "bearer" or not secret.strip():
+                return False
+            try:
+                await run_in_threadpool(identity.authenticate, runtime, secret.strip())
+            except CharterError:
+                return False
+            return True
     return False
 
 
-async def _read(receive: Receive) -> list[Message]:
-    messages = []
+def _withheld(receive: Receive) -> Receive:
+    """The body as empty: the route refuses the request for its token before reading it."""
+    sent = False
+
+    async def empty() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        return await receive()
+
+    return empty
+
+
+def _is_json(scope: Scope) -> bool:
+    """A body FastAPI decodes as JSON, decided as FastAPI decides it (an `application/json`
+    or `application/...+json` content type, parsed as an email header, so the same
+    whitespace is stripped); a body without a content type is taken as bytes."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            message = email.message.Message()
+            message["content-type"] = value.decode("latin-1")
+            if message.get_content_maintype() != "application":
+                return False
+            subtype = message.get_content_subtype()
+            return subtype == "json" or subtype.endswith("+json")
+    return False
+
+
+async def _read(receive: Receive, limit: int) -> list[Message] | None:
+    """The body's messages, or None once it passes `limit` bytes."""
+    messages, size = [], 0
     while True:
         message = await receive()
         messages.append(message)
+        size += len(message.get("body", b""))
+        if size > limit:
+            return None
         if message["type"] != "http.request" or not message.get("more_body", False):
             return messages
 

@@ -9,6 +9,7 @@ import pyarrow as pa
 from fastapi import APIRouter, Body, Query, Response
 
 from charter.api.deps import Ctx
+from charter.core.text import invalid_text, refused_in
 from charter.errors import Invalid
 from charter.lake import service
 from charter.lake.schemas import (
@@ -93,6 +94,8 @@ def ingest(
         except (ValueError, RecursionError):  # RecursionError: nested thousands deep
             raise Invalid("the schema is not valid JSON, or is nested too deeply",
                           code="invalid_schema") from None
+        if refused_in(declared):  # its escapes decode past the query string's check
+            raise invalid_text("schema")
     return service.ingest(ctx, account, database, table, data, fmt=format, mode=mode,
                           schema=declared, evolve=evolve)
 
