@@ -232,9 +232,12 @@ def test_a_damaged_trail_is_signed_with_its_damage_never_as_good(signed):
     made = platform.admin.audit.checkpoint()
     assert made["faults"] and made["faults"][0]["seq"] == seq + 2
     _named(platform, seq + 2)
+    _activity(platform, 1)
+    made = platform.admin.audit.checkpoint()  # the damage is carried on, not walked again
+    assert [f["seq"] for f in made["faults"]] == [seq + 2]
     _sql(platform, "UPDATE audit_events SET principal = 'x' WHERE seq = :k", k=seq - 6)
-    made = platform.admin.audit.checkpoint()  # damage before the last checkpoint, too
-    assert [f["seq"] for f in made["faults"]][:2] == [seq - 6, seq + 2]
+    report = _named(platform, seq - 6)  # older damage: verify's to find
+    assert seq + 2 in [f["seq"] for f in report["faults"]]
 
 
 def test_a_first_fault_does_not_hide_later_ones(signed):
@@ -361,7 +364,7 @@ def test_odd_files_in_the_checkpoint_folder(signed):
     (folder / f"{10:012d}.json").write_bytes(b"[" * 100_000)
     report = platform.admin.audit.verify()
     assert report["ok"] is False and "not a checkpoint signed" in report["problem"]
-    assert platform.admin.audit.checkpoint()["number"] == 11  # past every name taken
+    assert platform.admin.audit.checkpoint()["number"] == 3  # names taken are passed over
     _serves(platform)
 
 
@@ -381,3 +384,53 @@ def test_an_unreadable_audit_key_file_refuses_to_start(platform):
         build_runtime(Settings(home=platform.settings.home,
                                database_url=platform.settings.database_url))
     assert refused.value.code == "invalid_audit_key"
+
+
+def test_a_planted_name_far_ahead_never_freezes_the_line(signed):
+    platform, _ = signed
+    (_checkpoint_dir(platform) / "999999999999.json").write_text("garbage")
+    first = platform.admin.audit.checkpoint()
+    _activity(platform, 1)
+    second = platform.admin.audit.checkpoint()
+    assert (first["number"], second["number"]) == (3, 4)
+    keep = second["seq"] - 2
+    _sql(platform, "DELETE FROM audit_events WHERE seq > :k",
+         "UPDATE audit_head SET seq = :k, hash = :h", k=keep, h=_hash_of(platform, keep))
+    report = platform.admin.audit.verify()
+    assert keep + 1 in [f["seq"] for f in report["faults"]], report["faults"]
+
+
+def test_nothing_appended_nothing_signed_whatever_else_lies_in_the_folder(signed):
+    platform, _ = signed
+    (_checkpoint_dir(platform) / f"{0:012d}.json").write_text("junk")
+    with platform.runtime.db.transaction():
+        pass
+    before = len(list(_checkpoint_dir(platform).glob("*.json")))
+    _checkpoint.write(platform.runtime)
+    _checkpoint.write(platform.runtime)
+    assert len(list(_checkpoint_dir(platform).glob("*.json"))) <= before + 1
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dir"])
+def test_an_odd_lock_file_refuses_the_checkpoint_instead_of_hanging(signed, kind):
+    platform, _ = signed
+    lock = _checkpoint_dir(platform) / ".lock"
+    lock.unlink(missing_ok=True)
+    if kind == "fifo":
+        os.mkfifo(lock)
+    else:
+        lock.mkdir()
+    with pytest.raises(CharterError) as refused:
+        platform.admin.audit.checkpoint()
+    assert refused.value.code == "audit_checkpoint_unavailable"
+    _serves(platform)
+
+
+def test_rows_before_the_chain_are_listed_after_an_earlier_fault(signed):
+    platform, _ = signed
+    _sql(platform, "UPDATE audit_events SET principal = 'x' WHERE seq = 3")
+    _sql(platform, "INSERT INTO audit_events (seq, time, principal, account, action, resource,"
+         " decision, outcome, request_id, source, prev_hash, hash) VALUES (-7, :t, 'a', 'a',"
+         " 'a', 'a', 'allow', 'success', 'r', 'cli', 'x', 'y')", t="2026-01-01 00:00:00.000000")
+    report = platform.admin.audit.verify()
+    assert [f["seq"] for f in report["faults"]][:2] == [-7, 3], report["faults"]

@@ -11,8 +11,8 @@ Key contracts:
 - Checkpoints are numbered 1, 2, 3, ...; each names the one before by the sha256 of its
   file, so removing or replacing one in the middle breaks the line.
 - A checkpoint is signed after the records since the previous one were checked, and
-  carries what that check found wrong: damage never stops the signing (which would leave
-  every later record unprotected) and is never signed as good.
+  carries what that check found wrong, and the faults the one before carried: damage
+  never stops the signing (which would leave every later record unprotected).
 - Checkpoint files are created exclusively and never rewritten; one process at a time
   extends the line (a lock file beside them). Only regular files of the right name and
   size are read.
@@ -48,13 +48,13 @@ from charter.audit._verify import VerifyResult, below, verify_trail, walk_from
 from charter.audit.orm import AuditEvent, AuditHead
 from charter.core.clock import now
 from charter.core.context import Runtime
-from charter.errors import Invalid
+from charter.errors import Invalid, Unavailable
 from charter.settings import Settings
 
 log = logging.getLogger("charter.audit")
 FORMAT = "charter-audit-checkpoint/2"
 PUBLIC_KEY_FILE = "public-key.pem"
-_NAME = re.compile(r"^(\d{12})\.json$")
+_NAME = re.compile(r"^(\d{12,19})\.json$")
 _MAX_FILE = 64 * 1024  # a checkpoint is a few hundred bytes; its faults a few KB at most
 MAX_FAULTS = 20  # faults reported by verify and carried by a checkpoint
 
@@ -199,7 +199,8 @@ class CheckpointStore:
         """Checkpoint file names in order; anything else in the folder is not looked at."""
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if _NAME.match(p.name))
+        return sorted((p.name for p in self.root.iterdir() if _NAME.match(p.name)),
+                      key=lambda name: int(name.removesuffix(".json")))
 
     def read(self, name: str) -> bytes | None:
         """A regular file's bytes, or None for anything else: no symlink, FIFO, device or
@@ -221,12 +222,23 @@ class CheckpointStore:
     def lock(self) -> Iterator[None]:
         """One writer at a time, across processes on this host."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:  # never a FIFO to block on, nor a link to follow
+            fd = os.open(self.root / ".lock",
+                         os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
+        except OSError as exc:
+            raise Unavailable(f"cannot open the checkpoint lock in {self.location}: {exc}",
+                              code="audit_checkpoint_unavailable") from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise Unavailable(f"{self.location}/.lock is not a regular file; remove it",
+                                  code="audit_checkpoint_unavailable")
+            fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 yield
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
 
 def open_store(settings: Settings) -> CheckpointStore:
@@ -404,6 +416,9 @@ def examine(session: Any, cp: Checkpoints, key: bytes) -> Examination:
         trail = [f for f in trail if f.upto is None or f.upto < bad]
         faults.append(Fault(bad, walked.problem or ""))
         faults += _past(session, walked.head_seq, bad, checkpoints, key)
+        low = below(session)
+        if low is not None and isinstance(low[0], int):
+            faults.append(Fault(low[0], low[1]))
     unique = {(f.seq, f.problem): f for f in [*faults, *trail]}
     return Examination(walked, checkpoints,
                        sorted(unique.values(), key=lambda f: f.seq)[:MAX_FAULTS])
@@ -441,18 +456,21 @@ def write(runtime: Runtime) -> Checkpoint | None:
             head = _head(session) or (0, GENESIS)
             if head[0] == 0 and last is None:
                 return None
-            if last is not None and head == (last.seq, last.hash) and not line_faults:
-                return None
+            if last is not None and head == (last.seq, last.hash):
+                return None  # nothing appended since (bad files are verify's to report)
             faults = _since(session, runtime, cp, head, last, line_faults)
-        # Past every name taken, genuine or not: a planted file never blocks the line.
-        number = max([last.number if last else 0,
-                      *(int(_NAME.match(n).group(1)) for n in cp.store.names())]) + 1
-        checkpoint = cp.signer.sign(Checkpoint(
-            number, head[0], head[1],
-            now().isoformat(timespec="microseconds"), last.digest if last else None,
-            cp.signer.key_id, tuple(faults[:MAX_FAULTS])))
-        if not cp.store.add(checkpoint):
-            return None  # another process took that number first
+        checkpoint = None
+        number = last.number if last else 0
+        for _ in range(1000):  # a name planted ahead is passed over, never waited on
+            number += 1
+            checkpoint = cp.signer.sign(Checkpoint(
+                number, head[0], head[1], now().isoformat(timespec="microseconds"),
+                last.digest if last else None, cp.signer.key_id, tuple(faults[:MAX_FAULTS])))
+            if cp.store.add(checkpoint):
+                break
+        else:
+            raise Unavailable(f"no free checkpoint name after {number} in {cp.store.location}",
+                              code="audit_checkpoint_unavailable")
         if faults:
             log.error("audit checkpoint %s signed with %d fault(s); first: %s",
                       checkpoint.number, len(faults), faults[0].problem)
@@ -461,14 +479,15 @@ def write(runtime: Runtime) -> Checkpoint | None:
 
 def _since(session: Any, runtime: Runtime, cp: Checkpoints, head: tuple[int, str],
            last: Checkpoint | None, line_faults: list[Fault]) -> list[Fault]:
-    """The short check: records since the last checkpoint link to it and verify, and the
-    last checkpoint's record is still the one it signed. Anything odd: the whole check."""
+    """What the checkpoint vouches for: the records since the last checkpoint link to it
+    and verify, and the last checkpoint's record is still the one it signed. Faults an
+    earlier checkpoint carried are carried on (verify finds them again); anything new and
+    out of line runs the whole check once."""
     seq, digest = head
-    if (last is not None and seq >= last.seq and not line_faults and not last.faults
-            and below(session) is None and not check(session, seq, [last])):
+    if last is not None and seq >= last.seq and not check(session, seq, [last]):
         _, end, bad = walk_from(session, last.seq + 1, seq, last.hash, runtime.audit_key)
         if bad is None and end == digest:
-            return []
+            return list(last.faults)
     return examine(session, cp, runtime.audit_key).faults
 
 
