@@ -235,29 +235,32 @@ REJECTED = declare("api:RejectRequest", "read",
                    "A request refused before any operation (malformed body or parameters)")
 
 
+def _record_outside(runtime: Any, *, principal: str, action: str, route: str, outcome: str,
+                    request_id: str, source: str, code: str, reason: str) -> None:
+    """One record, in its own transaction, of a request no operation recorded."""
+    with runtime.db.transaction() as session:
+        chain.append(session, [chain.AuditRecord(
+            principal=principal, account="unknown", action=action, resource=route,
+            decision="deny", outcome=outcome, request_id=request_id, source=source,
+            error_code=code, reason=reason[:MAX_REASON])], key=runtime.audit_key)
+
+
 def audit_rejected(ctx: Context, route: str, error: CharterError) -> None:
     """A request whose input was refused before its operation ran: record it too."""
     if ctx.audited:
         return
-    with ctx.runtime.db.transaction() as session:
-        chain.append(session, [chain.AuditRecord(
-            principal=ctx.principal.name, account="unknown", action=REJECTED.name,
-            resource=route[:500], decision="deny", outcome="rejected",
-            request_id=ctx.request_id,
-            source=ctx.source, error_code=error.code, reason=error.message[:MAX_REASON])],
-            key=ctx.runtime.audit_key)
+    _record_outside(ctx.runtime, principal=ctx.principal.name, action=REJECTED.name,
+                    route=route, outcome="rejected", request_id=ctx.request_id,
+                    source=ctx.source, code=error.code, reason=error.message)
     ctx.audited = True
 
 
 def audit_unauthenticated(runtime: Any, request_id: str, source: str, route: str,
                           error: CharterError) -> None:
     """A request without a valid token is refused before any operation: record it too."""
-    with runtime.db.transaction() as session:
-        chain.append(session, [chain.AuditRecord(
-            principal="anonymous", account="unknown", action="identity:Authenticate",
-            resource=route, decision="deny", outcome="denied", request_id=request_id,
-            source=source, error_code=error.code, reason=error.message[:MAX_REASON])],
-            key=runtime.audit_key)
+    _record_outside(runtime, principal="anonymous", action="identity:Authenticate",
+                    route=route, outcome="denied", request_id=request_id, source=source,
+                    code=error.code, reason=error.message)
 
 
 FAILED = declare("api:ServeRequest", "read",
@@ -268,9 +271,6 @@ def audit_error(runtime: Any, principal: str, request_id: str, source: str, rout
                 error: BaseException) -> None:
     """A request that failed in the platform (a 500) before or around its operation, which
     recorded nothing: record it too."""
-    with runtime.db.transaction() as session:
-        chain.append(session, [chain.AuditRecord(
-            principal=principal, account="unknown", action=FAILED.name, resource=route,
-            decision="deny", outcome="error", request_id=request_id, source=source,
-            error_code="internal_error", reason=type(error).__name__)],
-            key=runtime.audit_key)
+    _record_outside(runtime, principal=principal, action=FAILED.name, route=route,
+                    outcome="error", request_id=request_id, source=source,
+                    code="internal_error", reason=type(error).__name__)

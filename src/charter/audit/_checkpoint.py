@@ -44,8 +44,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
 from charter.audit._records import GENESIS, LOG_ARCHIVE
-from charter.audit._verify import VerifyResult, below, verify_trail, walk_from
-from charter.audit.orm import AuditEvent, AuditHead
+from charter.audit._verify import VerifyResult, below, read_head, verify_trail, walk_from
+from charter.audit.orm import AuditEvent
 from charter.core.clock import now
 from charter.core.context import Runtime
 from charter.errors import Invalid, Unavailable
@@ -385,14 +385,6 @@ def _hashes(session: Any, seqs: list[int]) -> dict[int, str]:
     return out
 
 
-def _head(session: Any) -> tuple[int, str] | None:
-    row = session.execute(select(AuditHead.seq, AuditHead.hash)
-                          .where(AuditHead.id == 1)).one_or_none()
-    if row is None or not isinstance(row[0], int):
-        return None
-    return row[0], row[1]
-
-
 # -- the whole check ---------------------------------------------------------------------
 
 @dataclass
@@ -453,7 +445,8 @@ def write(runtime: Runtime) -> Checkpoint | None:
         existing, line_faults = load(cp)
         last = existing[-1] if existing else None
         with runtime.db.read() as session:
-            head = _head(session) or (0, GENESIS)
+            found = read_head(session)
+            head = found if found and found[0] >= 0 else (0, GENESIS)
             if head[0] == 0 and last is None:
                 return None
             if last is not None and head == (last.seq, last.hash):

@@ -154,7 +154,8 @@ def _stitch(walks: list[_Range], prev: str) -> tuple[int, str, tuple[int, str] |
     return count, prev, None
 
 
-def _head(session: Session) -> tuple[int, str] | None:
+def read_head(session: Session) -> tuple[int, str] | None:
+    """(seq, hash) of the chain head, seq -1 if it was changed by hand to a non-number."""
     row = session.execute(select(AuditHead.seq, AuditHead.hash)
                           .where(AuditHead.id == 1)).one_or_none()
     if row is None:
@@ -198,7 +199,7 @@ def verify_trail(session: Session, *, key: bytes = b"") -> VerifyResult:
 
     `key` is the platform's audit key the records were appended with (b"" for none).
     """
-    head = _head(session)
+    head = read_head(session)
     if head is None:
         stored = session.scalar(select(func.count()).select_from(AuditEvent)) or 0
         if stored:
@@ -216,7 +217,7 @@ def verify_trail(session: Session, *, key: bytes = b"") -> VerifyResult:
     # Read before the second head: a row past that head was then not appended through
     # the chain (forged), never a late commit.
     past = _beyond(session, first_seq)
-    last_seq, last_hash = _head(session) or (first_seq, first_hash)
+    last_seq, last_hash = read_head(session) or (first_seq, first_hash)
     if last_seq > first_seq:  # appended while we walked
         tail_count, prev, bad = _stitch([_walk_in(session, first_seq + 1, last_seq, key)], prev)
         count += tail_count
