@@ -24,7 +24,7 @@ from charter.access.idempotency import idempotent
 from charter.access.pipeline import allowed, emit, operation
 from charter.core import faults
 from charter.core.clock import now
-from charter.core.context import Context
+from charter.core.context import Context, Runtime
 from charter.core.db import lock
 from charter.core.ids import check_name, crn
 from charter.errors import Conflict, Invalid, NotFound
@@ -70,7 +70,12 @@ list_grants = _grants.list_grants
 create_tag_key = _tagging.create_tag_key
 list_tag_keys = _tagging.list_tag_keys
 assign_tag = _tagging.assign_tag
-recover = _recovery.recover  # at the start of every serving process (api.runtime)
+recover = _recovery.recover
+
+
+def install(runtime: Runtime) -> None:
+    """At the start of every serving process: undo what a crash left in the lake catalog."""
+    recover(runtime)
 MODES = ("create", "append", "overwrite")
 FORMATS = ("csv", "parquet")
 def _table_target(ctx: Context, account: str, database: str, table: str, *a: Any,
