@@ -25,7 +25,7 @@ from charter.cli.org import accounts_app, blueprints_app, ou_app
 from charter.cli.output import console, fail, print_json, show, table
 from charter.errors import CharterError
 from charter.sdk import Client
-from charter.settings import Settings
+from charter.settings import load_settings
 
 app = typer.Typer(
     name="charter",
@@ -74,7 +74,7 @@ def init(
     from charter.api.bootstrap import initialize
     from charter.api.runtime import build_runtime
 
-    settings = Settings(home=home) if home else Settings()
+    settings = load_settings(home=home) if home else load_settings()
     st = state(ctx)
     settings.home.mkdir(parents=True, exist_ok=True)
     settings.home.chmod(0o700)  # database, objects and tokens: the owner's only
@@ -137,10 +137,10 @@ def server(
     from charter.core.db import migrate
     from charter.core.events import Dispatcher
 
-    settings = Settings()
+    settings = load_settings()
     # A thread waiting for the interpreter (a quick request) waits at most this long
     # behind a thread running Python (a big query's parse).
-    sys.setswitchinterval(settings.server_switch_interval)
+    sys.setswitchinterval(settings.api.switch_interval)
     migrate(settings.resolved_database_url)
     runtime = build_runtime(settings)
     dispatcher = Dispatcher(runtime)
@@ -167,7 +167,7 @@ def login(
     json_: JsonOpt = False,
 ) -> None:
     """Check a token against a server and save it as a profile (file mode 0600)."""
-    settings = Settings()
+    settings = load_settings()
     with Client(url, token, settings=settings, source="cli") as client:
         me = client.whoami()
     st = state(ctx)
@@ -195,7 +195,7 @@ def whoami(ctx: typer.Context, json_: JsonOpt = False) -> None:
 def profiles(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """List saved profiles (tokens are not shown)."""
     rows = [{"name": p.name, "url": p.url or "(in-process)", "token": "set" if p.token else ""}
-            for p in list_profiles(Settings().home)]
+            for p in list_profiles(load_settings().home)]
     show(rows, want_json(ctx, json_), lambda d: table(d, ["name", "url", "token"]))
 
 
