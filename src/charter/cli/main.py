@@ -12,6 +12,7 @@ import typer
 from charter.cli.audit import audit_app
 from charter.cli.common import JsonOpt, State, state, want_json
 from charter.cli.config import Profile, list_profiles, save_profile
+from charter.cli.configuration import config_app
 from charter.cli.controls import controls_app
 from charter.cli.identity import (
     assignments_app,
@@ -40,7 +41,8 @@ for sub, name in ((ou_app, "ou"), (accounts_app, "accounts"), (blueprints_app, "
                   (users_app, "users"), (groups_app, "groups"),
                   (permission_sets_app, "permission-sets"), (assignments_app, "assignments"),
                   (tokens_app, "tokens"), (controls_app, "controls"), (audit_app, "audit"),
-                  (lake_app, "lake")):
+                  (lake_app, "lake"),
+                  (config_app, "config")):
     app.add_typer(sub, name=name)
 
 
