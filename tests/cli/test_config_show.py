@@ -9,6 +9,7 @@ import os
 
 import pytest
 
+from charter.cli import output
 from charter.cli.config import Profile, save_profile
 from charter.cli.main import run
 
@@ -28,6 +29,8 @@ def charter(tmp_path, monkeypatch):
         if key.upper().startswith("CHARTER_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("CHARTER_HOME", str(tmp_path / "home"))
+    # Wide enough that no value wraps: a secret split over two lines would pass `not in`.
+    monkeypatch.setattr(output.console, "width", 300)
 
     def cli(*args: str) -> tuple[int, str, str]:
         out, err = io.StringIO(), io.StringIO()
