@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -263,7 +270,7 @@ class Settings(BaseSettings):
 
     @field_validator(*GROUPS, mode="before")
     @classmethod
-    def _group_from_dict(cls, value: object, info: Any) -> object:
+    def _group_from_dict(cls, value: object, info: ValidationInfo) -> object:
         # Built through the group's own __init__, so fields not given come from the env.
         if isinstance(value, dict):
             return GROUPS[info.field_name](**value)
