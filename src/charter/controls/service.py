@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from charter.access.actions import declare
 from charter.access.authorizer import (
-    MANAGEMENT,
     Fragment,
     Target,
     account_target,
@@ -29,6 +28,7 @@ from charter.controls.schemas import (
     FindingRead,
 )
 from charter.core import events
+from charter.core.accounts import MANAGEMENT, SECURITY_TOOLING
 from charter.core.clock import now
 from charter.core.context import SYSTEM_PRINCIPAL, Context, Runtime
 from charter.core.db import lock
@@ -37,7 +37,6 @@ from charter.core.pagination import PageParams
 from charter.errors import Conflict, ControlViolation, Invalid, NotFound
 from charter.org import service as org
 
-SECURITY_TOOLING = "security-tooling"
 # Decided per account to filter listings; not an operation of its own.
 declare("controls:ReadFindings", "read", "Read the findings about an account")
 DETECTIVE_EVENTS = {"AccountCreated", "AccountUpdated", "AccountClosed", "UserCreated",
@@ -154,7 +153,7 @@ def _finding_read(f: Finding) -> FindingRead:
 # -- operations ------------------------------------------------------------------------
 
 def _root(ctx: Context, *args: Any, **kwargs: Any) -> Target:
-    return ou_target("/", crn("management", "controls", "library", "all"))
+    return ou_target("/", crn(MANAGEMENT, "controls", "library", "all"))
 
 
 @operation("controls:ListControls", "read", target=_root)
@@ -170,7 +169,7 @@ def _scope_target(ctx: Context, control_id: str, body: EnablementCreate) -> Targ
     _require_control(control_id)
     if (body.ou is None) == (body.account is None):
         raise Invalid("give exactly one of ou or account", code="invalid_scope")
-    path = crn("management", "controls", "enablement", f"{control_id.upper()}")
+    path = crn(MANAGEMENT, "controls", "enablement", f"{control_id.upper()}")
     if body.account:
         return org.target_in_account(ctx.db, body.account, path)
     return ou_target(org.require_ou(ctx.db, body.ou or "/"), path)
@@ -214,7 +213,7 @@ def disable_control(ctx: Context, control_id: str, body: EnablementCreate) -> En
     read = EnablementRead.model_validate(row, from_attributes=True)
     ctx.db.execute(delete(ControlEnablement).where(ControlEnablement.control_id == control.id,
                                                    ControlEnablement.scope == scope))
-    emit(ctx, "ControlDisabled", "management", {"control": control.id, "scope": scope})
+    emit(ctx, "ControlDisabled", MANAGEMENT, {"control": control.id, "scope": scope})
     return read
 
 
