@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import re
 from hashlib import sha256
+from typing import TYPE_CHECKING
 
 from charter.access.authorizer import Target
 from charter.core.context import Context, Runtime
@@ -13,7 +14,9 @@ from charter.errors import Invalid, NotFound
 from charter.lake.orm import LakeDatabase
 from charter.org import service as org
 
-DATA_GOVERNANCE = "data-governance"
+if TYPE_CHECKING:
+    from pyiceberg.table import Table
+
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 
@@ -38,17 +41,15 @@ def require_database(ctx: Context, account: str, database: str) -> LakeDatabase:
     return found
 
 
+def column_names(table: Table) -> list[str]:
+    """An Iceberg table's column names, in its schema's order."""
+    return [f.name for f in table.schema().fields]
+
+
 def catalog_names_lock(account: str) -> str:
     """The lock (`core.db.lock`) a database created in `account` and a share to it take:
     either would shadow the other of the same name in the account's catalog."""
     return f"lake.catalog-names:{account}"
-
-
-def split_table(name: str) -> tuple[str, str]:
-    database, sep, table = name.lower().partition(".")
-    if not sep or not database or not table:
-        raise Invalid(f"name the table as DB.TABLE, not {name!r}", code="invalid_table_name")
-    return database, table
 
 
 def hash_mask_key(runtime: Runtime, owner: str) -> str:

@@ -11,12 +11,13 @@ from sqlalchemy import select
 from charter.access.authorizer import account_target
 from charter.access.idempotency import idempotent
 from charter.access.pipeline import operation
+from charter.core.accounts import DATA_GOVERNANCE
 from charter.core.clock import now
 from charter.core.context import Context
 from charter.core.ids import crn
 from charter.errors import Conflict, Invalid, NotFound
 from charter.lake import _iceberg
-from charter.lake._common import DATA_GOVERNANCE
+from charter.lake._common import column_names
 from charter.lake.orm import LakeDatabase, LakeTable, LakeTagAssignment, LakeTagKey
 from charter.lake.schemas import TagAssign, TagKeyCreate, TagKeyRead
 from charter.org import service as org
@@ -72,11 +73,9 @@ def assign_tag(ctx: Context, account: str, body: TagAssign) -> dict[str, str]:
     if table and ctx.db.get(LakeTable, (account, database, table)) is None:
         raise NotFound(f"table {database}.{table} does not exist in {account}",
                        code="table_not_found")
-    if column:
-        names = [f.name for f in _iceberg.load(ctx.runtime, account, database, table)
-                 .schema().fields]
-        if column not in names:
-            raise Invalid(f"{database}.{table} has no column {column!r}", code="unknown_column")
+    if column and column not in column_names(_iceberg.load(ctx.runtime, account, database,
+                                                           table)):
+        raise Invalid(f"{database}.{table} has no column {column!r}", code="unknown_column")
     keys = tag_keys(ctx)
     if body.key not in keys:
         raise NotFound(f"no tag key {body.key!r}; create it with `charter lake tags create`",

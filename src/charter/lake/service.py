@@ -23,10 +23,11 @@ from charter.access.authorizer import Target, account_target, current_version, d
 from charter.access.idempotency import idempotent
 from charter.access.pipeline import allowed, emit, operation
 from charter.core import faults
+from charter.core.accounts import DATA_GOVERNANCE
 from charter.core.clock import now
 from charter.core.context import Context
 from charter.core.db import lock
-from charter.core.ids import check_name, crn
+from charter.core.ids import check_name, crn, split_table_name
 from charter.errors import Conflict, Invalid, NotFound
 from charter.lake import (
     _admission,
@@ -40,14 +41,15 @@ from charter.lake import (
     _tagging,
 )
 from charter.lake._common import (
-    DATA_GOVERNANCE,
     catalog_names_lock,
     check_identifier,
+    column_names,
     hash_mask_key,
     lake_target,
     require_database,
 )
 from charter.lake._grants import effective as _effective
+from charter.lake._policy import AccessPolicy
 from charter.lake.orm import LakeDatabase, LakeDomain, LakeGrant, LakeTable
 from charter.lake.schemas import (
     ColumnRead,
@@ -159,14 +161,14 @@ def _database_read(d: LakeDatabase) -> DatabaseRead:
 
 # -- tables ----------------------------------------------------------------------------
 
-def _row_filtered(policy: dict[str, Any] | None) -> bool:
+def _row_filtered(policy: AccessPolicy | None) -> bool:
     """Whether a caller's policy hides some rows: then the table's counts, which count
     them too, are withheld."""
-    return bool(policy and policy["row_filter"])
+    return bool(policy and policy.row_filter)
 
 
 def _table_read(ctx: Context, row: LakeTable,
-                policy: dict[str, Any] | None = None) -> TableRead:
+                policy: AccessPolicy | None = None) -> TableRead:
     """A table as the caller may see it: under a grant, only its granted columns (and
     none of the quality rules, which name columns); under a row filter, no count."""
     columns: list[ColumnRead] = []
@@ -176,9 +178,8 @@ def _table_read(ctx: Context, row: LakeTable,
     except NotFound:
         iceberg = None
     if iceberg is not None:
-        visible = policy["columns"] if policy is not None else None
         columns = [ColumnRead(name=f.name, type=str(f.field_type), required=f.required)
-                   for f in iceberg.schema().fields if visible is None or f.name in visible]
+                   for f in iceberg.schema().fields if policy is None or policy.shows(f.name)]
         current = iceberg.current_snapshot()
         if current is not None:
             snapshot = current.snapshot_id
@@ -235,7 +236,7 @@ def get_table(ctx: Context, account: str, database: str, table: str) -> TableRea
 
 
 def _visible(ctx: Context, account: str, database: str,
-             table: str) -> tuple[str, dict[str, Any] | None]:
+             table: str) -> tuple[str, AccessPolicy | None]:
     """(owner, policy) of a table the caller may read in `account`'s catalog; the same
     refusal whether the table is missing or not the caller's to see."""
     org.require_account(ctx.db, account)
@@ -360,7 +361,7 @@ def _write_new(ctx: Context, row: LakeTable, new: Any) -> IngestReport:
 def _write_existing(ctx: Context, row: LakeTable, new: Any, mode: str,
                     evolve: bool) -> IngestReport:
     iceberg = _iceberg.load(ctx.runtime, row.account, row.database, row.name, session=ctx.db)
-    current = {f.name for f in iceberg.schema().fields}
+    current = set(column_names(iceberg))
     added = [c for c in new.column_names if c not in current]
     if added and not evolve:
         raise Invalid(f"the file has columns the table does not: {', '.join(added)}; add "
@@ -445,8 +446,8 @@ def _query_in_slot(ctx: Context, account: str, sql: str, snapshots: dict[str, in
                            f"{prefix}_data_{i}")
         readings.append(reading)
         read.append({"table": f"{database}.{table}", "owner": owner, "snapshot": snapshot,
-                     "columns": [c for c in data.columns if policy is None or
-                                 policy["columns"] is None or c in policy["columns"]],
+                     "columns": [c for c in data.columns
+                                 if policy is None or policy.shows(c)],
                      "governed": policy is not None, "row_filter": reading.filtered})
     if pinned:
         names = ", ".join(f"{d}.{t}" for d, t in pinned)
@@ -474,7 +475,7 @@ class _Reading(NamedTuple):
     and the names its view and data take in the engine."""
     table: tuple[str, str]
     owner: str
-    policy: dict[str, Any] | None
+    policy: AccessPolicy | None
     data: _query.Source
     view: str
     source: str
@@ -487,11 +488,10 @@ class _Reading(NamedTuple):
 def _pinned_snapshots(snapshots: dict[str, int]) -> dict[tuple[str, str], int]:
     out = {}
     for name, snapshot_id in snapshots.items():
-        database, sep, table = name.lower().partition(".")
-        if not sep or not isinstance(snapshot_id, int):
-            raise Invalid(f"--snapshot takes DB.TABLE=ID, not {name}={snapshot_id}",
+        if not isinstance(snapshot_id, int):
+            raise Invalid(f"a snapshot is pinned as DB.TABLE=ID, not {name}={snapshot_id}",
                           code="invalid_snapshot")
-        out[(database, table)] = snapshot_id
+        out[split_table_name(name, code="invalid_snapshot")] = snapshot_id
     return out
 
 
@@ -500,7 +500,7 @@ _readable_lock = threading.Lock()
 
 
 def _readable(ctx: Context, account: str, database: str, table: str, snapshot: int | None
-              ) -> tuple[str, dict[str, Any] | None, _query.Source, int | None]:
+              ) -> tuple[str, AccessPolicy | None, _query.Source, int | None]:
     """(owner, policy, data, snapshot id read) of a table if the caller may read it;
     otherwise the same refusal whether or not it exists, so a query never tells which
     tables there are. Kept per (caller, table, snapshot asked) under the policy and data

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import httpx
 
+from charter.core.ids import split_table_name
 from charter.errors import CharterError, Invalid, error_from_dict
 from charter.settings import Settings
 
@@ -399,7 +400,5 @@ class _Lake(_Part):
 
 
 def _table_path(account: str, table: str) -> str:
-    database, sep, name = table.partition(".")
-    if not sep or not database or not name:
-        raise Invalid(f"name the table as DB.TABLE, not {table!r}", code="invalid_table_name")
+    database, name = split_table_name(table)
     return f"/v1/accounts/{_q(account)}/lake/tables/{_q(database)}/{_q(name)}"
