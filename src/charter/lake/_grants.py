@@ -13,7 +13,7 @@ from charter.core.context import Context
 from charter.core.db import lock
 from charter.core.ids import crn, new_id, split_table_name
 from charter.errors import Conflict, Invalid, NotFound
-from charter.lake import _iceberg, _policy, _tagging, _tags
+from charter.lake import _iceberg, _policy, _tag_expressions, _tag_operations
 from charter.lake._common import (
     catalog_names_lock,
     check_identifier,
@@ -148,7 +148,7 @@ def _grant_by_tags(ctx: Context, account: str, body: GrantCreate, group: str) ->
         raise Invalid("a tag grant chooses columns by their tags; column lists go on grants "
                       "by table name", code="invalid_grant")
     org.require_account(ctx.db, account)
-    expression = _tags.parse_expression(body.tags or "", _tagging.tag_keys(ctx))
+    expression = _tag_expressions.parse_expression(body.tags or "", _tag_operations.tag_keys(ctx))
     policy = _policy.whole_tables(body.masks, body.row_filter, tags=expression)
     return _add_grant(ctx, account, account, "*", "*", "group", group, policy, body)
 
@@ -215,11 +215,13 @@ def _tag_policies(ctx: Context, account: str, database: str, table: str,
     if not grants:
         return []
     columns = _columns(ctx, account, database, table)
-    tags = _tags.effective(_tagging.assignments_of(ctx, account, database, table), columns)
+    assigned = _tag_operations.assignments_of(ctx, account, database, table)
+    tags = _tag_expressions.effective(assigned, columns)
     out = []
     for grant in grants:
         policy = AccessPolicy.from_json(grant.policy)
-        visible = [c for c in columns if policy.tags and _tags.matches(policy.tags, tags[c])]
+        visible = [c for c in columns
+                   if policy.tags and _tag_expressions.matches(policy.tags, tags[c])]
         fitted = _policy.fit(policy, columns, visible) if visible else None
         if fitted is not None:
             out.append(fitted)

@@ -38,7 +38,7 @@ from charter.lake import (
     _query,
     _recovery,
     _sql,
-    _tagging,
+    _tag_operations,
 )
 from charter.lake._common import (
     catalog_names_lock,
@@ -65,13 +65,13 @@ from charter.lake.schemas import (
 )
 from charter.org import service as org
 
-# Grant and tag operations live in _grants and _tagging; they are part of this API.
+# Grant and tag operations live in _grants and _tag_operations; they are part of this API.
 grant_table = _grants.grant_table
 revoke_grant = _grants.revoke_grant
 list_grants = _grants.list_grants
-create_tag_key = _tagging.create_tag_key
-list_tag_keys = _tagging.list_tag_keys
-assign_tag = _tagging.assign_tag
+create_tag_key = _tag_operations.create_tag_key
+list_tag_keys = _tag_operations.list_tag_keys
+assign_tag = _tag_operations.assign_tag
 recover = _recovery.recover  # at the start of every serving process (api.runtime)
 MODES = ("create", "append", "overwrite")
 FORMATS = ("csv", "parquet")
