@@ -20,9 +20,9 @@ from typing import Any
 
 from _common import Row, parse_quick, percentiles, print_table, server
 from charter.api.app import create_app
-from charter.api.bootstrap import initialize
-from charter.api.runtime import build_runtime
 from charter.errors import CharterError
+from charter.platform.bootstrap import initialize
+from charter.platform.runtime import build_runtime
 from charter.sdk import Client
 from charter.settings import Settings
 

@@ -38,12 +38,12 @@ import pyarrow.parquet as pq
 import charter.lake._query as lake_query
 from _common import Row, parse_quick, print_table, server
 from charter.api.app import create_app
-from charter.api.bootstrap import initialize
-from charter.api.runtime import build_runtime
 from charter.core.context import Context, Runtime
 from charter.core.ids import new_request_id
 from charter.identity import service as identity
 from charter.lake import _iceberg, _sql, service
+from charter.platform.bootstrap import initialize
+from charter.platform.runtime import build_runtime
 from charter.sdk import Client
 from charter.settings import Settings
 

@@ -22,8 +22,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from charter.api.app import create_app
-from charter.api.runtime import build_runtime
 from charter.core.context import Runtime
+from charter.platform.runtime import build_runtime
 from charter.sdk import Client
 from charter.settings import Settings
 

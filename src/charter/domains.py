@@ -13,7 +13,9 @@ by convention, so adding a domain is its package, its migration and one entry he
 - `charter.sdk.<name>` has `PARTS`, a dict of client attribute name to part class (when
   `sdk` is true).
 
-`uses` names the domains whose modules this one may import; the architecture check
+`uses` names the domains this one may import, and `exports` the modules of a domain that
+others may import (its `service` and `schemas`; `access`, the pipeline every domain is built
+on, exports more). The architecture check
 (`tests/test_architecture.py`) refuses any other import between domains, an import cycle,
 an import of another domain's `_private` module and an import inside a function. The list
 is in dependency order: a domain uses only domains above it.
@@ -34,11 +36,13 @@ class Domain:
     cli: bool = True
     sdk: bool = True
     summary: str = ""
+    exports: tuple[str, ...] = ("service", "schemas")
 
 
 DOMAINS: tuple[Domain, ...] = (
     Domain("access", api=False, cli=False, sdk=False,
-           summary="Cedar authorization and the governed operation pipeline"),
+           summary="Cedar authorization and the governed operation pipeline",
+           exports=("actions", "authorizer", "pipeline", "idempotency", "records")),
     Domain("org", uses=("access",),
            summary="the OU tree, accounts, blueprints and account vending"),
     Domain("identity", uses=("access", "org"),

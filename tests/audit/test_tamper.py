@@ -13,11 +13,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, select, text, update
 
-from charter.api.runtime import build_runtime
 from charter.audit import _checkpoint, chain
 from charter.audit.orm import AuditEvent, AuditHead
 from charter.audit.service import Checkpointer
 from charter.errors import CharterError, Denied
+from charter.platform.runtime import build_runtime
 from charter.settings import Settings
 
 # ---------------------------------------------------------------- helpers

@@ -11,11 +11,11 @@ import pytest
 from pyiceberg.catalog.sql import IcebergNamespaceProperties, IcebergTables, SqlCatalog
 from sqlalchemy import create_engine, delete, select
 
-from charter.api.runtime import build_runtime
 from charter.audit.orm import AuditEvent
 from charter.core.context import Context, Principal
 from charter.core.ids import new_request_id
 from charter.lake import service
+from charter.platform.runtime import build_runtime
 from tests.lake.test_crash import _orphan_entries
 
 ROWS = b"id,name\n1,Ann\n2,Bob\n"

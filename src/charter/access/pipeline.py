@@ -25,7 +25,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from charter.access.actions import declare
 from charter.access.authorizer import Target, authorizer, bump_data_version, bump_version
-from charter.audit import chain
+from charter.access.records import AuditRecord, record
 from charter.core import events
 from charter.core.context import Context
 from charter.core.ids import Crn
@@ -101,14 +101,14 @@ def _run(ctx: Context, action: str, fn: Callable[..., Any], target_fn: TargetFn,
             raise failure.error from None
     try:
         if read_only:
-            records: list[chain.AuditRecord] = []
+            records: list[AuditRecord] = []
             with ctx.runtime.db.read() as session:
                 ctx.session = session
                 result = _execute(ctx, action, fn, target_fn, proposed_fn, effect,
                                   args, kwargs, deferred=records)
             ctx.session = None
             with ctx.runtime.db.transaction() as session:
-                chain.append(session, records, key=ctx.runtime.audit_key)
+                record(session, records, key=ctx.runtime.audit_key)
             ctx.audited = True
             return result
         with ctx.runtime.db.transaction() as session:
@@ -125,7 +125,7 @@ def _run(ctx: Context, action: str, fn: Callable[..., Any], target_fn: TargetFn,
 def _execute(ctx: Context, action: str, fn: Callable[..., Any], target_fn: TargetFn,
              proposed_fn: Callable[..., dict[str, Any]] | None, effect: str,
              args: tuple[Any, ...], kwargs: dict[str, Any],
-             deferred: list[chain.AuditRecord] | None = None) -> Any:
+             deferred: list[AuditRecord] | None = None) -> Any:
     """Authorize, check, run and record one operation in the open session; `deferred`
     collects the allow record instead, for the caller to write."""
     target: Target | None = None
@@ -149,11 +149,11 @@ def _execute(ctx: Context, action: str, fn: Callable[..., Any], target_fn: Targe
             bump_data_version(ctx.db)
         if effect == "policy":
             bump_version(ctx.db)
-        record = _record(ctx, action, target, "allow", "success", reason=verdict.reason)
+        allow = _record(ctx, action, target, "allow", "success", reason=verdict.reason)
         if deferred is not None:
-            deferred.append(record)
+            deferred.append(allow)
             return result
-        chain.append(ctx.db, [record], key=ctx.runtime.audit_key)
+        record(ctx.db, [allow], key=ctx.runtime.audit_key)
         ctx.audited = True
         return result
     except CharterError as error:
@@ -163,8 +163,8 @@ def _execute(ctx: Context, action: str, fn: Callable[..., Any], target_fn: Targe
 
 
 def _record(ctx: Context, action: str, target: Target | None, decision: str, outcome: str,
-            **kw: Any) -> chain.AuditRecord:
-    return chain.AuditRecord(
+            **kw: Any) -> AuditRecord:
+    return AuditRecord(
         principal=ctx.principal.name,
         account=_account_of(target),
         action=action,
@@ -214,7 +214,7 @@ def _audit_failure(ctx: Context, action: str, failure: _Failure) -> None:
     else:
         outcome = "error"
     with ctx.runtime.db.transaction() as session:
-        chain.append(session, [_record(ctx, action, failure.target, decision, outcome,
+        record(session, [_record(ctx, action, failure.target, decision, outcome,
                                        error_code=code, reason=message[:MAX_REASON])],
                      key=ctx.runtime.audit_key)
     ctx.audited = True
@@ -239,7 +239,7 @@ def _record_outside(runtime: Any, *, principal: str, action: str, route: str, ou
                     request_id: str, source: str, code: str, reason: str) -> None:
     """One record, in its own transaction, of a request no operation recorded."""
     with runtime.db.transaction() as session:
-        chain.append(session, [chain.AuditRecord(
+        record(session, [AuditRecord(
             principal=principal, account="unknown", action=action, resource=route,
             decision="deny", outcome=outcome, request_id=request_id, source=source,
             error_code=code, reason=reason[:MAX_REASON])], key=runtime.audit_key)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+import importlib
+
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -11,14 +13,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import charter
 from charter.api.links import add_links
 from charter.api.middleware import PUBLIC_PATHS, RequestMiddleware, error_response, record_refusal
-from charter.api.routes import audit, controls, identity, lake, org
-from charter.api.runtime import build_runtime
 from charter.core.context import Runtime
+from charter.domains import domain_names
 from charter.errors import CharterError, Invalid
+from charter.platform.runtime import build_runtime
 from charter.settings import Settings
 
-__all__ = ["PUBLIC_PATHS", "create_app"]
-
+__all__ = ["PUBLIC_PATHS", "create_app", "domain_routers"]
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
@@ -31,8 +32,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         "authorized with Cedar and written to a hash-chained audit trail.",
     )
     app.state.runtime = runtime
-    for module in (org, identity, controls, audit, lake):
-        app.include_router(module.router)
+    for router in domain_routers():
+        app.include_router(router)
     add_links(app)
 
     @app.get("/healthz", tags=["health"])
@@ -66,6 +67,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     # it (uvicorn then drops the connection): this one answers and records it instead.
     app.add_middleware(RequestMiddleware, runtime=runtime)
     return app
+
+
+def domain_routers() -> list[APIRouter]:
+    """The router of every domain with a REST API, in the order of `charter.domains`."""
+    return [importlib.import_module(f"charter.api.routes.{name}").router
+            for name in domain_names(api=True)]
 
 
 def _http_refusal(request: Request, status: int, detail: str) -> CharterError:

@@ -1,4 +1,4 @@
-"""Audit records and their hash: the canonical form every record is hashed in.
+"""Audit records' hash: the canonical form every record is hashed in.
 
 Kept apart from the chain so that verification (which also runs in worker processes)
 imports it without importing the chain.
@@ -7,47 +7,12 @@ imports it without importing the chain.
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from functools import lru_cache
 from hashlib import sha256
-from typing import Any
-
-from charter.audit.orm import AuditEvent
-from charter.core.clock import now
-from charter.core.text import escaped
 
 GENESIS = "0" * 64
 LOG_ARCHIVE = "log-archive"
-
-
-@dataclass
-class AuditRecord:
-    principal: str
-    account: str
-    action: str
-    resource: str
-    decision: str  # allow | deny
-    outcome: str  # success | denied | error
-    request_id: str
-    source: str
-    error_code: str | None = None
-    reason: str | None = None
-    details: dict[str, Any] | None = None
-    time: datetime = field(default_factory=now)
-
-    def __post_init__(self) -> None:
-        # A record is written whatever text its request carried: characters the store
-        # refuses are escaped and text longer than its column is cut (a 600-character id
-        # in a refused request still leaves its record), so the insert cannot fail on them.
-        for name, length in _TEXT_FIELDS.items():
-            value = getattr(self, name)
-            if isinstance(value, str):
-                setattr(self, name, escaped(value)[:length])
-
-
-_TEXT_FIELDS = {f.name: getattr(AuditEvent.__table__.c[f.name].type, "length", None)
-                for f in fields(AuditRecord) if f.name not in ("details", "time")}
 
 
 def time_text(value: datetime | str) -> str:

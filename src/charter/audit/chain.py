@@ -18,7 +18,8 @@ from collections.abc import Iterable
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
-from charter.audit._records import GENESIS, LOG_ARCHIVE, AuditRecord, record_hash, time_text
+from charter.access.records import AuditRecord
+from charter.audit._records import GENESIS, LOG_ARCHIVE, record_hash, time_text
 from charter.audit._verify import VerifyResult
 from charter.audit._verify import verify_trail as verify
 from charter.audit.orm import AuditEvent, AuditHead

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from charter.access.records import TEXT_LENGTHS as _W
 from charter.core.db import Base
 
 
@@ -20,16 +21,16 @@ class AuditEvent(Base):
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     time: Mapped[datetime]
-    principal: Mapped[str] = mapped_column(String(100))
-    account: Mapped[str] = mapped_column(String(64))
-    action: Mapped[str] = mapped_column(String(100))
-    resource: Mapped[str] = mapped_column(String(500))
-    decision: Mapped[str] = mapped_column(String(8))
-    outcome: Mapped[str] = mapped_column(String(16))
-    error_code: Mapped[str | None] = mapped_column(String(100))
+    principal: Mapped[str] = mapped_column(String(_W['principal']))
+    account: Mapped[str] = mapped_column(String(_W['account']))
+    action: Mapped[str] = mapped_column(String(_W['action']))
+    resource: Mapped[str] = mapped_column(String(_W['resource']))
+    decision: Mapped[str] = mapped_column(String(_W['decision']))
+    outcome: Mapped[str] = mapped_column(String(_W['outcome']))
+    error_code: Mapped[str | None] = mapped_column(String(_W['error_code']))
     reason: Mapped[str | None] = mapped_column(Text)
-    request_id: Mapped[str] = mapped_column(String(64), index=True)
-    source: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[str] = mapped_column(String(_W['request_id']), index=True)
+    source: Mapped[str] = mapped_column(String(_W['source']))
     details: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))

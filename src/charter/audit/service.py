@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from charter.access.actions import declare
 from charter.access.authorizer import Target, account_target, ou_target
 from charter.access.pipeline import allowed, operation
+from charter.access.records import register_recorder
 from charter.audit import _checkpoint, chain
 from charter.audit.orm import AuditEvent
 from charter.audit.schemas import (
@@ -31,6 +32,8 @@ LOG_ARCHIVE = chain.LOG_ARCHIVE
 # Decided per account to filter listings; not an operation of its own.
 declare("audit:ReadEvents", "read", "Read the audit records of an account")
 TRAIL = crn(LOG_ARCHIVE, "audit", "trail", "main")
+
+register_recorder(lambda session, records, key: chain.append(session, records, key=key))
 
 
 def _trail(ctx: Context, *args: Any, **kwargs: Any) -> Target:

@@ -103,3 +103,5 @@ def audit_delete(ctx: typer.Context,
                  json_: JsonOpt = False) -> None:
     """Try to delete audit records (always refused; the attempt is audited)."""
     state(ctx).client().audit.delete(before=before)
+
+COMMANDS = {"audit": audit_app}

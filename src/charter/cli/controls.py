@@ -64,3 +64,5 @@ def controls_evaluate(ctx: typer.Context, json_: JsonOpt = False) -> None:
     data = state(ctx).client().controls.evaluate()
     show(data, want_json(ctx, json_), lambda d: console.print(
         f"{d['opened']} opened, {d['resolved']} resolved, {d['open']} open"))
+
+COMMANDS = {"controls": controls_app}

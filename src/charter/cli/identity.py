@@ -174,3 +174,6 @@ def tokens_revoke(ctx: typer.Context, token_id: str, json_: JsonOpt = False) -> 
     show(data, want_json(ctx, json_), lambda d: console.print(
         f"revoked {d['id']}" + (f" and the tokens made with it: {', '.join(d['also_revoked'])}"
                                 if d.get("also_revoked") else "")))
+
+COMMANDS = {"users": users_app, "groups": groups_app, "permission-sets": permission_sets_app,
+            "assignments": assignments_app, "tokens": tokens_app}

@@ -405,3 +405,5 @@ def tags_assign(
     data = state(ctx).client().lake.assign_tag(account, resource, key, value)
     show(data, want_json(ctx, json_), lambda d: console.print(
         f"{d['resource']}: {d['key']}={d['value']}"))
+
+COMMANDS = {"lake": lake_app}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -9,20 +10,10 @@ from typing import Annotated
 
 import typer
 
-from charter.cli.audit import audit_app
 from charter.cli.common import JsonOpt, State, state, want_json
 from charter.cli.config import Profile, list_profiles, save_profile
-from charter.cli.controls import controls_app
-from charter.cli.identity import (
-    assignments_app,
-    groups_app,
-    permission_sets_app,
-    tokens_app,
-    users_app,
-)
-from charter.cli.lake import lake_app
-from charter.cli.org import accounts_app, blueprints_app, ou_app
 from charter.cli.output import console, fail, print_json, show, table
+from charter.domains import domain_names
 from charter.errors import CharterError
 from charter.sdk import Client
 from charter.settings import Settings
@@ -36,12 +27,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-for sub, name in ((ou_app, "ou"), (accounts_app, "accounts"), (blueprints_app, "blueprints"),
-                  (users_app, "users"), (groups_app, "groups"),
-                  (permission_sets_app, "permission-sets"), (assignments_app, "assignments"),
-                  (tokens_app, "tokens"), (controls_app, "controls"), (audit_app, "audit"),
-                  (lake_app, "lake")):
-    app.add_typer(sub, name=name)
+for _domain in domain_names(cli=True):  # each domain's command groups, `charter.domains`
+    for _name, _group in importlib.import_module(f"charter.cli.{_domain}").COMMANDS.items():
+        app.add_typer(_group, name=_name)
 
 
 @app.callback()
@@ -71,8 +59,8 @@ def init(
     saved in the profile (default: `default`), which runs the API in-process. On the
     host, `--recover-admin` is the way back when nobody can administer the platform.
     """
-    from charter.api.bootstrap import initialize
-    from charter.api.runtime import build_runtime
+    from charter.platform.bootstrap import initialize
+    from charter.platform.runtime import build_runtime
 
     settings = Settings(home=home) if home else Settings()
     st = state(ctx)
@@ -132,10 +120,10 @@ def server(
     import uvicorn
 
     from charter.api.app import create_app
-    from charter.api.runtime import build_runtime
     from charter.audit.service import Checkpointer
     from charter.core.db import migrate
     from charter.core.events import Dispatcher
+    from charter.platform.runtime import build_runtime
 
     settings = Settings()
     # A thread waiting for the interpreter (a quick request) waits at most this long

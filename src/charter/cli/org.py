@@ -123,3 +123,5 @@ def blueprints_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
     data = state(ctx).client().org.blueprints()
     show(data, want_json(ctx, json_), lambda d: table(
         d, ["name", "ous", "name_suffix", "budget", "assignments", "controls", "description"]))
+
+COMMANDS = {"ou": ou_app, "accounts": accounts_app, "blueprints": blueprints_app}

@@ -18,6 +18,8 @@ from charter.access.authorizer import MANAGEMENT
 from charter.core.clock import now
 from charter.core.ids import crn
 from charter.errors import ControlViolation
+from charter.identity import service as identity
+from charter.org import service as org
 from charter.settings import Settings
 
 PREVENTIVE, PROACTIVE, DETECTIVE = "preventive", "proactive", "detective"
@@ -71,11 +73,8 @@ def _required_tags(proposed: dict[str, Any]) -> str | None:
 
 
 def _naming(proposed: dict[str, Any]) -> str | None:
-    from charter.org import blueprints
-
     try:
-        blueprints.check_account_name(blueprints.get_blueprint(proposed["blueprint"]),
-                                      proposed["name"])
+        org.check_naming(proposed["blueprint"], proposed["name"])
     except ControlViolation as violation:
         return violation.message.split(": ", 1)[1]
     return None
@@ -84,8 +83,6 @@ def _naming(proposed: dict[str, Any]) -> str | None:
 # -- detective rules -------------------------------------------------------------------
 
 def _owner_and_budget(session: Session, settings: Settings) -> list[Violation]:
-    from charter.org import service as org
-
     out = []
     for account in org.inventory_accounts(session):
         if account.status != "active":
@@ -102,8 +99,6 @@ def _owner_and_budget(session: Session, settings: Settings) -> list[Violation]:
 
 
 def _token_rotation(session: Session, settings: Settings) -> list[Violation]:
-    from charter.identity import service as identity
-
     limit = settings.token_rotation_days
     out = []
     for token in identity.inventory_tokens(session):
@@ -117,8 +112,6 @@ def _token_rotation(session: Session, settings: Settings) -> list[Violation]:
 
 
 def _user_in_group(session: Session, settings: Settings) -> list[Violation]:
-    from charter.identity import service as identity
-
     return [Violation("management", u.crn, f"user {u.name} belongs to no group")
             for u in identity.inventory_users(session) if not u.groups]
 

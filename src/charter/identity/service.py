@@ -48,6 +48,9 @@ from charter.identity.schemas import (
     UserRead,
     WhoAmI,
 )
+from charter.org import service as org
+from charter.org.schemas import normalize_ou_path
+from charter.org.service import Blueprint
 
 TOKEN_PREFIX = "chr_"
 # Principals the audit trail uses for the platform itself and for unauthenticated calls.
@@ -104,8 +107,6 @@ def hash_secret(secret: str) -> str:
 # -- Cedar entities and policies -------------------------------------------------------
 
 def _cedar(session: Session) -> Fragment:
-    from charter.org import service as org  # org vends accounts through identity
-
     assignments = list(session.scalars(select(Assignment).order_by(Assignment.id)))
     accounts = [(a.name, a.ou) for a in org.inventory_accounts(session)]
     personas: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -233,6 +234,22 @@ def assign(ctx: Context, *, permission_set: str, group: str | None = None,
                           created_at=now()))
     ctx.db.flush()
     return assignment_id, True
+
+
+def _blueprint_groups(ctx: Context, account: str, blueprint: Blueprint) -> dict[str, Any]:
+    """Baseline of a vended account: its team's groups, each given the blueprint's
+    permission set in the new account."""
+    team = blueprint.team_of(account)
+    groups = {}
+    for suffix, permission_set in blueprint.assignments.items():
+        group = f"{team}-{suffix}"
+        ensure_group(ctx, group, f"{team}: {permission_set} (from {blueprint.name})")
+        assign(ctx, group=group, permission_set=permission_set, account=account)
+        groups[group] = permission_set
+    return {"assignments": groups}
+
+
+org.register_baseline_step(_blueprint_groups)
 
 
 def ensure_user(ctx: Context, name: str, groups: list[str]) -> bool:
@@ -406,8 +423,6 @@ def list_permission_sets(ctx: Context) -> list[PermissionSetRead]:
 
 
 def _assignment_target(ctx: Context, body: AssignmentCreate) -> Target:
-    from charter.org import service as org  # org vends accounts through identity
-
     path = f"{body.permission_set}/{body.group or body.user}"
     if body.account is not None:
         return org.target_in_account(ctx.db, body.account,
@@ -420,9 +435,6 @@ def _assignment_target(ctx: Context, body: AssignmentCreate) -> Target:
 @operation("identity:CreateAssignment", "write", target=_assignment_target, changes_policy=True)
 def create_assignment(ctx: Context, body: AssignmentCreate) -> AssignmentRead:
     """Give a group or user a permission set in an account or every account under an OU."""
-    from charter.org import service as org
-    from charter.org.schemas import normalize_ou_path
-
     get_permission_set(body.permission_set)
     if body.account is not None:
         org.require_account(ctx.db, body.account)

@@ -13,6 +13,7 @@ from charter.core.context import Context
 from charter.core.db import lock
 from charter.core.ids import crn, new_id, split_table_name
 from charter.errors import Conflict, Invalid, NotFound
+from charter.identity import service as identity
 from charter.lake import _iceberg, _policy, _tag_expressions, _tag_operations
 from charter.lake._common import (
     catalog_names_lock,
@@ -71,8 +72,6 @@ def grant_table(ctx: Context, account: str, body: GrantCreate) -> GrantRead:
     """Grant a table (or every column whose tags match an expression) to a group, or share
     a table with another account, with optional column list, row filter and masks. A
     consumer grants a share onward only within it."""
-    from charter.identity import service as identity
-
     kind, _, grantee = body.to.partition(":")
     if kind not in ("group", "account") or not grantee:
         raise Invalid("--to takes group:NAME or account:NAME", code="invalid_grantee")
@@ -232,8 +231,6 @@ def effective(ctx: Context, account: str, database: str,
                table: str) -> tuple[str, AccessPolicy | None] | None:
     """(owner account, policy) of a table in `account`'s catalog view for the caller:
     policy None means every column and row; None overall means not visible."""
-    from charter.identity import service as identity
-
     target = lake_target(ctx, account, "table", f"{database}/{table}")
     full = allowed(ctx, "lake:ReadTable", [target])[0]
     groups = [] if ctx.principal.is_system else identity.groups_of(ctx.db, ctx.principal.name)

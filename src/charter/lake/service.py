@@ -25,7 +25,7 @@ from charter.access.pipeline import allowed, emit, operation
 from charter.core import faults
 from charter.core.accounts import DATA_GOVERNANCE
 from charter.core.clock import now
-from charter.core.context import Context
+from charter.core.context import Context, Runtime
 from charter.core.db import lock
 from charter.core.ids import check_name, crn, split_table_name
 from charter.errors import Conflict, Invalid, NotFound
@@ -72,7 +72,12 @@ list_grants = _grants.list_grants
 create_tag_key = _tag_operations.create_tag_key
 list_tag_keys = _tag_operations.list_tag_keys
 assign_tag = _tag_operations.assign_tag
-recover = _recovery.recover  # at the start of every serving process (api.runtime)
+recover = _recovery.recover
+
+
+def install(runtime: Runtime) -> None:
+    """At the start of every serving process: undo what a crash left in the lake catalog."""
+    recover(runtime)
 MODES = ("create", "append", "overwrite")
 FORMATS = ("csv", "parquet")
 def _table_target(ctx: Context, account: str, database: str, table: str, *a: Any,

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from charter.access import orm as _access  # noqa: F401
-from charter.audit import orm as _audit  # noqa: F401
-from charter.controls import orm as _controls  # noqa: F401
-from charter.core import events as _events  # noqa: F401
+from charter.core import events as _events  # noqa: F401  (the outbox table)
 from charter.core.db import Base
-from charter.identity import orm as _identity  # noqa: F401
-from charter.lake import orm as _lake  # noqa: F401
-from charter.org import orm as _org  # noqa: F401
+from charter.domains import DOMAINS
+
+for _domain in DOMAINS:  # every domain's tables, `charter.domains`
+    if importlib.util.find_spec(f"charter.{_domain.name}.orm") is not None:
+        importlib.import_module(f"charter.{_domain.name}.orm")
 
 target_metadata = Base.metadata
 

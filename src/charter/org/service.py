@@ -15,9 +15,8 @@ from charter.core.context import Context
 from charter.core.ids import check_name, crn
 from charter.core.pagination import PageParams
 from charter.errors import Conflict, Invalid, NotFound
-from charter.identity import service as identity
 from charter.org import reference
-from charter.org.blueprints import BLUEPRINTS, Blueprint, get_blueprint
+from charter.org.blueprints import BLUEPRINTS, Blueprint, check_account_name, get_blueprint
 from charter.org.orm import Account, OrgUnit
 from charter.org.schemas import (
     AccountCreate,
@@ -33,12 +32,20 @@ from charter.org.schemas import (
 
 MANAGEMENT = reference.MANAGEMENT
 
-BaselineStep = Callable[[Context, str, Blueprint], None]
+BaselineStep = Callable[[Context, str, Blueprint], dict[str, Any] | None]
 _BASELINE_STEPS: list[BaselineStep] = []
 
 
+def check_naming(blueprint: str, account: str) -> None:
+    """ControlViolation (CHARTER-PRO-2) unless `account` follows `blueprint`'s naming."""
+    check_account_name(get_blueprint(blueprint), account)
+
+
 def register_baseline_step(step: BaselineStep) -> None:
-    """Another domain adds to every vended account's baseline (same transaction)."""
+    """Another domain adds to every vended account's baseline, in the vending transaction.
+
+    A step gets the context, the new account's name and its blueprint; what it returns is
+    merged into the account's recorded baseline (for example `{"assignments": {...}}`)."""
     _BASELINE_STEPS.append(step)
 ORG_CRN = crn(MANAGEMENT, "org", "organization", "root")
 
@@ -192,7 +199,6 @@ def _add_account(ctx: Context, body: AccountCreate) -> AccountRead:
     blueprint.check_placement(ou)
     if ctx.db.get(Account, body.name) is not None:
         raise Conflict(f"account {body.name!r} already exists", code="account_exists")
-    team = blueprint.team_of(body.name)
     account = Account(
         name=body.name, ou_path=ou, blueprint=blueprint.name, status="active",
         tags=dict(body.tags),
@@ -201,20 +207,15 @@ def _add_account(ctx: Context, body: AccountCreate) -> AccountRead:
     )
     ctx.db.add(account)
     ctx.db.flush()
-    groups = {}
-    for suffix, permission_set in blueprint.assignments.items():
-        group = f"{team}-{suffix}"
-        identity.ensure_group(ctx, group, f"{team}: {permission_set} (from {blueprint.name})")
-        identity.assign(ctx, group=group, permission_set=permission_set, account=body.name)
-        groups[group] = permission_set
+    baseline: dict[str, Any] = {}
+    for step in _BASELINE_STEPS:
+        baseline.update(step(ctx, body.name, blueprint) or {})
     account.baseline = {
-        "assignments": groups,
+        **baseline,
         "budget": {"monthly": account.budget_monthly, "currency": "USD"},
         "logging": {"audit_trail": crn("log-archive", "audit", "trail", "main")},
         "guardrails": list(blueprint.controls),
     }
-    for step in _BASELINE_STEPS:
-        step(ctx, body.name, blueprint)
     emit(ctx, "AccountCreated", body.name,
          {"account": body.name, "ou": ou, "blueprint": blueprint.name,
           "controls": list(blueprint.controls)})

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import secrets
 import tempfile
+from types import ModuleType
 
 from charter.core.context import Runtime
 from charter.core.db import Database
 from charter.core.storage import open_store
+from charter.domains import DOMAINS
 from charter.errors import Invalid
 from charter.settings import Settings
 
 
-def load_domains() -> None:
-    """Import every domain service so its operations, Cedar sources and controls register."""
-    from charter.audit import service as _audit  # noqa: F401
-    from charter.controls import service as _controls  # noqa: F401
-    from charter.identity import service as _identity  # noqa: F401
-    from charter.lake import service as _lake  # noqa: F401
-    from charter.org import service as _org  # noqa: F401
+def load_domains() -> list[ModuleType]:
+    """Import every domain's service, in the order of `charter.domains`, so its operations,
+    Cedar sources, controls and baseline steps register; return the services."""
+    services = []
+    for domain in DOMAINS:
+        name = f"charter.{domain.name}.service"
+        if importlib.util.find_spec(name) is not None:
+            services.append(importlib.import_module(name))
+    return services
 
 
 MIN_AUDIT_KEY = 32  # characters: the generated key is 64 hex digits
@@ -64,15 +70,14 @@ def _checked_key(text: str, where: str) -> bytes:
 
 
 def build_runtime(settings: Settings) -> Runtime:
-    load_domains()
-    from charter.audit import service as audit
-    from charter.controls import service as controls
-    from charter.lake import service as lake
-
+    """A platform over `settings`' stores, every domain loaded and installed (subscribers,
+    recovery of what a crash left), in the order of `charter.domains`."""
+    services = load_domains()
     runtime = Runtime(settings=settings, db=Database(settings.resolved_database_url),
                       storage=open_store(settings.resolved_storage_root),
                       audit_key=audit_key(settings))
-    audit.install(runtime)
-    controls.install(runtime)
-    lake.recover(runtime)  # what a crash under an older version left in the lake catalog
+    for service in services:
+        install = getattr(service, "install", None)
+        if install is not None:
+            install(runtime)
     return runtime
