@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 from charter.access.authorizer import Target
 from charter.core.context import Context, Runtime
 from charter.core.ids import crn
-from charter.errors import Invalid, NotFound
-from charter.lake.orm import LakeDatabase
+from charter.core.lookup import require
+from charter.errors import Invalid
+from charter.lake.orm import LakeDatabase, LakeTable
 from charter.org import service as org
 
 if TYPE_CHECKING:
@@ -33,12 +34,19 @@ def lake_target(ctx: Context, account: str, type_: str, path: str) -> Target:
 
 
 def require_database(ctx: Context, account: str, database: str) -> LakeDatabase:
+    """A database of `account` (which must exist too), or NotFound."""
     org.require_account(ctx.db, account)
-    found = ctx.db.get(LakeDatabase, (account, database))
-    if found is None:
-        raise NotFound(f"database {database!r} does not exist in {account}",
-                       code="database_not_found")
-    return found
+    return require(ctx.db.get(LakeDatabase, (account, database)),
+                   f"database {database!r} of {account}", code="database_not_found",
+                   hint=f"see `charter lake tables list {account}`")
+
+
+def require_table(ctx: Context, account: str, database: str, table: str) -> LakeTable:
+    """A table `account` owns (its database and the account must exist too), or NotFound."""
+    require_database(ctx, account, database)
+    return require(ctx.db.get(LakeTable, (account, database, table)),
+                   f"table {database}.{table} of {account}", code="table_not_found",
+                   hint=f"see `charter lake tables list {account}`")
 
 
 def column_names(table: Table) -> list[str]:

@@ -12,6 +12,8 @@ from charter.core.clock import now
 from charter.core.context import Context
 from charter.core.db import lock
 from charter.core.ids import crn, new_id, split_table_name
+from charter.core.lookup import require
+from charter.core.pagination import PageParams, paginate
 from charter.errors import Conflict, Invalid, NotFound
 from charter.identity import service as identity
 from charter.lake import _iceberg, _policy, _tag_expressions, _tag_operations
@@ -176,8 +178,9 @@ def _add_grant(ctx: Context, account: str, owner: str, database: str, table: str
 def revoke_grant(ctx: Context, account: str, grant_id: str) -> GrantRead:
     """Revoke a grant or share made by this account (onward grants of a share go with it)."""
     row = ctx.db.get(LakeGrant, grant_id)
-    if row is None or row.account != account:
-        raise NotFound(f"{account} made no grant {grant_id!r}", code="grant_not_found")
+    row = require(row if row is not None and row.account == account else None,
+                  f"grant {grant_id!r} made by {account}", code="grant_not_found",
+                  hint=f"see `charter lake grants {account}`")
     read = _grant_read(row)
     if row.grantee_type == "account":
         onward = select(LakeGrant).where(
@@ -193,8 +196,9 @@ def revoke_grant(ctx: Context, account: str, grant_id: str) -> GrantRead:
 
 @operation("lake:ListGrants", "read",
            target=lambda ctx, account, **k: lake_target(ctx, account, "grant", "*"))
-def list_grants(ctx: Context, account: str, *, table: str | None = None) -> list[GrantRead]:
-    """Grants this account made and shares it received."""
+def list_grants(ctx: Context, account: str, *, table: str | None = None,
+                page: PageParams | None = None) -> list[GrantRead]:
+    """Grants this account made and shares it received, oldest first (one page)."""
     org.require_account(ctx.db, account)
     query = select(LakeGrant).where((LakeGrant.account == account)
                                     | ((LakeGrant.grantee_type == "account")
@@ -202,7 +206,9 @@ def list_grants(ctx: Context, account: str, *, table: str | None = None) -> list
     if table:
         database, name = split_table_name(table)
         query = query.where(LakeGrant.database == database, LakeGrant.table == name)
-    return [_grant_read(g) for g in ctx.db.scalars(query.order_by(LakeGrant.created_at))]
+    found = paginate(ctx.db, query, key=(LakeGrant.created_at, LakeGrant.id), params=page,
+                     count=False)
+    return [_grant_read(g) for g in found.rows]
 
 
 def _tag_policies(ctx: Context, account: str, database: str, table: str,

@@ -28,6 +28,7 @@ from charter.core.clock import now
 from charter.core.context import Context, Runtime
 from charter.core.db import lock
 from charter.core.ids import check_name, crn, split_table_name
+from charter.core.pagination import PageParams, paginate
 from charter.errors import Conflict, Invalid, NotFound
 from charter.lake import (
     _admission,
@@ -47,6 +48,7 @@ from charter.lake._common import (
     hash_mask_key,
     lake_target,
     require_database,
+    require_table,
 )
 from charter.lake._grants import effective as _effective
 from charter.lake._policy import AccessPolicy
@@ -85,15 +87,6 @@ def _table_target(ctx: Context, account: str, database: str, table: str, *a: Any
     return lake_target(ctx, account, "table", f"{database}/{table}")
 
 
-def _require_table(ctx: Context, account: str, database: str, table: str) -> LakeTable:
-    require_database(ctx, account, database)
-    found = ctx.db.get(LakeTable, (account, database, table))
-    if found is None:
-        raise NotFound(f"table {database}.{table} does not exist in {account}",
-                       code="table_not_found")
-    return found
-
-
 # -- domains and databases -------------------------------------------------------------
 
 @operation("lake:CreateDomain", "write",
@@ -124,11 +117,13 @@ def _domain_read(d: LakeDomain) -> DomainRead:
 
 
 @operation("lake:ListDomains", "read",
-           target=lambda ctx: account_target(DATA_GOVERNANCE,
-                                             crn(DATA_GOVERNANCE, "lake", "domain", "*")))
-def list_domains(ctx: Context) -> list[DomainRead]:
-    """Data domains in the central catalog."""
-    return [_domain_read(d) for d in ctx.db.scalars(select(LakeDomain).order_by(LakeDomain.name))]
+           target=lambda ctx, **k: account_target(DATA_GOVERNANCE,
+                                                  crn(DATA_GOVERNANCE, "lake", "domain", "*")))
+def list_domains(ctx: Context, *, page: PageParams | None = None) -> list[DomainRead]:
+    """Data domains in the central catalog, by name (one page)."""
+    found = paginate(ctx.db, select(LakeDomain), key=(LakeDomain.name,), params=page,
+                     count=False)
+    return [_domain_read(d) for d in found.rows]
 
 
 @operation("lake:CreateDatabase", "write",
@@ -201,36 +196,42 @@ def _table_read(ctx: Context, row: LakeTable,
 
 @operation("lake:ListTables", "read",
            target=lambda ctx, account, **k: lake_target(ctx, account, "table", "*"))
-def list_tables(ctx: Context, account: str, *, database: str | None = None) -> TableList:
-    """Databases and tables of an account, optionally of one database."""
+def list_tables(ctx: Context, account: str, *, database: str | None = None,
+                page: PageParams | None = None) -> TableList:
+    """One page of the tables in an account's catalog (its own and those shared with it)
+    that the caller may read, optionally of one database, with their databases."""
     org.require_account(ctx.db, account)
-    names = [(t.database, t.name) for t in ctx.db.scalars(
-        select(LakeTable).where(LakeTable.account == account))]
-    for share in ctx.db.scalars(select(LakeGrant).where(
-            LakeGrant.grantee_type == "account", LakeGrant.grantee == account)):
-        if share.table != "*":
-            names.append((share.database, share.table))
-        else:
-            names += [(t.database, t.name) for t in ctx.db.scalars(select(LakeTable).where(
-                LakeTable.account == share.owner, LakeTable.database == share.database))]
-    tables = []
-    for db_name, name in sorted(set(names)):
-        if database is not None and db_name != database:
-            continue
-        found = _effective(ctx, account, db_name, name)
-        if found is not None:
-            owner, policy = found
-            tables.append(_table_read(ctx, ctx.db.get(LakeTable, (owner, db_name, name)),
-                                      policy))
+    shared = select(LakeGrant.id).where(
+        LakeGrant.grantee_type == "account", LakeGrant.grantee == account,
+        LakeGrant.owner == LakeTable.account, LakeGrant.database == LakeTable.database,
+        LakeGrant.table.in_([LakeTable.name, "*"]))
+    query = select(LakeTable).where((LakeTable.account == account) | shared.exists())
+    if database is not None:
+        query = query.where(LakeTable.database == database)
+    policies: dict[tuple[str, str, str], AccessPolicy | None] = {}
+
+    def readable(rows: list[LakeTable]) -> list[bool]:
+        kept = []
+        for row in rows:
+            found = _effective(ctx, account, row.database, row.name)
+            # The table this name stands for in the account's catalog, and no other.
+            kept.append(found is not None and found[0] == row.account)
+            if kept[-1] and found is not None:
+                policies[(row.account, row.database, row.name)] = found[1]
+        return kept
+
+    found = paginate(ctx.db, query, key=(LakeTable.database, LakeTable.name, LakeTable.account),
+                     params=page, keep=readable, count=False)
+    tables = [_table_read(ctx, t, policies[(t.account, t.database, t.name)])
+              for t in found.rows]
     dbs = select(LakeDatabase).where(LakeDatabase.account == account)
     if database is not None:
         dbs = dbs.where(LakeDatabase.name == database)
-    everything = allowed(ctx, "lake:ReadTable", [lake_target(ctx, account, "table", "*")])[0]
-    shown = {t.database for t in tables}
-    return TableList(
-        databases=[_database_read(d) for d in ctx.db.scalars(dbs.order_by(LakeDatabase.name))
-                   if everything or d.name in shown],
-        tables=tables)
+    if not allowed(ctx, "lake:ReadTable", [lake_target(ctx, account, "table", "*")])[0]:
+        dbs = dbs.where(LakeDatabase.name.in_({t.database for t in tables}))
+    return TableList(databases=[_database_read(d) for d in
+                                ctx.db.scalars(dbs.order_by(LakeDatabase.name))],
+                     tables=tables)
 
 
 @operation("lake:DescribeTable", "read", target=_table_target)
@@ -275,7 +276,7 @@ def list_snapshots(ctx: Context, account: str, database: str, table: str) -> lis
 def add_rules(ctx: Context, account: str, database: str, table: str,
               body: RulesAdd) -> TableRead:
     """Declare quality rules on a table; every later write must pass them."""
-    row = _require_table(ctx, account, database, table)
+    row = require_table(ctx, account, database, table)
     parsed = [_quality.parse_rule(text) for text in body.rules]
     columns = {c.name for c in _table_read(ctx, row).columns}
     for rule in parsed:
