@@ -20,10 +20,11 @@ class _Controls(Part):
                                json={"ou": ou, "account": account})
 
     def findings(self, *, account: str | None = None, status: str = "open",
-                 control: str | None = None, limit: int = 100, offset: int = 0) -> Json:
+                 control: str | None = None, limit: int = 100, offset: int = 0,
+                 cursor: str | None = None) -> Json:
         return self._c.request("GET", "/v1/controls/findings", params={
             "account": account, "status": status, "control": control, "limit": limit,
-            "offset": offset})
+            "offset": offset, "cursor": cursor})
 
     def evaluate(self) -> Json:
         return self._c.request("POST", "/v1/controls/evaluate")

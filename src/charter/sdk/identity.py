@@ -11,9 +11,9 @@ class _Users(Part):
         return self._c.request("POST", "/v1/identity/users", json={
             "name": name, "groups": groups or [], "display_name": display_name, "email": email})
 
-    def list(self, *, limit: int = 100, offset: int = 0) -> Json:
+    def list(self, *, limit: int = 100, offset: int = 0, cursor: str | None = None) -> Json:
         return self._c.request("GET", "/v1/identity/users",
-                               params={"limit": limit, "offset": offset})
+                               params={"limit": limit, "offset": offset, "cursor": cursor})
 
 
 class _Groups(Part):
@@ -21,9 +21,9 @@ class _Groups(Part):
         return self._c.request("POST", "/v1/identity/groups",
                                json={"name": name, "description": description})
 
-    def list(self, *, limit: int = 100, offset: int = 0) -> Json:
+    def list(self, *, limit: int = 100, offset: int = 0, cursor: str | None = None) -> Json:
         return self._c.request("GET", "/v1/identity/groups",
-                               params={"limit": limit, "offset": offset})
+                               params={"limit": limit, "offset": offset, "cursor": cursor})
 
     def add_member(self, group: str, user: str) -> Json:
         return self._c.request("PUT", f"/v1/identity/groups/{q(group)}/members/{q(user)}")
@@ -45,9 +45,10 @@ class _Assignments(Part):
             "account": account, "ou": ou})
 
     def list(self, *, account: str | None = None, principal: str | None = None,
-             limit: int = 100, offset: int = 0) -> Json:
+             limit: int = 100, offset: int = 0, cursor: str | None = None) -> Json:
         return self._c.request("GET", "/v1/identity/assignments", params={
-            "account": account, "principal": principal, "limit": limit, "offset": offset})
+            "account": account, "principal": principal, "limit": limit, "offset": offset,
+            "cursor": cursor})
 
     def delete(self, assignment_id: str) -> Json:
         return self._c.request("DELETE", f"/v1/identity/assignments/{q(assignment_id)}")
@@ -60,9 +61,9 @@ class _Tokens(Part):
             "user": user, "expires_in": expires_in, "description": description})
 
     def list(self, *, user: str | None = None, all: bool = False, limit: int = 100,
-             offset: int = 0) -> Json:
+             offset: int = 0, cursor: str | None = None) -> Json:
         return self._c.request("GET", "/v1/identity/tokens", params={
-            "user": user, "all": all or None, "limit": limit, "offset": offset})
+            "user": user, "all": all or None, "limit": limit, "offset": offset, "cursor": cursor})
 
     def revoke(self, token_id: str) -> Json:
         return self._c.request("POST", f"/v1/identity/tokens/{q(token_id)}/revoke")

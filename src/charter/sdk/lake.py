@@ -16,17 +16,19 @@ class _Lake(Part):
             "name": name, "account": account, "description": description},
             idempotency_key=new_idempotency_key())
 
-    def domains(self) -> Json:
-        return self._c.request("GET", "/v1/lake/domains")
+    def domains(self, *, limit: int = 100, offset: int = 0) -> Json:
+        return self._c.request("GET", "/v1/lake/domains",
+                               params={"limit": limit, "offset": offset})
 
     def create_database(self, account: str, name: str, *, description: str = "") -> Json:
         return self._c.request("POST", f"/v1/accounts/{q(account)}/lake/databases",
                                json={"name": name, "description": description},
                                idempotency_key=new_idempotency_key())
 
-    def tables(self, account: str, *, database: str | None = None) -> Json:
+    def tables(self, account: str, *, database: str | None = None, limit: int = 100,
+               offset: int = 0) -> Json:
         return self._c.request("GET", f"/v1/accounts/{q(account)}/lake/tables",
-                               params={"database": database})
+                               params={"database": database, "limit": limit, "offset": offset})
 
     def table(self, account: str, table: str) -> Json:
         return self._c.request("GET", _table_path(account, table))
@@ -64,7 +66,6 @@ class _Lake(Part):
                                json={"sql": sql, "snapshots": snapshots or {}}, raw=True)
         return pa.ipc.open_stream(data).read_all()
 
-
     def grant(self, account: str, table: str | None = None, *, to: str,
               tags: str | None = None, columns: list[str] | None = None,
               exclude_columns: list[str] | None = None, row_filter: str | None = None,
@@ -81,8 +82,8 @@ class _Lake(Part):
         return self._c.request("POST", "/v1/lake/tags", json={"key": key, "values": values},
                                idempotency_key=new_idempotency_key())
 
-    def tag_keys(self) -> Json:
-        return self._c.request("GET", "/v1/lake/tags")
+    def tag_keys(self, *, limit: int = 100, offset: int = 0) -> Json:
+        return self._c.request("GET", "/v1/lake/tags", params={"limit": limit, "offset": offset})
 
     def assign_tag(self, account: str, resource: str, key: str, value: str) -> Json:
         """Tag `db`, `db.table` or `db.table.column` with key=value."""
@@ -93,9 +94,10 @@ class _Lake(Part):
     def share(self, account: str, table: str, *, with_account: str, **policy: Any) -> Json:
         return self.grant(account, table, to=f"account:{with_account}", **policy)
 
-    def grants(self, account: str, *, table: str | None = None) -> Json:
+    def grants(self, account: str, *, table: str | None = None, limit: int = 100,
+               offset: int = 0) -> Json:
         return self._c.request("GET", f"/v1/accounts/{q(account)}/lake/grants",
-                               params={"table": table})
+                               params={"table": table, "limit": limit, "offset": offset})
 
     def revoke(self, account: str, grant_id: str) -> Json:
         return self._c.request("DELETE",

@@ -25,9 +25,9 @@ class _Accounts(Part):
             "budget": budget})
 
     def list(self, *, ou: str | None = None, status: str | None = None, limit: int = 100,
-             offset: int = 0) -> Json:
+             offset: int = 0, cursor: str | None = None) -> Json:
         return self._c.request("GET", "/v1/accounts", params={
-            "ou": ou, "status": status, "limit": limit, "offset": offset})
+            "ou": ou, "status": status, "limit": limit, "offset": offset, "cursor": cursor})
 
     def get(self, name: str) -> Json:
         return self._c.request("GET", f"/v1/accounts/{q(name)}")
