@@ -34,7 +34,7 @@ from charter.core.context import SYSTEM_PRINCIPAL, Context, Runtime
 from charter.core.db import lock
 from charter.core.ids import crn, new_id, new_request_id
 from charter.core.lookup import require
-from charter.core.pagination import PageParams, paginate
+from charter.core.pagination import PageParams, page_of
 from charter.errors import Conflict, ControlViolation, Invalid, NotFound
 from charter.org import service as org
 
@@ -271,7 +271,6 @@ def _findings_target(ctx: Context, *, account: str | None = None, **kw: Any) -> 
 def list_findings(ctx: Context, *, account: str | None = None, status: str | None = "open",
                   control_id: str | None = None, page: PageParams | None = None) -> FindingPage:
     """Findings of detective controls, only for accounts the caller may read findings of."""
-    page = page or PageParams()
     query = select(Finding)
     if account:
         org.require_account(ctx.db, account)
@@ -288,8 +287,8 @@ def list_findings(ctx: Context, *, account: str | None = None, status: str | Non
                   for a in accounts])
     query = query.where(Finding.account.in_([a for a, yes in zip(accounts, ok, strict=True)
                                              if yes]))
-    found = paginate(ctx.db, query, key=(Finding.first_seen, Finding.id), params=page)
-    return found.to_page(FindingPage, [_finding_read(f) for f in found.rows], page)
+    return page_of(FindingPage, ctx.db, query, key=(Finding.first_seen, Finding.id),
+                   params=page, read=lambda rows: [_finding_read(f) for f in rows])
 
 
 @operation("controls:EvaluateControls", "write",

@@ -99,6 +99,16 @@ def paginate(session: Session, query: Select[Any], *, key: Sequence[Instrumented
     return Slice(rows, total, order.encode(rows[-1]) if more else None)
 
 
+def page_of(page_type: type[P], session: Session, query: Select[Any], *,
+            key: Sequence[InstrumentedAttribute[Any]], params: PageParams | None,
+            read: Callable[[list[Any]], list[Any]], keep: Keep | None = None) -> P:
+    """A listing's answer: the page of `query` that `params` ask for (see `paginate`),
+    its rows turned into schemas by `read`."""
+    params = params or PageParams()
+    found = paginate(session, query, key=key, params=params, keep=keep)
+    return found.to_page(page_type, read(found.rows), params)
+
+
 def _kept(session: Session, ordered: Select[Any], order: _Key, after: tuple[Any, ...] | None,
           params: PageParams, keep: Keep) -> list[Any]:
     """The kept rows of one page (and one more), read from `after` on."""

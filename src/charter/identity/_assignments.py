@@ -15,7 +15,7 @@ from charter.core.clock import now
 from charter.core.context import Context
 from charter.core.ids import crn, new_id
 from charter.core.lookup import require
-from charter.core.pagination import PageParams, paginate
+from charter.core.pagination import PageParams, page_of
 from charter.errors import Conflict
 from charter.identity import _lockout as lockout
 from charter.identity._common import (
@@ -140,14 +140,13 @@ def create_assignment(ctx: Context, body: AssignmentCreate) -> AssignmentRead:
 def list_assignments(ctx: Context, *, account: str | None = None, principal: str | None = None,
                      page: PageParams | None = None) -> AssignmentPage:
     """Assignments, oldest first, optionally for one account or one user or group."""
-    page = page or PageParams()
     query = select(Assignment)
     if account:
         query = query.where(Assignment.scope == account)
     if principal:
         query = query.where(Assignment.principal_name == principal)
-    found = paginate(ctx.db, query, key=(Assignment.created_at, Assignment.id), params=page)
-    return found.to_page(AssignmentPage, [assignment_read(a) for a in found.rows], page)
+    return page_of(AssignmentPage, ctx.db, query, key=(Assignment.created_at, Assignment.id),
+                   params=page, read=lambda rows: [assignment_read(a) for a in rows])
 
 
 @operation("identity:DeleteAssignment", "write",

@@ -11,7 +11,7 @@ from charter.core.clock import now
 from charter.core.context import Context
 from charter.core.ids import check_name
 from charter.core.lookup import require
-from charter.core.pagination import PageParams, paginate
+from charter.core.pagination import PageParams, page_of
 from charter.errors import Conflict, Invalid
 from charter.identity import _lockout as lockout
 from charter.identity._common import (
@@ -107,9 +107,8 @@ def create_user(ctx: Context, body: UserCreate) -> UserRead:
 @operation("identity:ListUsers", "read", target=lambda ctx, **k: id_target("user", "*"))
 def list_users(ctx: Context, *, page: PageParams | None = None) -> UserPage:
     """Users of the organisation, by name."""
-    page = page or PageParams()
-    found = paginate(ctx.db, select(User), key=(User.name,), params=page)
-    return found.to_page(UserPage, user_reads(ctx.db, found.rows), page)
+    return page_of(UserPage, ctx.db, select(User), key=(User.name,), params=page,
+                   read=lambda rows: user_reads(ctx.db, rows))
 
 
 @operation("identity:CreateGroup", "write",
@@ -128,9 +127,8 @@ def create_group(ctx: Context, body: GroupCreate) -> GroupRead:
 @operation("identity:ListGroups", "read", target=lambda ctx, **k: id_target("group", "*"))
 def list_groups(ctx: Context, *, page: PageParams | None = None) -> GroupPage:
     """Groups with their members, by name."""
-    page = page or PageParams()
-    found = paginate(ctx.db, select(Group), key=(Group.name,), params=page)
-    return found.to_page(GroupPage, group_reads(ctx.db, found.rows), page)
+    return page_of(GroupPage, ctx.db, select(Group), key=(Group.name,), params=page,
+                   read=lambda rows: group_reads(ctx.db, rows))
 
 
 @operation("identity:AddGroupMember", "write",

@@ -15,7 +15,7 @@ from charter.core.clock import now, parse_duration
 from charter.core.context import Context, Principal, Runtime
 from charter.core.ids import new_id, new_secret
 from charter.core.lookup import require
-from charter.core.pagination import PageParams, paginate
+from charter.core.pagination import PageParams, page_of
 from charter.errors import Conflict, Invalid, Unauthenticated
 from charter.identity import _lineage as lineage
 from charter.identity._common import id_target, require_user, token_read
@@ -110,12 +110,11 @@ def list_tokens(ctx: Context, *, user: str | None = None,
                 page: PageParams | None = None) -> TokenPage:
     """Tokens, oldest first, of one user (yourself by default), or of everyone for
     administrators."""
-    page = page or PageParams()
     query = select(Token)
     if user:
         query = query.where(Token.user == user)
-    found = paginate(ctx.db, query, key=(Token.created_at, Token.id), params=page)
-    return found.to_page(TokenPage, [token_read(t) for t in found.rows], page)
+    return page_of(TokenPage, ctx.db, query, key=(Token.created_at, Token.id), params=page,
+                   read=lambda rows: [token_read(t) for t in rows])
 
 
 def _revoke_target(ctx: Context, token_id: str) -> Target:

@@ -15,7 +15,7 @@ from charter.core.clock import now
 from charter.core.context import Context
 from charter.core.ids import check_name, crn
 from charter.core.lookup import require
-from charter.core.pagination import PageParams, paginate
+from charter.core.pagination import PageParams, page_of
 from charter.errors import Conflict, Invalid, NotFound
 from charter.org import reference
 from charter.org.blueprints import BLUEPRINTS, Blueprint, check_account_name, get_blueprint
@@ -224,7 +224,6 @@ def _add_account(ctx: Context, body: AccountCreate) -> AccountRead:
 def list_accounts(ctx: Context, *, ou: str | None = None, status: str | None = None,
                   page: PageParams | None = None) -> AccountPage:
     """Accounts the caller may describe, optionally under one OU."""
-    page = page or PageParams()
     query = select(Account)
     if ou is not None:
         path = require_ou(ctx.db, ou)
@@ -237,8 +236,8 @@ def list_accounts(ctx: Context, *, ou: str | None = None, status: str | None = N
         return allowed(ctx, "org:DescribeAccount",
                        [account_target(a.name, account_crn(a.name)) for a in accounts])
 
-    found = paginate(ctx.db, query, key=(Account.name,), params=page, keep=describable)
-    return found.to_page(AccountPage, [_read(a) for a in found.rows], page)
+    return page_of(AccountPage, ctx.db, query, key=(Account.name,), params=page,
+                   read=lambda rows: [_read(a) for a in rows], keep=describable)
 
 
 @operation("org:DescribeAccount", "read",
