@@ -30,8 +30,23 @@ class Settings(BaseSettings):
     )
     storage_url: str | None = Field(
         default=None,
-        description="Object store root (a local directory or file:// URL); "
-        "default: CHARTER_HOME/objects.",
+        description="Object store root: a local directory, a file:// URL or "
+        "s3://bucket/prefix; default: CHARTER_HOME/objects.",
+    )
+    storage_endpoint_url: str | None = Field(
+        default=None,
+        description="Endpoint of an S3-compatible object store (e.g. http://127.0.0.1:9000); "
+        "default: AWS S3.",
+    )
+    storage_region: str | None = Field(
+        default=None, description="Region of the S3 bucket; default: us-east-1."
+    )
+    storage_access_key_id: str | None = Field(
+        default=None,
+        description="Access key id for S3; unset: the AWS default credential chain.",
+    )
+    storage_secret_access_key: SecretStr | None = Field(
+        default=None, description="Secret access key for S3, with the access key id."
     )
     online_store_url: str | None = Field(
         default=None, description="Online feature store: sqlite path or redis:// URL."
@@ -149,6 +164,9 @@ class Settings(BaseSettings):
 
     @property
     def resolved_storage_root(self) -> Path:
-        if not self.storage_url:
+        """The object store's local directory. With objects on S3, the local directory
+        of what stays on this machine's disk (the audit trail's checkpoints):
+        CHARTER_HOME/objects."""
+        if not self.storage_url or self.storage_url.startswith("s3://"):
             return self.home / "objects"
         return Path(self.storage_url.removeprefix("file://")).expanduser()

@@ -70,7 +70,7 @@ def build_runtime(settings: Settings) -> Runtime:
     from charter.lake import service as lake
 
     runtime = Runtime(settings=settings, db=Database(settings.resolved_database_url),
-                      storage=open_store(settings.resolved_storage_root),
+                      storage=open_store(settings),
                       audit_key=audit_key(settings))
     audit.install(runtime)
     controls.install(runtime)
