@@ -15,7 +15,7 @@ from charter.core.storage import (
     account_prefix,
     open_store,
 )
-from charter.errors import Invalid
+from charter.errors import Invalid, Unavailable
 from charter.settings import Settings
 
 
@@ -37,9 +37,10 @@ def test_failed_write_leaves_old_object_and_no_temp_file(store, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "fsync", broken_fsync)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(Unavailable, match="disk full") as info:
         store.put_bytes("k/obj", b"new" * 1000)
     monkeypatch.undo()
+    assert (info.value.code, info.value.details["reason"]) == ("storage_unavailable", "error")
     assert store.get_bytes("k/obj") == b"old"
     assert _files(store.root) == ["k/obj"]
 

@@ -6,6 +6,8 @@ import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlparse
@@ -29,17 +31,18 @@ class LocalObjectStore:
 
     def put_bytes(self, key: str, data: bytes) -> str:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with self._failing(key):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
         return key
 
     def put_content(self, prefix: str, data: bytes) -> str:
@@ -49,31 +52,37 @@ class LocalObjectStore:
         return key
 
     def get_bytes(self, key: str) -> bytes:
-        try:
-            return self._path(key).read_bytes()
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            raise _not_found(key) from None
+        path = self._path(key)
+        with self._failing(key):
+            return path.read_bytes()
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
     def stat(self, key: str) -> ObjectInfo:
-        try:
-            found = os.stat(self._path(key))
-        except (FileNotFoundError, NotADirectoryError):
-            raise _not_found(key) from None
+        path = self._path(key)
+        with self._failing(key):
+            found = os.stat(path)
         if not stat.S_ISREG(found.st_mode):
             raise _not_found(key)
         return _info(found)
 
     def download(self, key: str, dest: BinaryIO) -> ObjectInfo:
+        path = self._path(key)
+        with self._failing(key), path.open("rb") as source:
+            info = _info(os.fstat(source.fileno()))
+            shutil.copyfileobj(source, dest, 1 << 20)
+        return info
+
+    @contextmanager
+    def _failing(self, key: str) -> Iterator[None]:
+        """A missing object as `object_not_found`, any other OSError as the store's."""
         try:
-            with self._path(key).open("rb") as source:
-                info = _info(os.fstat(source.fileno()))
-                shutil.copyfileobj(source, dest, 1 << 20)
+            yield
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise _not_found(key) from None
-        return info
+        except OSError as exc:
+            raise self.failure(exc) from None
 
     def uri(self, key: str) -> str:
         return self._path(key).absolute().as_uri()
