@@ -31,6 +31,12 @@ from tests.servers import S3Server, start_s3
 PG_URL = os.environ.get("CHARTER_TEST_DATABASE_URL")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # An S3 client made without keys asks the AWS default credential chain, whose last
+    # link is the instance metadata service at 169.254.169.254: never from a test run.
+    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+
+
 def pg_admin_engine():
     return create_engine(PG_URL, isolation_level="AUTOCOMMIT")
 

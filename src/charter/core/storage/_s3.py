@@ -76,16 +76,27 @@ class S3ObjectStore:
 
     def __init__(self, config: S3Settings) -> None:
         self.config = config
-        self.fs = pafs.S3FileSystem(
-            access_key=config.access_key_id, secret_key=config.secret_access_key,
-            region=config.region, endpoint_override=config.endpoint_url,
-            connect_timeout=CONNECT_TIMEOUT,
-            retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=ATTEMPTS),
-            # A small object is then one PutObject, whose ETag is its MD5.
-            allow_delayed_open=True)
         self._base = f"{config.bucket}/{config.prefix}".rstrip("/")
+        self._fs: pafs.S3FileSystem | None = None
         self._checked = False
         self._check_lock = threading.Lock()
+
+    @property
+    def fs(self) -> pafs.S3FileSystem:
+        """Made on first use: without keys, making it asks the AWS default credential
+        chain (the instance metadata service among others)."""
+        if self._fs is None:
+            with self._check_lock:
+                if self._fs is None:
+                    c = self.config
+                    self._fs = pafs.S3FileSystem(
+                        access_key=c.access_key_id, secret_key=c.secret_access_key,
+                        region=c.region, endpoint_override=c.endpoint_url,
+                        connect_timeout=CONNECT_TIMEOUT,
+                        retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=ATTEMPTS),
+                        # A small object is then one PutObject, whose ETag is its MD5.
+                        allow_delayed_open=True)
+        return self._fs
 
     @property
     def root_uri(self) -> str:
@@ -197,11 +208,12 @@ class S3ObjectStore:
 
     def check(self) -> None:
         """The bucket exists and these credentials may read it (one HEAD request)."""
+        fs = self.fs
         with self._check_lock:
             if self._checked:
                 return
             try:
-                found = self.fs.get_file_info(self.config.bucket).type
+                found = fs.get_file_info(self.config.bucket).type
             except OSError as exc:
                 raise self.failure(exc) from None
             if found == pafs.FileType.NotFound:
