@@ -55,9 +55,10 @@ def test_wrong_credentials_are_storage_unavailable(tmp_path, s3_storage, credent
     error = _refused(store.check, "access_denied")
     assert "CHARTER_STORAGE_SECRET_ACCESS_KEY" in error.message
     assert "not-the-secret" not in error.message
-    for call in (lambda: store.put_bytes("a/c", b"x"), lambda: store.get_bytes("a/b"),
+    for call in (lambda: store.put_bytes("a/b", b"changed"), lambda: store.get_bytes("a/b"),
                  lambda: store.exists("a/b")):
         _refused(call, "access_denied")
+    assert open_store(s3_storage.settings(tmp_path)).get_bytes("a/b") == b"x"  # unchanged
 
 
 def test_an_object_written_in_parts_reads_back_checked(tmp_path, s3_storage):
