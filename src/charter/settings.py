@@ -47,8 +47,8 @@ class StorageSettings(BaseSettings):
 
     url: str | None = Field(
         default=None,
-        description="Object store root (a local directory or file:// URL); "
-        "default: CHARTER_HOME/objects.",
+        description="Object store root: a local directory, a file:// URL or "
+        "s3://bucket/prefix; default: CHARTER_HOME/objects.",
     )
     endpoint_url: str | None = Field(
         default=None,
@@ -56,7 +56,7 @@ class StorageSettings(BaseSettings):
         "default: AWS S3 itself.",
     )
     region: str | None = Field(
-        default=None, description="Region of the S3 bucket; default: the AWS default chain's."
+        default=None, description="Region of the S3 bucket; default: us-east-1."
     )
     access_key_id: str | None = Field(
         default=None,
@@ -65,12 +65,15 @@ class StorageSettings(BaseSettings):
     )
     secret_access_key: SecretStr | None = Field(
         default=None,
-        description="Secret access key for S3; unset: credentials from the default AWS chain.",
+        description="Secret access key for S3, set with the access key id; unset: "
+        "credentials from the default AWS chain.",
     )
 
     def root(self, home: Path) -> Path:
-        """The local directory objects are kept under, given the platform's home."""
-        if not self.url:
+        """The local directory objects are kept under, given the platform's home. With
+        objects on S3, the directory of what stays on this machine's disk (the audit
+        trail's checkpoints): CHARTER_HOME/objects."""
+        if not self.url or self.url.startswith("s3://"):
             return home / "objects"
         return Path(self.url.removeprefix("file://")).expanduser()
 

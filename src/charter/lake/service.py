@@ -29,6 +29,7 @@ from charter.core.context import Context, Runtime
 from charter.core.db import lock
 from charter.core.ids import check_name, crn, split_table_name
 from charter.core.pagination import PageParams, paginate
+from charter.core.storage import storage_errors
 from charter.errors import Conflict, Invalid, NotFound
 from charter.lake import (
     _admission,
@@ -319,14 +320,16 @@ def ingest(ctx: Context, account: str, database: str, table: str, data: bytes, *
     for column in new.column_names:
         check_identifier(column, "column")
     _fault(ctx, "lake.ingest.read")
-    if row is None:
-        row = LakeTable(account=account, database=database, name=table, description="",
-                        rules={"rules": []}, created_by=ctx.principal.name, created_at=now())
-        ctx.db.add(row)
-        ctx.db.flush()
-        report = _write_new(ctx, row, new)
-    else:
-        report = _write_existing(ctx, row, new, mode, evolve)
+    with storage_errors(ctx.runtime.storage):  # files and metadata go to the object store
+        if row is None:
+            row = LakeTable(account=account, database=database, name=table, description="",
+                            rules={"rules": []}, created_by=ctx.principal.name,
+                            created_at=now())
+            ctx.db.add(row)
+            ctx.db.flush()
+            report = _write_new(ctx, row, new)
+        else:
+            report = _write_existing(ctx, row, new, mode, evolve)
     _fault(ctx, "lake.ingest.written")
     return report
 
