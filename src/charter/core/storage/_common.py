@@ -32,3 +32,20 @@ def content_key(prefix: str, data: bytes) -> str:
     key = f"{prefix}/sha256/{digest[:2]}/{digest}"
     key_parts(key)
     return key
+
+
+class ContentAddressed:
+    """`put_content` for a store with `exists` and `put_bytes`: same bytes, same key,
+    written once."""
+
+    def exists(self, key: str) -> bool:
+        raise NotImplementedError
+
+    def put_bytes(self, key: str, data: bytes) -> str:
+        raise NotImplementedError
+
+    def put_content(self, prefix: str, data: bytes) -> str:
+        key = content_key(prefix, data)
+        if not self.exists(key):
+            self.put_bytes(key, data)
+        return key

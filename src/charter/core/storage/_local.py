@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlparse
 
-from charter.core.storage._common import ObjectInfo, content_key, key_parts
+from charter.core.storage._common import ContentAddressed, ObjectInfo, key_parts
 from charter.errors import Invalid, NotFound, Unavailable
 
 
-class LocalObjectStore:
+class LocalObjectStore(ContentAddressed):
     """Objects as files under a directory; write to a temp file then rename."""
 
     def __init__(self, root: Path) -> None:
@@ -43,12 +43,6 @@ class LocalObjectStore:
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
-        return key
-
-    def put_content(self, prefix: str, data: bytes) -> str:
-        key = content_key(prefix, data)
-        if not self.exists(key):
-            self.put_bytes(key, data)
         return key
 
     def get_bytes(self, key: str) -> bytes:

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 
 from pyarrow import fs as pafs
 
-from charter.core.storage._common import ObjectInfo, content_key, key_parts
+from charter.core.storage._common import ContentAddressed, ObjectInfo, key_parts
 from charter.errors import CharterError, Invalid, NotFound, Unavailable
 
 CONNECT_TIMEOUT = 5.0  # seconds to open a connection to the endpoint
@@ -71,7 +71,7 @@ def check_endpoint(url: str) -> str:
     return url.rstrip("/")
 
 
-class S3ObjectStore:
+class S3ObjectStore(ContentAddressed):
     """Objects under `s3://bucket/prefix/`."""
 
     def __init__(self, config: S3Settings) -> None:
@@ -115,12 +115,6 @@ class S3ObjectStore:
                 out.write(data)
         except OSError as exc:
             raise self.failure(exc) from None
-        return key
-
-    def put_content(self, prefix: str, data: bytes) -> str:
-        key = content_key(prefix, data)
-        if not self.exists(key):
-            self.put_bytes(key, data)
         return key
 
     def get_bytes(self, key: str) -> bytes:
