@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
+from urllib.parse import unquote
 
 from pydantic import (
     AliasChoices,
@@ -403,13 +404,26 @@ def _shown(value: Any) -> Any:
 
 
 SECRET_MASK = "********"
-_URL_PASSWORD = re.compile(r"^(?P<head>[\w+.-]+://[^:/@]*:)(?P<password>[^@]*)(?P<tail>@.*)$")
-_QUERY_SECRET = re.compile(r"(?i)([?&](?:password|secret|token)[^=&]*=)[^&]*")
+_URL_PASSWORD = re.compile(
+    r"^(?P<head>[\w+.-]+://[^:/@]*:)(?P<password>[^@]*)(?P<tail>@.*)$", re.S)
+_BARE_PASSWORD = re.compile(r"^(?P<head>[\w+.-]+://[^:/@\s]*:)(?P<password>[^@/\s]*\D[^@/\s]*)$")
+_PARAM = re.compile(r"(?P<head>(?:^|[?&;\s])(?P<name>[^=&;?#\s]+)\s*=\s*)"
+                    r"(?P<value>'(?:[^'\\]|\\.)*'|[^&;#\s]*)")
+_SECRET_WORDS = ("pass", "pwd", "secret", "token", "key", "credential")
 
 
 def mask_url(value: str) -> str:
-    """`value` with a URL's password (user:PASSWORD@host, ?password=...) hidden."""
-    match = _URL_PASSWORD.match(value)
+    """`value` with every secret it may carry hidden: a URL's password (user:PASSWORD@host),
+    and any parameter whose name, percent-decoded, speaks of a secret (`?password=`,
+    `?%70assword=`, `sslpassword=`, a key/value DSN's `password=...`)."""
+    match = _URL_PASSWORD.match(value) or _BARE_PASSWORD.match(value)
     if match and match["password"]:
-        value = f"{match['head']}{SECRET_MASK}{match['tail']}"
-    return _QUERY_SECRET.sub(lambda m: m.group(1) + SECRET_MASK, value)
+        value = f"{match['head']}{SECRET_MASK}{match.groupdict().get('tail') or ''}"
+    return _PARAM.sub(_masked_param, value)
+
+
+def _masked_param(match: re.Match[str]) -> str:
+    name = unquote(match["name"]).lower()
+    if any(word in name for word in _SECRET_WORDS) and match["value"]:
+        return match["head"] + SECRET_MASK
+    return match[0]
