@@ -29,6 +29,7 @@ from charter.core.context import Context, Runtime
 from charter.core.db import lock
 from charter.core.ids import check_name, crn, split_table_name
 from charter.core.pagination import PageParams, paginate
+from charter.core.storage import storage_errors
 from charter.errors import Conflict, Invalid, NotFound
 from charter.lake import (
     _admission,
@@ -315,18 +316,20 @@ def ingest(ctx: Context, account: str, database: str, table: str, data: bytes, *
         raise NotFound(f"table {database}.{table} does not exist in {account}; use --mode "
                        "create", code="table_not_found")
     new = _iceberg.read_input(data, fmt, schema,
-                              max_columns=ctx.settings.lake_ingest_max_columns)
+                              max_columns=ctx.settings.lake.ingest_max_columns)
     for column in new.column_names:
         check_identifier(column, "column")
     _fault(ctx, "lake.ingest.read")
-    if row is None:
-        row = LakeTable(account=account, database=database, name=table, description="",
-                        rules={"rules": []}, created_by=ctx.principal.name, created_at=now())
-        ctx.db.add(row)
-        ctx.db.flush()
-        report = _write_new(ctx, row, new)
-    else:
-        report = _write_existing(ctx, row, new, mode, evolve)
+    with storage_errors(ctx.runtime.storage):  # files and metadata go to the object store
+        if row is None:
+            row = LakeTable(account=account, database=database, name=table, description="",
+                            rules={"rules": []}, created_by=ctx.principal.name,
+                            created_at=now())
+            ctx.db.add(row)
+            ctx.db.flush()
+            report = _write_new(ctx, row, new)
+        else:
+            report = _write_existing(ctx, row, new, mode, evolve)
     _fault(ctx, "lake.ingest.written")
     return report
 
@@ -422,7 +425,7 @@ def _query_target(ctx: Context, account: str, sql: str, **k: Any) -> Target:
 def query(ctx: Context, account: str, sql: str, *,
           snapshots: dict[str, int] | None = None) -> pa.Table:
     """Run one SELECT over the account's catalog under the caller's effective policy."""
-    limit = ctx.settings.lake_query_max_length
+    limit = ctx.settings.lake.query_max_length
     if len(sql) > limit:
         raise Invalid(f"the query is {len(sql)} characters long; at most {limit} are accepted "
                       "(CHARTER_LAKE_QUERY_MAX_LENGTH)", code="query_too_long")

@@ -37,8 +37,8 @@ def audit_key(settings: Settings) -> bytes:
     A key set but empty or short is refused: an empty key would turn the chain's HMAC into
     a plain hash anyone can compute, and the lake's hash masks are keyed from it too.
     """
-    if settings.audit_key is not None:
-        return _checked_key(settings.audit_key.get_secret_value(), "CHARTER_AUDIT_KEY")
+    if settings.audit.key is not None:
+        return _checked_key(settings.audit.key.get_secret_value(), "CHARTER_AUDIT_KEY")
     path = settings.home / "audit.key"
     if not path.exists():
         settings.home.mkdir(parents=True, exist_ok=True)
@@ -74,7 +74,7 @@ def build_runtime(settings: Settings) -> Runtime:
     recovery of what a crash left), in the order of `charter.domains`."""
     services = load_domains()
     runtime = Runtime(settings=settings, db=Database(settings.resolved_database_url),
-                      storage=open_store(settings.resolved_storage_root),
+                      storage=open_store(settings),
                       audit_key=audit_key(settings))
     for service in services:
         install = getattr(service, "install", None)

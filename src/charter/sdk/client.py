@@ -21,7 +21,7 @@ import httpx
 from charter.domains import domain_names
 from charter.errors import CharterError, Invalid, error_from_dict
 from charter.sdk._part import Json, new_idempotency_key
-from charter.settings import Settings
+from charter.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from charter.sdk.audit import _Audit
@@ -72,7 +72,7 @@ class Client:
                 warnings.filterwarnings("ignore", message="Using `httpx` with")
                 from fastapi.testclient import TestClient
 
-            self._http = TestClient(app or create_app(settings or Settings()),
+            self._http = TestClient(app or create_app(settings or load_settings()),
                                     base_url="http://charter.local", headers=headers,
                                     raise_server_exceptions=False)
         self.url = url
