@@ -113,6 +113,7 @@ def _cursor(key: str, *values: Any) -> str:
     _cursor("identity_users.name", 2**70), _cursor("identity_users.name", "\ud800"),
     _cursor("identity_users.name", "a\x00"), _cursor("identity_users.name", {"t": "x"}),
     _cursor("identity_users.name", "a", "b"),
+    base64.urlsafe_b64encode(b"[" * 700 + b"]" * 700).decode(),
 ])
 def test_a_cursor_the_listing_did_not_give_is_refused(platform, cursor):
     with pytest.raises(Invalid) as refused:

@@ -51,8 +51,8 @@ class Page(BaseModel, Generic[T]):
     limit: int
     offset: int
     next_cursor: str | None = Field(
-        default=None, description="Pass as `cursor` for the page after this one; absent on "
-        "the last page.")
+        default=None, description="Pass as `cursor` for the page after this one; null on the "
+        "last page.")
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,7 @@ class _Key:
             if data["k"] != self.name or len(data["v"]) != len(self.columns):
                 raise ValueError("another listing's cursor")
             return tuple(_value(v, c) for v, c in zip(data["v"], self.columns, strict=True))
-        except (binascii.Error, UnicodeError, ValueError, KeyError, TypeError):
+        except (binascii.Error, UnicodeError, ValueError, KeyError, TypeError, RecursionError):
             raise Invalid("the cursor is not one this listing gave: pass the `next_cursor` "
                           "of the page before, unchanged", code="invalid_cursor") from None
 
