@@ -83,3 +83,16 @@ def test_overlong_names_are_refused_and_still_recorded(people):
     assert record.request_id == response.headers["x-request-id"]
     assert len(record.resource) <= 500 and record.decision == "deny"
     assert platform.admin.audit.verify()["ok"] is True
+
+
+def test_audit_events_page_with_a_cursor_that_survives_new_records(people):
+    _, _, auditor = people
+    first = auditor.audit.events(limit=5)
+    assert len(first["items"]) == 5 and first["next_cursor"]
+    auditor.whoami()  # a newer record arrives between the pages
+    second = auditor.audit.events(limit=5, cursor=first["next_cursor"])
+    seqs = [e["seq"] for e in first["items"] + second["items"]]
+    assert seqs == sorted(seqs, reverse=True) and len(set(seqs)) == 10  # no gap, no repeat
+    assert seqs[5] == seqs[4] - 1
+    response = auditor._http.get("/v1/audit/events", params={"cursor": "not-a-cursor"})
+    assert response.status_code == 422 and response.json()["code"] == "invalid_cursor"

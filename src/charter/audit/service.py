@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from charter.access.actions import declare
 from charter.access.authorizer import Target, account_target, ou_target
@@ -24,7 +24,7 @@ from charter.audit.schemas import (
 from charter.core.clock import parse_time
 from charter.core.context import Context, Runtime
 from charter.core.ids import crn
-from charter.core.pagination import PageParams
+from charter.core.pagination import PageParams, paginate
 from charter.errors import Denied
 from charter.org import service as org
 
@@ -67,12 +67,9 @@ def list_events(ctx: Context, query: AuditQuery, *,
         stmt = stmt.where(AuditEvent.time >= parse_time(query.since))
     if query.until:
         stmt = stmt.where(AuditEvent.time <= parse_time(query.until))
-    total = ctx.db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = ctx.db.scalars(stmt.order_by(AuditEvent.seq.desc())
-                          .offset(page.offset).limit(page.limit))
-    return AuditEventPage(items=[AuditEventRead.model_validate(r, from_attributes=True)
-                                 for r in rows], total=total, limit=page.limit,
-                          offset=page.offset)
+    found = paginate(ctx.db, stmt, key=(AuditEvent.seq,), params=page, descending=True)
+    return found.to_page(AuditEventPage, [AuditEventRead.model_validate(r, from_attributes=True)
+                                          for r in found.rows], page)
 
 
 def _reads_whole_trail(ctx: Context) -> bool:

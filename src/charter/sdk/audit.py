@@ -9,11 +9,12 @@ class _Audit(Part):
     def events(self, *, account: str | None = None, principal: str | None = None,
                action: str | None = None, decision: str | None = None,
                since: str | None = None, until: str | None = None,
-               request_id: str | None = None, limit: int = 100, offset: int = 0) -> Json:
+               request_id: str | None = None, limit: int = 100, offset: int = 0,
+               cursor: str | None = None) -> Json:
         return self._c.request("GET", "/v1/audit/events", params={
             "account": account, "principal": principal, "action": action,
             "decision": decision, "since": since, "until": until, "request_id": request_id,
-            "limit": limit, "offset": offset})
+            "limit": limit, "offset": offset, "cursor": cursor})
 
     def verify(self) -> Json:
         return self._c.request("POST", "/v1/audit/verify")
