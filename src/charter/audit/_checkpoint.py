@@ -43,9 +43,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
-from charter.audit._records import GENESIS, LOG_ARCHIVE
+from charter.audit._records import GENESIS
 from charter.audit._verify import VerifyResult, below, read_head, verify_trail, walk_from
 from charter.audit.orm import AuditEvent
+from charter.core.accounts import LOG_ARCHIVE
 from charter.core.clock import now
 from charter.core.context import Runtime
 from charter.errors import Invalid, Unavailable

@@ -12,7 +12,6 @@ from functools import lru_cache
 from hashlib import sha256
 
 GENESIS = "0" * 64
-LOG_ARCHIVE = "log-archive"
 
 
 def time_text(value: datetime | str) -> str:

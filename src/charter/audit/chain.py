@@ -19,10 +19,11 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
 from charter.access.records import AuditRecord
-from charter.audit._records import GENESIS, LOG_ARCHIVE, record_hash, time_text
+from charter.audit._records import GENESIS, record_hash, time_text
 from charter.audit._verify import VerifyResult
 from charter.audit._verify import verify_trail as verify
 from charter.audit.orm import AuditEvent, AuditHead
+from charter.core.accounts import LOG_ARCHIVE
 from charter.core.clock import as_utc
 from charter.errors import Unavailable
 

@@ -9,6 +9,7 @@ from charter.access.authorizer import Target, ou_target
 from charter.access.pipeline import operation
 from charter.audit import service as audit
 from charter.controls import service as controls
+from charter.core.accounts import MANAGEMENT
 from charter.core.context import SYSTEM_PRINCIPAL, Context, Runtime
 from charter.core.db import migrate
 from charter.core.events import dispatch_pending
@@ -38,7 +39,7 @@ class InitResult:
 
 
 def _admin_target(ctx: Context, *args: object) -> Target:
-    return ou_target("/", crn("management", "identity", "user", ADMIN))
+    return ou_target("/", crn(MANAGEMENT, "identity", "user", ADMIN))
 
 
 def _admin_assignment() -> str:
