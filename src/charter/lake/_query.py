@@ -180,9 +180,9 @@ def _plan(runtime: Runtime, table: Table, snapshot_id: int, schema: pa.Schema
         if key in plans:
             return plans[key]
     tasks = list(table.scan(snapshot_id=snapshot_id).plan_files())
-    paths: list[str] | None = None
+    paths: list[str] | None
     if any(t.delete_files for t in tasks):
-        pass
+        paths = None
     elif all(t.file.file_path.startswith("file://") for t in tasks):
         paths = [t.file.file_path.removeprefix("file://") for t in tasks]
     else:  # objects on S3: read from checked local copies
