@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from charter.access.pipeline import audit_error, audit_rejected
 from charter.api.deps import get_context
+from charter.api.docs import ASSETS, REDOC_LOGO
 from charter.core.context import Runtime
 from charter.core.events import dispatch_pending
 from charter.core.ids import new_request_id
@@ -36,7 +37,7 @@ from charter.identity import service as identity
 
 log = logging.getLogger("charter.api")
 
-PUBLIC_PATHS = {"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+PUBLIC_PATHS = {"/healthz", "/docs", "/redoc", REDOC_LOGO, "/openapi.json"}
 # A JSON escape that decodes to NUL or to a surrogate; only bodies holding one are decoded.
 _ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 INTERNAL = {"code": "internal_error", "message": "internal error; the server log has the details"}
@@ -82,6 +83,11 @@ class RequestMiddleware:
             await JSONResponse(INTERNAL, status_code=500)(scope, receive, starting)
 
 
+def is_public(path: str) -> bool:
+    """Whether a path answers without a token: health, the document and its viewers."""
+    return path in PUBLIC_PATHS or path.startswith(ASSETS + "/")
+
+
 def error_response(error: CharterError) -> JSONResponse:
     return JSONResponse(jsonable_encoder(error.to_dict()), status_code=error.http_status)
 
@@ -92,7 +98,7 @@ def record_refusal(request: Request, error: CharterError) -> CharterError:
     A request refused before authentication is authenticated now, so the record names who
     sent it; without a valid token the answer is that (recorded by authentication)."""
     state = request.state
-    if (error.http_status >= 500 or request.url.path in PUBLIC_PATHS
+    if (error.http_status >= 500 or is_public(request.url.path)
             or getattr(state, "recorded", False)):
         return error  # a 5xx here says the trail itself cannot be written
     ctx = getattr(state, "ctx", None)
@@ -126,7 +132,7 @@ async def _screen(scope: Scope, receive: Receive, runtime: Runtime
                   ) -> tuple[Receive, CharterError | None]:
     """Look for text the store refuses and bound the body; a JSON body is read whole, then
     replayed."""
-    if scope["path"] in PUBLIC_PATHS:
+    if is_public(scope["path"]):
         return receive, None
     if refused(scope["path"]):
         return receive, invalid_text("path")
