@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -132,6 +133,12 @@ class Settings(BaseSettings):
         default=2**30, ge=1024,
         description="Bytes any other request body (a file to ingest) may have; a body past "
         "1 MiB is read only once its sender's token is valid.",
+    )
+    api_log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="The request log `charter server` writes to stdout, one line per "
+        "request (method, path, status, duration, request id, principal): `text`, or "
+        "`json` for one JSON object per line.",
     )
     dispatch_inline: bool = Field(
         default=True,

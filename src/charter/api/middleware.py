@@ -2,6 +2,7 @@
 record for every refusal and failure, and event delivery once the answer starts.
 
 Key contracts:
+- Every request gets one line in the request log (`api.access_log`) once it is answered.
 - Every request to a route that is not public gets an `x-request-id` as it arrives; its
   audit record (allowed, denied, refused or failed) carries that id.
 - A NUL or lone surrogate anywhere in the path, query string or JSON body is refused
@@ -17,6 +18,7 @@ import email.message
 import json
 import logging
 import re
+import time
 
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
@@ -26,6 +28,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from charter.access.pipeline import audit_error, audit_rejected
+from charter.api.access_log import log_request
 from charter.api.deps import get_context
 from charter.api.docs import ASSETS, REDOC_LOGO
 from charter.core.context import Runtime
@@ -56,11 +59,14 @@ class RequestMiddleware:
             return
         state = scope.setdefault("state", {})
         state["request_id"] = new_request_id()
+        arrived = time.perf_counter()
         started = False
+        status = 500
 
         async def starting(message: Message) -> None:
-            nonlocal started
+            nonlocal started, status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 MutableHeaders(scope=message)["x-request-id"] = state["request_id"]
                 ctx = state.get("ctx")
                 if ctx is not None and ctx.emitted and self.runtime.settings.dispatch_inline:
@@ -81,6 +87,8 @@ class RequestMiddleware:
             log.exception("internal error on %s", _route(scope))
             await run_in_threadpool(_record_failure, self.runtime, scope, error)
             await JSONResponse(INTERNAL, status_code=500)(scope, receive, starting)
+        finally:
+            log_request(scope, status, (time.perf_counter() - arrived) * 1000)
 
 
 def is_public(path: str) -> bool:
