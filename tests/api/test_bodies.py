@@ -61,8 +61,8 @@ def test_a_lone_surrogate_in_the_ingest_schema_is_refused(retail):
 
 def test_bodies_are_bounded(retail, monkeypatch):
     platform, admin = retail
-    monkeypatch.setattr(platform.runtime.settings, "api_max_json_bytes", 4096)
-    monkeypatch.setattr(platform.runtime.settings, "api_max_body_bytes", 8192)
+    monkeypatch.setattr(platform.runtime.settings.api, "max_json_bytes", 4096)
+    monkeypatch.setattr(platform.runtime.settings.api, "max_body_bytes", 8192)
     answer = admin._http.post(CREATE, json={"name": "big", "description": "x" * 5000})
     assert (answer.status_code, answer.json()["code"]) == (413, "body_too_large")
     assert one_record(platform, answer).principal == "admin"

@@ -285,7 +285,7 @@ def test_checkpoints_are_listed_with_their_public_key(signed):
 def test_a_server_signs_checkpoints_on_its_own(platform):
     runtime = build_runtime(Settings(home=platform.settings.home,
                                      database_url=platform.settings.database_url,
-                                     audit_checkpoint_interval=0.2))
+                                     audit={"checkpoint_interval": 0.2}))
     signer = Checkpointer(runtime)
     signer.start()
     try:
@@ -374,7 +374,7 @@ def test_checkpoint_urls_must_name_an_absolute_directory(platform, url):
     with pytest.raises(CharterError) as refused:
         build_runtime(Settings(home=platform.settings.home,
                                database_url=platform.settings.database_url,
-                               audit_checkpoint_url=url))
+                               audit={"checkpoint_url": url}))
     assert refused.value.code == "invalid_checkpoint_url"
 
 

@@ -139,7 +139,7 @@ def test_det2_token_older_than_rotation_period(platform):
     token = platform.admin.tokens.list(user="old-timer")["items"][0]
     with platform.runtime.db.transaction() as session:
         session.execute(update(Token).where(Token.id == token["id"]).values(
-            created_at=now() - timedelta(days=platform.settings.token_rotation_days + 1),
+            created_at=now() - timedelta(days=platform.settings.identity.token_rotation_days + 1),
             expires_at=now() + timedelta(days=5)))
     assert platform.admin.controls.evaluate()["opened"] == 1
     assert token["id"] in _findings(platform, "CHARTER-DET-2")[0]["message"]

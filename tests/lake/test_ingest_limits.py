@@ -75,7 +75,7 @@ def test_a_30000_column_csv_is_refused_from_its_header(lake):
 
 def test_the_column_bound_is_a_setting(lake):
     platform, erin = lake
-    platform.settings.lake_ingest_max_columns = 3
+    platform.settings.lake.ingest_max_columns = 3
     _refused(erin, b"a,b,c,d\n1,2,3,4\n", "too_many_columns")
     wide = pa.table({name: [1] for name in "abcd"})
     _refused(erin, _parquet(wide), "too_many_columns", format="parquet")
@@ -85,7 +85,7 @@ def test_the_column_bound_is_a_setting(lake):
 
 def test_a_query_longer_than_the_setting_is_refused_and_recorded(lake):
     platform, erin = lake
-    platform.settings.lake_query_max_length = 40
+    platform.settings.lake.query_max_length = 40
     sql = "SELECT id FROM bank.customers"
     assert erin.lake.query("retail-data", sql + " " * (40 - len(sql))).num_rows == 2
     with pytest.raises(CharterError) as refused:

@@ -34,8 +34,8 @@ def analysts(retail):
     clients = {name: platform.user(name, "analysts") for name in ("ana", "bob", "cyd")}
     clients["wendy"] = platform.user("wendy")
     settings = platform.runtime.settings
-    settings.lake_queries_per_principal, settings.lake_queries_total = 1, 4
-    settings.lake_query_wait, settings.lake_query_timeout = 0, 3
+    settings.lake.queries_per_principal, settings.lake.queries_total = 1, 4
+    settings.lake.query_wait, settings.lake.query_timeout = 0, 3
     return platform, clients
 
 
@@ -44,14 +44,14 @@ class Endless:
     timeout stops it."""
 
     def __init__(self, platform, token: str) -> None:
-        self.client, self.error = platform.client(token), None
+        self.client, self.error, self.ended = platform.client(token), None, None
         self.thread = threading.Thread(target=self._run)
 
     def _run(self) -> None:
         try:
             self.client.lake.query("retail-data", ENDLESS)
         except CharterError as error:
-            self.error = error
+            self.error, self.ended = error, time.monotonic()
 
     def __enter__(self) -> Endless:
         self.thread.start()
@@ -99,7 +99,7 @@ def test_a_principal_at_its_limit_is_refused_while_others_are_served(analysts):
 def test_past_the_total_everyone_waits_a_moment_then_is_refused(analysts):
     platform, c = analysts
     settings = platform.runtime.settings
-    settings.lake_queries_total, settings.lake_query_wait = 2, 0.3
+    settings.lake.queries_total, settings.lake.query_wait = 2, 0.3
     with Endless(platform, c["ana"][1]) as first, Endless(platform, c["bob"][1]) as second:
         _until_running(platform, 2)
         start = time.monotonic()
@@ -116,19 +116,24 @@ def test_past_the_total_everyone_waits_a_moment_then_is_refused(analysts):
 def test_a_query_over_its_limit_runs_once_a_slot_frees_within_the_wait(analysts):
     platform, c = analysts
     settings = platform.runtime.settings
-    settings.lake_query_wait, settings.lake_query_timeout = 30, 1
+    settings.lake.query_wait, settings.lake.query_timeout = 30, 1
     with Endless(platform, c["ana"][1]) as running:
         _until_running(platform, 1)
+        start = time.monotonic()
         assert c["ana"][0].lake.query("retail-data", SMALL).to_pylist() == [{"n": 2}]
-        assert running.error is not None  # it ran only once the endless one had stopped
-    assert running.error.code == "query_timeout"
+        waited = time.monotonic() - start
+        # It ran only once the endless one had stopped: the endless one's slot is freed
+        # before its answer reaches its thread, so wait for that answer, then compare.
+        running.thread.join(30)
+        assert running.error is not None and running.error.code == "query_timeout"
+        assert running.ended is not None and waited > 0.05
 
 
 def test_the_line_of_waiting_queries_is_bounded(analysts):
     """Waiting queries hold a server thread each: at most the principal's limit of them
     wait, and the rest are refused at once."""
     platform, c = analysts
-    platform.runtime.settings.lake_query_wait = 30
+    platform.runtime.settings.lake.query_wait = 30
     with Endless(platform, c["ana"][1]), Endless(platform, c["ana"][1]) as waiting:
         _until_running(platform, 1)
         slots = _admission.slots(platform.runtime)

@@ -262,7 +262,7 @@ def test_ctes_in_scope_aliases_and_samples_still_work(analyst, sql, ids):
 
 def test_a_query_past_its_time_is_stopped(analyst):
     platform, ana = analyst
-    platform.runtime.settings.lake_query_timeout = 0.5
+    platform.runtime.settings.lake.query_timeout = 0.5
     endless = ("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) "
                "SELECT count(*) FROM r, bank.customers")
     with pytest.raises(CharterError) as stopped:

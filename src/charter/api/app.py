@@ -18,14 +18,14 @@ from charter.core.context import Runtime
 from charter.domains import domain_names
 from charter.errors import CharterError, Invalid
 from charter.platform.runtime import build_runtime
-from charter.settings import Settings
+from charter.settings import Settings, load_settings
 
 __all__ = ["PUBLIC_PATHS", "create_app", "domain_routers"]
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
     """Build the REST app for one platform; nothing is global, so tests can make many."""
-    runtime = runtime or build_runtime(settings or Settings())
+    runtime = runtime or build_runtime(settings or load_settings())
     app = FastAPI(
         title="Charter",
         version=charter.__version__,

@@ -149,7 +149,7 @@ async def _screen(scope: Scope, receive: Receive, runtime: Runtime
         return receive, invalid_text("query string")
     settings = runtime.settings
     is_json = _is_json(scope)
-    limit = settings.api_max_json_bytes if is_json else settings.api_max_body_bytes
+    limit = settings.api.max_json_bytes if is_json else settings.api.max_body_bytes
     length = _content_length(scope)
     if length is not None and length > limit:
         return receive, _too_large(limit)

@@ -143,8 +143,8 @@ class Signer:
 
 def load_signer(settings: Settings) -> Signer:
     """CHARTER_AUDIT_SIGNING_KEY, else CHARTER_HOME/audit-signing.key (made once, 0600)."""
-    path = settings.audit_signing_key or settings.home / "audit-signing.key"
-    if settings.audit_signing_key is None and not path.exists():
+    path = settings.audit.signing_key or settings.home / "audit-signing.key"
+    if settings.audit.signing_key is None and not path.exists():
         pem = Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption())
@@ -242,7 +242,7 @@ class CheckpointStore:
 
 
 def open_store(settings: Settings) -> CheckpointStore:
-    url = settings.audit_checkpoint_url
+    url = settings.audit.checkpoint_url
     if not url:
         root = settings.resolved_storage_root / "accounts" / LOG_ARCHIVE / "audit" / "checkpoints"
         return CheckpointStore(root.absolute())
@@ -502,7 +502,7 @@ class Checkpointer:
         self._thread.join(timeout=10)
 
     def _loop(self) -> None:
-        interval = self.runtime.settings.audit_checkpoint_interval
+        interval = self.runtime.settings.audit.checkpoint_interval
         while not self._stop.wait(interval):
             try:
                 write(self.runtime)

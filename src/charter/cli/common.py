@@ -12,7 +12,7 @@ import typer
 from charter.cli.config import load_profile
 from charter.errors import Invalid, Unauthenticated
 from charter.sdk import Client
-from charter.settings import Settings
+from charter.settings import Settings, load_settings
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 LimitOpt = Annotated[int, typer.Option("--limit", min=1, max=1000, help="Items per page.")]
@@ -27,7 +27,7 @@ class State:
 
     def client(self) -> Client:
         if self._client is None:
-            settings = Settings()
+            settings = load_settings()
             profile = load_profile(settings.home, self.profile)
             if not profile.token:
                 raise Unauthenticated(

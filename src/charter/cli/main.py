@@ -12,11 +12,12 @@ import typer
 
 from charter.cli.common import JsonOpt, State, state, want_json
 from charter.cli.config import Profile, list_profiles, save_profile
+from charter.cli.configuration import config_app
 from charter.cli.output import console, fail, print_json, show, table
 from charter.domains import domain_names
 from charter.errors import CharterError
 from charter.sdk import Client
-from charter.settings import Settings
+from charter.settings import load_settings
 
 app = typer.Typer(
     name="charter",
@@ -30,6 +31,7 @@ app = typer.Typer(
 for _domain in domain_names(cli=True):  # each domain's command groups, `charter.domains`
     for _name, _group in importlib.import_module(f"charter.cli.{_domain}").COMMANDS.items():
         app.add_typer(_group, name=_name)
+app.add_typer(config_app, name="config")
 
 
 @app.callback()
@@ -62,7 +64,7 @@ def init(
     from charter.platform.bootstrap import initialize
     from charter.platform.runtime import build_runtime
 
-    settings = Settings(home=home) if home else Settings()
+    settings = load_settings(home=home) if home else load_settings()
     st = state(ctx)
     settings.home.mkdir(parents=True, exist_ok=True)
     settings.home.chmod(0o700)  # database, objects and tokens: the owner's only
@@ -126,10 +128,10 @@ def server(
     from charter.core.events import Dispatcher
     from charter.platform.runtime import build_runtime
 
-    settings = Settings()
+    settings = load_settings()
     # A thread waiting for the interpreter (a quick request) waits at most this long
     # behind a thread running Python (a big query's parse).
-    sys.setswitchinterval(settings.server_switch_interval)
+    sys.setswitchinterval(settings.api.switch_interval)
     migrate(settings.resolved_database_url)
     runtime = build_runtime(settings)
     dispatcher = Dispatcher(runtime)
@@ -140,7 +142,7 @@ def server(
             "home": str(settings.home)}
     show(info, want_json(ctx, json_), lambda d: console.print(
         f"Charter serving {d['url']} (OpenAPI at {d['docs']}, home {d['home']})"))
-    configure_access_log(settings.api_log_format)  # one line per request, in place of uvicorn's
+    configure_access_log(settings.api.log_format)  # one line per request, in place of uvicorn's
     try:
         uvicorn.run(create_app(runtime=runtime), host=host, port=port, log_level="warning",
                     access_log=False)
@@ -158,7 +160,7 @@ def login(
     json_: JsonOpt = False,
 ) -> None:
     """Check a token against a server and save it as a profile (file mode 0600)."""
-    settings = Settings()
+    settings = load_settings()
     with Client(url, token, settings=settings, source="cli") as client:
         me = client.whoami()
     st = state(ctx)
@@ -186,7 +188,7 @@ def whoami(ctx: typer.Context, json_: JsonOpt = False) -> None:
 def profiles(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """List saved profiles (tokens are not shown)."""
     rows = [{"name": p.name, "url": p.url or "(in-process)", "token": "set" if p.token else ""}
-            for p in list_profiles(Settings().home)]
+            for p in list_profiles(load_settings().home)]
     show(rows, want_json(ctx, json_), lambda d: table(d, ["name", "url", "token"]))
 
 

@@ -99,7 +99,7 @@ def _owner_and_budget(session: Session, settings: Settings) -> list[Violation]:
 
 
 def _token_rotation(session: Session, settings: Settings) -> list[Violation]:
-    limit = settings.token_rotation_days
+    limit = settings.identity.token_rotation_days
     out = []
     for token in identity.inventory_tokens(session):
         age = (now() - token.created_at).days

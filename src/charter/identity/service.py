@@ -504,7 +504,7 @@ def create_token(ctx: Context, body: TokenCreate) -> TokenCreated:
     """
     owner = body.user or ctx.principal.name
     _require_user(ctx.db, owner)
-    lifetime = parse_duration(body.expires_in or f"{ctx.settings.default_token_days}d")
+    lifetime = parse_duration(body.expires_in or f"{ctx.settings.identity.default_token_days}d")
     if lifetime > timedelta(days=366):
         raise Invalid("a token may live at most 366 days", code="invalid_duration")
     parent_id = None

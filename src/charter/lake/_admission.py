@@ -57,19 +57,19 @@ class Slots:
                 self.cond.notify_all()  # waiters of other principals may run now
 
     def _mine_full(self, who: Hashable) -> bool:
-        return self.running[who] >= self.settings.lake_queries_per_principal
+        return self.running[who] >= self.settings.lake.queries_per_principal
 
     def _free(self, who: Hashable) -> bool:
         return (not self._mine_full(who)
-                and self.running.total() < self.settings.lake_queries_total)
+                and self.running.total() < self.settings.lake.queries_total)
 
     def _admit(self, who: Hashable) -> None:
         """Return once `who` may run (the condition's lock held), or refuse."""
         if self._free(who):
             return
-        wait = self.settings.lake_query_wait
-        if (wait <= 0 or self.waiting[who] >= self.settings.lake_queries_per_principal
-                or self.waiting.total() >= self.settings.lake_queries_total):
+        wait = self.settings.lake.query_wait
+        if (wait <= 0 or self.waiting[who] >= self.settings.lake.queries_per_principal
+                or self.waiting.total() >= self.settings.lake.queries_total):
             raise _refusal(self._mine_full(who), self.settings)
         self.waiting[who] += 1
         try:
@@ -87,12 +87,12 @@ class Slots:
 
 def _refusal(mine: bool, settings: Settings) -> TooManyRequests:
     if mine:
-        most = settings.lake_queries_per_principal
+        most = settings.lake.queries_per_principal
         return TooManyRequests(
             "you already run the most lake queries at once that one principal may "
             f"({most}, CHARTER_LAKE_QUERIES_PER_PRINCIPAL); send it again once one has "
             "finished", code="too_many_queries", limit="principal", queries=most)
-    most = settings.lake_queries_total
+    most = settings.lake.queries_total
     return TooManyRequests(
         "the platform already runs the most lake queries at once that it allows "
         f"({most}, CHARTER_LAKE_QUERIES_TOTAL); send it again in a moment",

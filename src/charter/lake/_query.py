@@ -314,8 +314,8 @@ def _engines(runtime: Runtime) -> _Engines:
         if engines is None:
             settings = runtime.settings
             engines = runtime.cache["lake.engines"] = _Engines(
-                settings.lake_query_engines, settings.lake_query_memory,
-                settings.home / "lake-spill", settings.lake_query_spill)
+                settings.lake.query_engines, settings.lake.query_memory,
+                settings.home / "lake-spill", settings.lake.query_spill)
             runtime.closers.append(engines.close)
         return engines
 
@@ -488,7 +488,7 @@ def run(runtime: Runtime, sql: str, sources: dict[str, Source],
     and the whole is checked on DuckDB's own parse tree before it runs. `secrets`
     (the views' hash mask keys) never reach the caller in an error message."""
     files = frozenset(p for s in sources.values() for p in s.paths)
-    timeout = runtime.settings.lake_query_timeout
+    timeout = runtime.settings.lake.query_timeout
     engines = _engines(runtime)
     final = with_views(sql, views)
     with engines.connection(files) as con:

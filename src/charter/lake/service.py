@@ -313,7 +313,7 @@ def ingest(ctx: Context, account: str, database: str, table: str, data: bytes, *
         raise NotFound(f"table {database}.{table} does not exist in {account}; use --mode "
                        "create", code="table_not_found")
     new = _iceberg.read_input(data, fmt, schema,
-                              max_columns=ctx.settings.lake_ingest_max_columns)
+                              max_columns=ctx.settings.lake.ingest_max_columns)
     for column in new.column_names:
         check_identifier(column, "column")
     _fault(ctx, "lake.ingest.read")
@@ -421,7 +421,7 @@ def _query_target(ctx: Context, account: str, sql: str, **k: Any) -> Target:
 def query(ctx: Context, account: str, sql: str, *,
           snapshots: dict[str, int] | None = None) -> pa.Table:
     """Run one SELECT over the account's catalog under the caller's effective policy."""
-    limit = ctx.settings.lake_query_max_length
+    limit = ctx.settings.lake.query_max_length
     if len(sql) > limit:
         raise Invalid(f"the query is {len(sql)} characters long; at most {limit} are accepted "
                       "(CHARTER_LAKE_QUERY_MAX_LENGTH)", code="query_too_long")

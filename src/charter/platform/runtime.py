@@ -37,8 +37,8 @@ def audit_key(settings: Settings) -> bytes:
     A key set but empty or short is refused: an empty key would turn the chain's HMAC into
     a plain hash anyone can compute, and the lake's hash masks are keyed from it too.
     """
-    if settings.audit_key is not None:
-        return _checked_key(settings.audit_key.get_secret_value(), "CHARTER_AUDIT_KEY")
+    if settings.audit.key is not None:
+        return _checked_key(settings.audit.key.get_secret_value(), "CHARTER_AUDIT_KEY")
     path = settings.home / "audit.key"
     if not path.exists():
         settings.home.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import httpx
 
 from charter.errors import CharterError, Invalid, error_from_dict
-from charter.settings import Settings
+from charter.settings import Settings, load_settings
 
 Json = Any
 
@@ -50,7 +50,7 @@ class Client:
                 warnings.filterwarnings("ignore", message="Using `httpx` with")
                 from fastapi.testclient import TestClient
 
-            self._http = TestClient(app or create_app(settings or Settings()),
+            self._http = TestClient(app or create_app(settings or load_settings()),
                                     base_url="http://charter.local", headers=headers,
                                     raise_server_exceptions=False)
         self.url = url
