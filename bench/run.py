@@ -13,10 +13,11 @@ import audit
 import authz
 import lake_load
 import lake_query
+import lake_s3
 from _common import parse_quick
 
 BENCHMARKS = {"authz": authz.main, "audit": audit.main, "lake_query": lake_query.main,
-              "lake_load": lake_load.main}
+              "lake_load": lake_load.main, "lake_s3": lake_s3.main}
 
 
 def main() -> int:

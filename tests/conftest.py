@@ -26,8 +26,15 @@ from charter.core.context import Runtime
 from charter.platform.runtime import build_runtime
 from charter.sdk import Client
 from charter.settings import Settings
+from tests.servers import S3Server, start_s3
 
 PG_URL = os.environ.get("CHARTER_TEST_DATABASE_URL")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # An S3 client made without keys asks the AWS default credential chain, whose last
+    # link is the instance metadata service at 169.254.169.254: never from a test run.
+    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
 
 def pg_admin_engine():
@@ -139,17 +146,84 @@ class Platform:
         self.runtime.close()
 
 
+STORAGE_ENV = ("CHARTER_STORAGE_URL", "CHARTER_STORAGE_ENDPOINT_URL", "CHARTER_STORAGE_REGION",
+               "CHARTER_STORAGE_ACCESS_KEY_ID", "CHARTER_STORAGE_SECRET_ACCESS_KEY")
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A real S3 API server for this test process (moto's standalone server)."""
+    server = start_s3(tmp_path_factory.mktemp("s3") / "moto.log")
+    yield server
+    server.stop()
+
+
+@dataclass
+class S3Storage:
+    """A fresh bucket on the S3 server, and the settings that put objects under
+    `s3://<bucket>/objects`."""
+
+    server: S3Server
+    bucket: str
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/objects"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"CHARTER_STORAGE_URL": self.url,
+                "CHARTER_STORAGE_ENDPOINT_URL": self.server.endpoint,
+                "CHARTER_STORAGE_REGION": "us-east-1",
+                "CHARTER_STORAGE_ACCESS_KEY_ID": self.server.access_key_id,
+                "CHARTER_STORAGE_SECRET_ACCESS_KEY": self.server.secret_access_key}
+
+    def settings(self, home: Path, **changes: Any) -> Settings:
+        """Settings of a platform in `home` with its objects in this bucket."""
+        return Settings(home=home, **grouped({
+            "storage_url": self.url, "storage_endpoint_url": self.server.endpoint,
+            "storage_region": "us-east-1", "storage_access_key_id": self.server.access_key_id,
+            "storage_secret_access_key": self.server.secret_access_key, **changes}))
+
+
+def grouped(values: dict[str, Any]) -> dict[str, Any]:
+    """Settings keywords with `storage_x=...` gathered into the storage group."""
+    storage = {k.removeprefix("storage_"): v for k, v in values.items()
+               if k.startswith("storage_")}
+    rest = {k: v for k, v in values.items() if not k.startswith("storage_")}
+    return {**rest, "storage": storage} if storage else rest
+
+
+@pytest.fixture
+def s3_storage(s3_server: S3Server) -> S3Storage:
+    return S3Storage(s3_server, s3_server.create_bucket(f"charter-{uuid.uuid4().hex[:16]}"))
+
+
 @pytest.fixture
 def platform(template: Template, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
              ) -> Iterator[Platform]:
+    yield from _platform(template, tmp_path, monkeypatch, {})
+
+
+@pytest.fixture
+def s3_platform(template: Template, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                s3_storage: S3Storage) -> Iterator[Platform]:
+    """`platform` with its objects (the lake's tables) on the S3 server."""
+    yield from _platform(template, tmp_path, monkeypatch, s3_storage.env)
+
+
+def _platform(template: Template, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+              storage_env: dict[str, str]) -> Iterator[Platform]:
     home = tmp_path / "home"
     shutil.copytree(template.home, home)
     url = None
     if template.database_url:
         url = create_pg_database(template=make_url(template.database_url).database)
-    settings = Settings(home=home, database_url=url)
-    for key in ("CHARTER_URL", "CHARTER_PROFILE", "CHARTER_TOKEN"):
+    for key in ("CHARTER_URL", "CHARTER_PROFILE", "CHARTER_TOKEN", *STORAGE_ENV):
         monkeypatch.delenv(key, raising=False)
+    for key, value in storage_env.items():  # read by Settings, and by in-process CLI runs
+        monkeypatch.setenv(key, value)
+    settings = Settings(home=home, database_url=url)
     monkeypatch.setenv("CHARTER_HOME", str(home))
     if url:
         monkeypatch.setenv("CHARTER_DATABASE_URL", url)

@@ -218,6 +218,16 @@ def test_describe_settings_gives_each_source_and_hides_secrets(clean_env, tmp_pa
     ("sqlite:////tmp/a:b@c/charter.db", "sqlite:////tmp/a:b@c/charter.db"),
     ("s3://bucket/prefix", "s3://bucket/prefix"),
     ("/plain/path", "/plain/path"),
+    ("http://h:8787", "http://h:8787"),
+    # spellings an outside review found leaking
+    ("postgresql://u@h/db?%70assword=S3CRET", "postgresql://u@h/db?%70assword=********"),
+    ("postgresql://u@h/db?sslpassword=S3CRET", "postgresql://u@h/db?sslpassword=********"),
+    ("postgresql://u:S3CRET@h/db\nx", "postgresql://u:********@h/db\nx"),
+    ("host=h user=u password=S3CRET dbname=x", "host=h user=u password=******** dbname=x"),
+    ("host=h password='a b' dbname=x", "host=h password=******** dbname=x"),
+    ("http://u:S3CRET@h", "http://u:********@h"),
+    ("postgresql://u:S3CRET", "postgresql://u:********"),
+    ("postgresql://u;password=S3CRET", "postgresql://u;password=********"),
 ])
 def test_mask_url_hides_only_the_password(url, shown):
     assert mask_url(url) == shown

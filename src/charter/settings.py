@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
+from urllib.parse import unquote
 
 from pydantic import (
     AliasChoices,
@@ -47,8 +48,8 @@ class StorageSettings(BaseSettings):
 
     url: str | None = Field(
         default=None,
-        description="Object store root (a local directory or file:// URL); "
-        "default: CHARTER_HOME/objects.",
+        description="Object store root: a local directory, a file:// URL or "
+        "s3://bucket/prefix; default: CHARTER_HOME/objects.",
     )
     endpoint_url: str | None = Field(
         default=None,
@@ -56,7 +57,7 @@ class StorageSettings(BaseSettings):
         "default: AWS S3 itself.",
     )
     region: str | None = Field(
-        default=None, description="Region of the S3 bucket; default: the AWS default chain's."
+        default=None, description="Region of the S3 bucket; default: us-east-1."
     )
     access_key_id: str | None = Field(
         default=None,
@@ -65,12 +66,15 @@ class StorageSettings(BaseSettings):
     )
     secret_access_key: SecretStr | None = Field(
         default=None,
-        description="Secret access key for S3; unset: credentials from the default AWS chain.",
+        description="Secret access key for S3, set with the access key id; unset: "
+        "credentials from the default AWS chain.",
     )
 
     def root(self, home: Path) -> Path:
-        """The local directory objects are kept under, given the platform's home."""
-        if not self.url:
+        """The local directory objects are kept under, given the platform's home. With
+        objects on S3, the directory of what stays on this machine's disk (the audit
+        trail's checkpoints): CHARTER_HOME/objects."""
+        if not self.url or self.url.startswith("s3://"):
             return home / "objects"
         return Path(self.url.removeprefix("file://")).expanduser()
 
@@ -406,13 +410,26 @@ def _shown(value: Any) -> Any:
 
 
 SECRET_MASK = "********"
-_URL_PASSWORD = re.compile(r"^(?P<head>[\w+.-]+://[^:/@]*:)(?P<password>[^@]*)(?P<tail>@.*)$")
-_QUERY_SECRET = re.compile(r"(?i)([?&](?:password|secret|token)[^=&]*=)[^&]*")
+_URL_PASSWORD = re.compile(
+    r"^(?P<head>[\w+.-]+://[^:/@]*:)(?P<password>[^@]*)(?P<tail>@.*)$", re.S)
+_BARE_PASSWORD = re.compile(r"^(?P<head>[\w+.-]+://[^:/@\s]*:)(?P<password>[^@/\s]*\D[^@/\s]*)$")
+_PARAM = re.compile(r"(?P<head>(?:^|[?&;\s])(?P<name>[^=&;?#\s]+)\s*=\s*)"
+                    r"(?P<value>'(?:[^'\\]|\\.)*'|[^&;#\s]*)")
+_SECRET_WORDS = ("pass", "pwd", "secret", "token", "key", "credential")
 
 
 def mask_url(value: str) -> str:
-    """`value` with a URL's password (user:PASSWORD@host, ?password=...) hidden."""
-    match = _URL_PASSWORD.match(value)
+    """`value` with every secret it may carry hidden: a URL's password (user:PASSWORD@host),
+    and any parameter whose name, percent-decoded, speaks of a secret (`?password=`,
+    `?%70assword=`, `sslpassword=`, a key/value DSN's `password=...`)."""
+    match = _URL_PASSWORD.match(value) or _BARE_PASSWORD.match(value)
     if match and match["password"]:
-        value = f"{match['head']}{SECRET_MASK}{match['tail']}"
-    return _QUERY_SECRET.sub(lambda m: m.group(1) + SECRET_MASK, value)
+        value = f"{match['head']}{SECRET_MASK}{match.groupdict().get('tail') or ''}"
+    return _PARAM.sub(_masked_param, value)
+
+
+def _masked_param(match: re.Match[str]) -> str:
+    name = unquote(match["name"]).lower()
+    if any(word in name for word in _SECRET_WORDS) and match["value"]:
+        return match["head"] + SECRET_MASK
+    return match[0]

@@ -128,6 +128,11 @@ def test_the_profile_in_use_with_its_sources(charter):
         "description": ""}
     assert "chr_saved-token" not in out
 
+    charter.env.setenv("CHARTER_URL", "http://u:S3CRET@127.0.0.1:9")
+    code, out, _ = charter("config", "show", "--json")
+    assert code == 0 and "S3CRET" not in out
+    assert json.loads(out)["profile.url"]["value"] == "http://u:********@127.0.0.1:9"
+
 
 def test_a_bad_value_is_one_line_and_a_nonzero_exit(charter):
     charter.env.setenv("CHARTER_LAKE_QUERY_TIMEOUT", "abc")

@@ -40,8 +40,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
 
     home = args.record.parent
-    runtime = Runtime(Settings(home=home, database_url=args.url), Database(args.url),
-                      open_store(home / "objects"))
+    settings = Settings(home=home, database_url=args.url)
+    runtime = Runtime(settings, Database(args.url), open_store(settings))
     handled = 0
 
     def handler(_runtime: Runtime, event: events.Event) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from charter.core.clock import as_utc, now, parse_duration, parse_time
-from charter.core.ids import Crn, check_name, crn, new_id, new_request_id
+from charter.core.ids import Crn, check_name, crn, new_id, new_request_id, split_table_name
 from charter.errors import Invalid
 
 
@@ -128,3 +128,16 @@ def test_as_utc_treats_naive_as_utc_and_converts_aware():
     assert as_utc(naive) == datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
     aware = datetime.fromisoformat("2026-01-01T14:00:00+02:00")
     assert as_utc(aware).isoformat() == "2026-01-01T12:00:00+00:00"
+
+
+@pytest.mark.parametrize("name,parts", [("bank.customers", ("bank", "customers")),
+                                        ("Bank.Customers", ("bank", "customers"))])
+def test_split_table_name(name, parts):
+    assert split_table_name(name) == parts
+
+
+@pytest.mark.parametrize("name", ["bank", "bank.", ".customers", "a.b.c", ""])
+def test_split_table_name_refuses_other_shapes(name):
+    with pytest.raises(Invalid) as refused:
+        split_table_name(name, code="invalid_snapshot")
+    assert refused.value.code == "invalid_snapshot"

@@ -146,3 +146,20 @@ def test_whoami_in_cli_and_env_token(platform):
     me = json.loads(out)
     assert code == 0 and me["name"] == "wendy" and me["groups"] == ["security-auditors"]
     assert me["assignments"][0]["permission_set"] == "auditor"
+
+
+def test_a_user_and_a_group_of_one_name_are_two_principals(platform):
+    """The duplicate check of a new assignment asks what `assign` asks: who (user or
+    group), which permission set, where (account or OU)."""
+    platform.vend("team-a-dev")
+    admin = platform.admin
+    admin.groups.create("sam")
+    admin.users.create("sam")
+    made = {kind: admin.assignments.create(permission_set="data-scientist", account="team-a-dev",
+                                           **{kind: "sam"})
+            for kind in ("group", "user")}
+    assert {m["principal_type"] for m in made.values()} == {"group", "user"}
+    with pytest.raises(Conflict) as again:
+        admin.assignments.create(permission_set="data-scientist", user="sam",
+                                 account="team-a-dev")
+    assert again.value.code == "assignment_exists" and made["user"]["id"] in again.value.message

@@ -27,9 +27,8 @@ from sqlalchemy.orm import Session
 
 from charter.access.actions import ACTIONS, READ
 from charter.access.orm import AuthzState
+from charter.core.accounts import MANAGEMENT
 from charter.core.context import Principal, Runtime
-
-MANAGEMENT = "management"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from charter.access.pipeline import audit_unauthenticated
 from charter.core.context import Context, Runtime
 from charter.core.ids import new_request_id
-from charter.core.pagination import MAX_LIMIT, MAX_OFFSET, PageParams
+from charter.core.pagination import MAX_CURSOR, MAX_LIMIT, MAX_OFFSET, PageParams
 from charter.errors import Unauthenticated
 from charter.identity import service as identity
 
@@ -69,8 +69,11 @@ def _header(request: Request, name: str) -> str | None:
 
 def get_page(limit: int = Query(100, ge=1, le=MAX_LIMIT, description="Items per page."),
              offset: int = Query(0, ge=0, le=MAX_OFFSET, description="Items to skip."),
+             cursor: str | None = Query(None, max_length=MAX_CURSOR,
+                                        description="Start after the page that gave this "
+                                        "`next_cursor`."),
              ) -> PageParams:
-    return PageParams(limit=limit, offset=offset)
+    return PageParams(limit=limit, offset=offset, cursor=cursor)
 
 
 Ctx = Annotated[Context, Depends(get_context)]

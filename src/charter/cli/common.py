@@ -62,16 +62,24 @@ def want_json(ctx: typer.Context, flag: bool) -> bool:
     return flag or state(ctx).json
 
 
-def parse_tags(values: list[str] | None) -> dict[str, str]:
-    """`["owner=team-a", "cost-center=cc-1"]` -> dict; a value without `=` is refused."""
-    tags: dict[str, str] = {}
-    for item in values or []:
+def parse_pairs(items: list[str] | None, *, what: str, form: str = "KEY=VALUE",
+                code: str) -> dict[str, str]:
+    """`["owner=team-a", "cost-center=cc-1"]` -> {"owner": "team-a", ...}, each side
+    stripped; Invalid `code`, naming `what` and its `form`, for an item without `=` or
+    with nothing on one side of it."""
+    pairs: dict[str, str] = {}
+    for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
-            raise Invalid(f"malformed tag {item!r}: write KEY=VALUE, e.g. owner=team-a",
-                          code="invalid_tag")
-        tags[key.strip()] = value.strip()
-    return tags
+            raise Invalid(f"write {what} as {form}, not {item!r}", code=code)
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def parse_tags(values: list[str] | None) -> dict[str, str]:
+    """An account's `--tag KEY=VALUE` options as a dict."""
+    return parse_pairs(values, what="--tag", form="KEY=VALUE (e.g. owner=team-a)",
+                       code="invalid_tag")
 
 
 def page_rows(data: dict[str, Any]) -> tuple[list[dict[str, Any]], int, int]:

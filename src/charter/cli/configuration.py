@@ -11,7 +11,13 @@ import typer
 from charter.cli.common import JsonOpt, state, want_json
 from charter.cli.config import config_path, load_profile
 from charter.cli.output import show, table
-from charter.settings import SECRET_MASK, SettingValue, describe_settings, load_settings
+from charter.settings import (
+    SECRET_MASK,
+    SettingValue,
+    describe_settings,
+    load_settings,
+    mask_url,
+)
 
 config_app = typer.Typer(help="The platform's configuration: settings and the CLI profile.",
                          no_args_is_help=True)
@@ -44,7 +50,7 @@ def _profile_rows(ctx: typer.Context, home: Any) -> list[SettingValue]:
     return [
         SettingValue("profile.name", "profile", name, name_source, ("CHARTER_PROFILE",),
                      "CLI profile in use (--profile or CHARTER_PROFILE)."),
-        SettingValue("profile.url", "profile", profile.url,
+        SettingValue("profile.url", "profile", mask_url(profile.url) if profile.url else None,
                      _profile_source("CHARTER_URL", profile.url, saved), ("CHARTER_URL",),
                      "Server the CLI talks to; unset: the API runs in-process on CHARTER_HOME."),
         SettingValue("profile.token", "profile", SECRET_MASK if profile.token else None,

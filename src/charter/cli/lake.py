@@ -20,7 +20,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from charter.cli.common import JsonOpt, state, want_json
+from charter.cli.common import JsonOpt, parse_pairs, state, want_json
 from charter.cli.output import console, err_console, show, table
 from charter.errors import CharterError, Invalid
 from charter.sdk import new_idempotency_key
@@ -247,11 +247,12 @@ def query(
 ) -> None:
     """Query the lake under your grants: only SELECT, only catalog tables."""
     pins = {}
-    for item in snapshot or []:
-        name, sep, value = item.partition("=")
-        if not sep or not value.strip().isdigit():
-            raise Invalid(f"--snapshot takes DB.TABLE=ID, not {item!r}", code="invalid_snapshot")
-        pins[name.strip()] = int(value)
+    for name, value in parse_pairs(snapshot, what="--snapshot", form="DB.TABLE=ID",
+                                   code="invalid_snapshot").items():
+        if not value.isdigit():
+            raise Invalid(f"--snapshot takes a snapshot id, not {value!r}",
+                          code="invalid_snapshot")
+        pins[name] = int(value)
     result = state(ctx).client().lake.query(account, sql, snapshots=pins)
     fmt = "json" if want_json(ctx, json_) else format
     _write_result(result, fmt, output)
@@ -299,12 +300,7 @@ GrantOptionOpt = Annotated[bool, typer.Option("--grant-option",
 
 def _policy_args(columns: str | None, exclude: str | None, row_filter: str | None,
                  mask: list[str] | None, grant_option: bool) -> dict[str, Any]:
-    masks = {}
-    for item in mask or []:
-        col, sep, kind = item.partition("=")
-        if not sep:
-            raise Invalid(f"--mask takes COL=KIND, not {item!r}", code="invalid_grant")
-        masks[col.strip()] = kind.strip()
+    masks = parse_pairs(mask, what="--mask", form="COL=KIND", code="invalid_grant")
     return {"columns": _names(columns), "exclude_columns": _names(exclude),
             "row_filter": row_filter, "masks": masks, "grant_option": grant_option}
 
@@ -405,10 +401,8 @@ def tags_assign(
     json_: JsonOpt = False,
 ) -> None:
     """Tag a database, table or column; columns inherit and may override."""
-    key, sep, value = tag.partition("=")
-    if not sep:
-        raise Invalid(f"write the tag as KEY=VALUE, not {tag!r}", code="invalid_tag")
-    data = state(ctx).client().lake.assign_tag(account, resource, key.strip(), value.strip())
+    [(key, value)] = parse_pairs([tag], what="the tag", code="invalid_tag").items()
+    data = state(ctx).client().lake.assign_tag(account, resource, key, value)
     show(data, want_json(ctx, json_), lambda d: console.print(
         f"{d['resource']}: {d['key']}={d['value']}"))
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from charter.access.authorizer import MANAGEMENT
+from charter.core.accounts import MANAGEMENT
 from charter.core.clock import now
 from charter.core.ids import crn
 from charter.errors import ControlViolation
@@ -104,15 +104,14 @@ def _token_rotation(session: Session, settings: Settings) -> list[Violation]:
     for token in identity.inventory_tokens(session):
         age = (now() - token.created_at).days
         if token.status == "active" and age >= limit:
-            out.append(Violation("management",
-                                 crn("management", "identity", "token", token.id),
+            out.append(Violation(MANAGEMENT, crn(MANAGEMENT, "identity", "token", token.id),
                                  f"token {token.id} of {token.user} is {age} days old "
                                  f"(rotate every {limit} days)"))
     return out
 
 
 def _user_in_group(session: Session, settings: Settings) -> list[Violation]:
-    return [Violation("management", u.crn, f"user {u.name} belongs to no group")
+    return [Violation(MANAGEMENT, u.crn, f"user {u.name} belongs to no group")
             for u in identity.inventory_users(session) if not u.groups]
 
 

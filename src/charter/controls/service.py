@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from charter.access.actions import declare
 from charter.access.authorizer import (
-    MANAGEMENT,
     Fragment,
     Target,
     account_target,
@@ -29,15 +28,16 @@ from charter.controls.schemas import (
     FindingRead,
 )
 from charter.core import events
+from charter.core.accounts import MANAGEMENT, SECURITY_TOOLING
 from charter.core.clock import now
 from charter.core.context import SYSTEM_PRINCIPAL, Context, Runtime
 from charter.core.db import lock
 from charter.core.ids import crn, new_id, new_request_id
-from charter.core.pagination import PageParams
+from charter.core.lookup import require
+from charter.core.pagination import PageParams, page_of
 from charter.errors import Conflict, ControlViolation, Invalid, NotFound
 from charter.org import service as org
 
-SECURITY_TOOLING = "security-tooling"
 # Decided per account to filter listings; not an operation of its own.
 declare("controls:ReadFindings", "read", "Read the findings about an account")
 DETECTIVE_EVENTS = {"AccountCreated", "AccountUpdated", "AccountClosed", "UserCreated",
@@ -46,23 +46,26 @@ DETECTIVE_EVENTS = {"AccountCreated", "AccountUpdated", "AccountClosed", "UserCr
 
 
 def _require_control(control_id: str) -> Control:
-    control = CONTROLS.get(control_id.upper())
-    if control is None:
-        raise NotFound(f"unknown control {control_id!r}; see `charter controls list`",
-                       code="control_not_found")
-    return control
+    return require(CONTROLS.get(control_id.upper()), f"control {control_id!r}",
+                   code="control_not_found", hint="see `charter controls list`")
 
 
-def _enabled_scopes(session: Session) -> dict[str, set[str]]:
+def _enabled_scopes(session: Session, scopes: list[str] | None = None) -> dict[str, set[str]]:
+    """Control id -> where it is enabled: everywhere, or among `scopes` only."""
     out: dict[str, set[str]] = {c: set() for c in CONTROLS}
-    for row in session.scalars(select(ControlEnablement)):
+    query = select(ControlEnablement)
+    if scopes is not None:
+        query = query.where(ControlEnablement.scope.in_(scopes))
+    for row in session.scalars(query):
         out.setdefault(row.control_id, set()).add(row.scope)
     return out
 
 
 def is_enabled(session: Session, control_id: str, scopes: list[str]) -> bool:
     """Whether the control applies to something whose scope chain is `scopes`."""
-    return bool(_enabled_scopes(session).get(control_id, set()) & set(scopes))
+    return session.scalar(select(ControlEnablement.scope).where(
+        ControlEnablement.control_id == control_id,
+        ControlEnablement.scope.in_(scopes)).limit(1)) is not None
 
 
 # -- preventive: Cedar forbids ---------------------------------------------------------
@@ -87,7 +90,7 @@ register_source("controls", _cedar)
 
 def _proactive(ctx: Context, action: str, target: Target, proposed: dict[str, Any]) -> None:
     scopes = [proposed["name"], *org.ou_ancestors(ctx.db, proposed["ou"])]
-    enabled = _enabled_scopes(ctx.db)
+    enabled = _enabled_scopes(ctx.db, scopes)
     for control in CONTROLS.values():
         if control.check is None or action not in control.actions:
             continue
@@ -140,7 +143,7 @@ def evaluate(session: Session, settings: Any) -> EvaluationReport:
             finding.status, finding.resolved_at = "resolved", t
             resolved += 1
     session.flush()
-    open_count = sum(1 for f in session.scalars(select(Finding).where(Finding.status == "open")))
+    open_count = session.scalar(select(func.count()).where(Finding.status == "open")) or 0
     return EvaluationReport(opened=opened, resolved=resolved, open=open_count)
 
 
@@ -154,7 +157,7 @@ def _finding_read(f: Finding) -> FindingRead:
 # -- operations ------------------------------------------------------------------------
 
 def _root(ctx: Context, *args: Any, **kwargs: Any) -> Target:
-    return ou_target("/", crn("management", "controls", "library", "all"))
+    return ou_target("/", crn(MANAGEMENT, "controls", "library", "all"))
 
 
 @operation("controls:ListControls", "read", target=_root)
@@ -170,7 +173,7 @@ def _scope_target(ctx: Context, control_id: str, body: EnablementCreate) -> Targ
     _require_control(control_id)
     if (body.ou is None) == (body.account is None):
         raise Invalid("give exactly one of ou or account", code="invalid_scope")
-    path = crn("management", "controls", "enablement", f"{control_id.upper()}")
+    path = crn(MANAGEMENT, "controls", "enablement", f"{control_id.upper()}")
     if body.account:
         return org.target_in_account(ctx.db, body.account, path)
     return ou_target(org.require_ou(ctx.db, body.ou or "/"), path)
@@ -214,7 +217,7 @@ def disable_control(ctx: Context, control_id: str, body: EnablementCreate) -> En
     read = EnablementRead.model_validate(row, from_attributes=True)
     ctx.db.execute(delete(ControlEnablement).where(ControlEnablement.control_id == control.id,
                                                    ControlEnablement.scope == scope))
-    emit(ctx, "ControlDisabled", "management", {"control": control.id, "scope": scope})
+    emit(ctx, "ControlDisabled", MANAGEMENT, {"control": control.id, "scope": scope})
     return read
 
 
@@ -268,8 +271,7 @@ def _findings_target(ctx: Context, *, account: str | None = None, **kw: Any) -> 
 def list_findings(ctx: Context, *, account: str | None = None, status: str | None = "open",
                   control_id: str | None = None, page: PageParams | None = None) -> FindingPage:
     """Findings of detective controls, only for accounts the caller may read findings of."""
-    page = page or PageParams()
-    query = select(Finding).order_by(Finding.first_seen, Finding.id)
+    query = select(Finding)
     if account:
         org.require_account(ctx.db, account)
         query = query.where(Finding.account == account)
@@ -277,15 +279,16 @@ def list_findings(ctx: Context, *, account: str | None = None, status: str | Non
         query = query.where(Finding.status == status)
     if control_id:
         query = query.where(Finding.control_id == _require_control(control_id).id)
-    rows = list(ctx.db.scalars(query))
-    accounts = sorted({f.account for f in rows})
+    # Decided per account the findings are about (as many as there are accounts at most),
+    # then filtered in SQL with the rest.
+    accounts = list(ctx.db.scalars(query.with_only_columns(Finding.account).distinct()))
     ok = allowed(ctx, "controls:ReadFindings",
                  [account_target(a, crn(SECURITY_TOOLING, "controls", "finding", a))
                   for a in accounts])
-    readable = {a for a, yes in zip(accounts, ok, strict=True) if yes}
-    rows = [f for f in rows if f.account in readable]
-    return FindingPage(items=[_finding_read(f) for f in rows[page.offset:][:page.limit]],
-                       total=len(rows), limit=page.limit, offset=page.offset)
+    query = query.where(Finding.account.in_([a for a, yes in zip(accounts, ok, strict=True)
+                                             if yes]))
+    return page_of(FindingPage, ctx.db, query, key=(Finding.first_seen, Finding.id),
+                   params=page, read=lambda rows: [_finding_read(f) for f in rows])
 
 
 @operation("controls:EvaluateControls", "write",

@@ -44,6 +44,15 @@ class Crn:
         return cls(*match.groups())
 
 
+def split_table_name(name: str, *, code: str = "invalid_table_name") -> tuple[str, str]:
+    """A lake table's `DB.TABLE` name -> (database, table), lower-cased; Invalid `code`
+    unless it is two names joined by one dot."""
+    database, sep, table = name.lower().partition(".")
+    if not sep or not database or not table or "." in table:
+        raise Invalid(f"name the table as DB.TABLE, not {name!r}", code=code)
+    return database, table
+
+
 def crn(account: str, module: str, type_: str, path: str) -> str:
     return str(Crn(account, module, type_, path))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from charter.errors import NotFound
+from charter.core.lookup import require
 
 # What every persona may read about the accounts it is assigned in.
 _READ_OWN = ["org:DescribeAccount", "controls:ListFindings", "controls:ReadFindings"]
@@ -70,10 +70,5 @@ PERMISSION_SETS: dict[str, PermissionSet] = {
 
 
 def get_permission_set(name: str) -> PermissionSet:
-    try:
-        return PERMISSION_SETS[name]
-    except KeyError:
-        raise NotFound(
-            f"unknown permission set {name!r}; see `charter permission-sets list`",
-            code="permission_set_not_found",
-        ) from None
+    return require(PERMISSION_SETS.get(name), f"permission set {name!r}",
+                   code="permission_set_not_found", hint="see `charter permission-sets list`")

@@ -5,15 +5,19 @@ from __future__ import annotations
 import hmac
 import re
 from hashlib import sha256
+from typing import TYPE_CHECKING
 
 from charter.access.authorizer import Target
 from charter.core.context import Context, Runtime
 from charter.core.ids import crn
-from charter.errors import Invalid, NotFound
-from charter.lake.orm import LakeDatabase
+from charter.core.lookup import require
+from charter.errors import Invalid
+from charter.lake.orm import LakeDatabase, LakeTable
 from charter.org import service as org
 
-DATA_GOVERNANCE = "data-governance"
+if TYPE_CHECKING:
+    from pyiceberg.table import Table
+
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 
@@ -30,25 +34,30 @@ def lake_target(ctx: Context, account: str, type_: str, path: str) -> Target:
 
 
 def require_database(ctx: Context, account: str, database: str) -> LakeDatabase:
+    """A database of `account` (which must exist too), or NotFound."""
     org.require_account(ctx.db, account)
-    found = ctx.db.get(LakeDatabase, (account, database))
-    if found is None:
-        raise NotFound(f"database {database!r} does not exist in {account}",
-                       code="database_not_found")
-    return found
+    return require(ctx.db.get(LakeDatabase, (account, database)),
+                   f"database {database!r} of {account}", code="database_not_found",
+                   hint=f"see `charter lake tables list {account}`")
+
+
+def require_table(ctx: Context, account: str, database: str, table: str) -> LakeTable:
+    """A table `account` owns (its database and the account must exist too), or NotFound."""
+    require_database(ctx, account, database)
+    return require(ctx.db.get(LakeTable, (account, database, table)),
+                   f"table {database}.{table} of {account}", code="table_not_found",
+                   hint=f"see `charter lake tables list {account}`")
+
+
+def column_names(table: Table) -> list[str]:
+    """An Iceberg table's column names, in its schema's order."""
+    return [f.name for f in table.schema().fields]
 
 
 def catalog_names_lock(account: str) -> str:
     """The lock (`core.db.lock`) a database created in `account` and a share to it take:
     either would shadow the other of the same name in the account's catalog."""
     return f"lake.catalog-names:{account}"
-
-
-def split_table(name: str) -> tuple[str, str]:
-    database, sep, table = name.lower().partition(".")
-    if not sep or not database or not table:
-        raise Invalid(f"name the table as DB.TABLE, not {name!r}", code="invalid_table_name")
-    return database, table
 
 
 def hash_mask_key(runtime: Runtime, owner: str) -> str:

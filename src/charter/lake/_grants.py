@@ -3,8 +3,6 @@ the effective policy of a caller on a table (used by queries and catalog listing
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 
 from charter.access.authorizer import Target
@@ -13,29 +11,33 @@ from charter.access.pipeline import allowed, emit, operation
 from charter.core.clock import now
 from charter.core.context import Context
 from charter.core.db import lock
-from charter.core.ids import crn, new_id
+from charter.core.ids import crn, new_id, split_table_name
+from charter.core.lookup import require
+from charter.core.pagination import PageParams, paginate
 from charter.errors import Conflict, Invalid, NotFound
 from charter.identity import service as identity
-from charter.lake import _iceberg, _policy, _tagging, _tags
+from charter.lake import _iceberg, _policy, _tag_expressions, _tag_operations
 from charter.lake._common import (
     catalog_names_lock,
     check_identifier,
+    column_names,
     lake_target,
     require_database,
-    split_table,
 )
+from charter.lake._policy import AccessPolicy
 from charter.lake.orm import LakeDatabase, LakeGrant, LakeTable
 from charter.lake.schemas import GrantCreate, GrantRead
 from charter.org import service as org
 
 
 def _grant_read(g: LakeGrant) -> GrantRead:
-    name = (f"tags: {g.policy['tags']}" if g.database == "*" else g.database
+    policy = AccessPolicy.from_json(g.policy)
+    name = (f"tags: {policy.tags}" if g.database == "*" else g.database
             if g.table == "*" else f"{g.database}.{g.table}")
     return GrantRead(id=g.id, crn=crn(g.account, "lake", "grant", g.id), account=g.account,
-                     owner=g.owner, table=name,
-                     grantee=f"{g.grantee_type}:{g.grantee}", columns=g.policy["columns"],
-                     row_filter=g.policy["row_filter"], masks=g.policy["masks"],
+                     owner=g.owner, table=name, grantee=f"{g.grantee_type}:{g.grantee}",
+                     columns=None if policy.columns is None else list(policy.columns),
+                     row_filter=policy.row_filter, masks=dict(policy.masks),
                      grant_option=g.grant_option, created_by=g.created_by,
                      created_at=g.created_at)
 
@@ -50,15 +52,16 @@ def _share_to(ctx: Context, account: str, database: str, table: str) -> LakeGran
 
 
 def _columns(ctx: Context, owner: str, database: str, table: str) -> list[str]:
-    return [f.name for f in _iceberg.load(ctx.runtime, owner, database, table).schema().fields]
+    return column_names(_iceberg.load(ctx.runtime, owner, database, table))
 
 
-def _policy_for(ctx: Context, grant: LakeGrant, table: str) -> dict[str, Any] | None:
+def _policy_for(ctx: Context, grant: LakeGrant, table: str) -> AccessPolicy | None:
     """A grant's policy on one table; a database grant fits itself to the table's columns
     (None: its row filter names a column the table lacks, so it does not cover it)."""
+    policy = AccessPolicy.from_json(grant.policy)
     if grant.table != "*":
-        return grant.policy
-    return _policy.fit(grant.policy, _columns(ctx, grant.owner, grant.database, table))
+        return policy
+    return _policy.fit(policy, _columns(ctx, grant.owner, grant.database, table))
 
 
 def _grant_target(ctx: Context, account: str, body: GrantCreate) -> Target:
@@ -82,15 +85,14 @@ def grant_table(ctx: Context, account: str, body: GrantCreate) -> GrantRead:
         return _grant_by_tags(ctx, account, body, grantee)
     if "." not in (body.table or ""):
         return _grant_database(ctx, account, body, kind, grantee)
-    database, table = split_table(body.table)
+    database, table = split_table_name(body.table)
     owned = ctx.db.get(LakeTable, (account, database, table))
     share = None if owned else _share_to(ctx, account, database, table)
     if owned is None and share is None:
         raise NotFound(f"{account} has no table {database}.{table} of its own or shared with "
                        "it", code="table_not_found")
     owner = account if owned else share.owner
-    iceberg = _iceberg.load(ctx.runtime, owner, database, table)
-    policy = _policy.make_policy([f.name for f in iceberg.schema().fields],
+    policy = _policy.make_policy(_columns(ctx, owner, database, table),
                                  include=body.columns, exclude=body.exclude_columns,
                                  row_filter=body.row_filter, masks=body.masks)
     if kind == "account":
@@ -111,9 +113,7 @@ def _grant_database(ctx: Context, account: str, body: GrantCreate, kind: str,
                       "table name", code="invalid_grant")
     if kind == "account":
         _check_share_target(ctx, account, grantee, database)
-    policy = {"columns": None, "masks": _policy.check_masks(body.masks),
-              "row_filter": _policy.parse_filter(body.row_filter, None)
-              if body.row_filter else None}
+    policy = _policy.whole_tables(body.masks, body.row_filter)
     return _add_grant(ctx, account, account, database, "*", kind, grantee, policy, body)
 
 
@@ -129,8 +129,8 @@ def _check_share_target(ctx: Context, account: str, grantee: str, database: str)
                        code="database_name_taken")
 
 
-def _check_onward(share: LakeGrant, kind: str, policy: dict[str, Any], name: str,
-                  account: str, shared: dict[str, Any] | None) -> None:
+def _check_onward(share: LakeGrant, kind: str, policy: AccessPolicy, name: str,
+                  account: str, shared: AccessPolicy | None) -> None:
     if not share.grant_option:
         raise Invalid(f"{account} received {name} without the right to grant it onward",
                       code="exceeds_share")
@@ -149,17 +149,13 @@ def _grant_by_tags(ctx: Context, account: str, body: GrantCreate, group: str) ->
         raise Invalid("a tag grant chooses columns by their tags; column lists go on grants "
                       "by table name", code="invalid_grant")
     org.require_account(ctx.db, account)
-    expression = _tags.parse_expression(body.tags or "", _tagging.tag_keys(ctx))
-    # Masks and a row filter apply to each matching table that has the columns they name;
-    # a table without a filter's columns is not covered (never shown unfiltered).
-    policy = {"columns": None, "masks": _policy.check_masks(body.masks), "tags": expression,
-              "row_filter": _policy.parse_filter(body.row_filter, None)
-              if body.row_filter else None}
+    expression = _tag_expressions.parse_expression(body.tags or "", _tag_operations.tag_keys(ctx))
+    policy = _policy.whole_tables(body.masks, body.row_filter, tags=expression)
     return _add_grant(ctx, account, account, "*", "*", "group", group, policy, body)
 
 
 def _add_grant(ctx: Context, account: str, owner: str, database: str, table: str, kind: str,
-               grantee: str, policy: dict[str, Any], body: GrantCreate) -> GrantRead:
+               grantee: str, policy: AccessPolicy, body: GrantCreate) -> GrantRead:
     if ctx.db.scalar(select(LakeGrant.id).where(
             LakeGrant.account == account, LakeGrant.database == database,
             LakeGrant.table == table, LakeGrant.grantee_type == kind,
@@ -167,7 +163,7 @@ def _add_grant(ctx: Context, account: str, owner: str, database: str, table: str
         raise Conflict(f"{body.to} already holds this grant; revoke it first",
                        code="grant_exists")
     row = LakeGrant(id=new_id("grt-"), account=account, owner=owner, database=database,
-                    table=table, grantee_type=kind, grantee=grantee, policy=policy,
+                    table=table, grantee_type=kind, grantee=grantee, policy=policy.to_json(),
                     grant_option=body.grant_option, created_by=ctx.principal.name,
                     created_at=now())
     ctx.db.add(row)
@@ -182,8 +178,9 @@ def _add_grant(ctx: Context, account: str, owner: str, database: str, table: str
 def revoke_grant(ctx: Context, account: str, grant_id: str) -> GrantRead:
     """Revoke a grant or share made by this account (onward grants of a share go with it)."""
     row = ctx.db.get(LakeGrant, grant_id)
-    if row is None or row.account != account:
-        raise NotFound(f"{account} made no grant {grant_id!r}", code="grant_not_found")
+    row = require(row if row is not None and row.account == account else None,
+                  f"grant {grant_id!r} made by {account}", code="grant_not_found",
+                  hint=f"see `charter lake grants {account}`")
     read = _grant_read(row)
     if row.grantee_type == "account":
         onward = select(LakeGrant).where(
@@ -199,42 +196,45 @@ def revoke_grant(ctx: Context, account: str, grant_id: str) -> GrantRead:
 
 @operation("lake:ListGrants", "read",
            target=lambda ctx, account, **k: lake_target(ctx, account, "grant", "*"))
-def list_grants(ctx: Context, account: str, *, table: str | None = None) -> list[GrantRead]:
-    """Grants this account made and shares it received."""
+def list_grants(ctx: Context, account: str, *, table: str | None = None,
+                page: PageParams | None = None) -> list[GrantRead]:
+    """Grants this account made and shares it received, oldest first (one page)."""
     org.require_account(ctx.db, account)
     query = select(LakeGrant).where((LakeGrant.account == account)
                                     | ((LakeGrant.grantee_type == "account")
                                        & (LakeGrant.grantee == account)))
     if table:
-        database, name = split_table(table)
+        database, name = split_table_name(table)
         query = query.where(LakeGrant.database == database, LakeGrant.table == name)
-    return [_grant_read(g) for g in ctx.db.scalars(query.order_by(LakeGrant.created_at))]
+    found = paginate(ctx.db, query, key=(LakeGrant.created_at, LakeGrant.id), params=page,
+                     count=False)
+    return [_grant_read(g) for g in found.rows]
 
 
 def _tag_policies(ctx: Context, account: str, database: str, table: str,
-                  groups: list[str]) -> list[dict[str, Any]]:
+                  groups: list[str]) -> list[AccessPolicy]:
     """One policy per tag grant of the caller's groups that matches some column."""
     grants = list(ctx.db.scalars(select(LakeGrant).where(
         LakeGrant.account == account, LakeGrant.database == "*",
         LakeGrant.grantee_type == "group", LakeGrant.grantee.in_(groups or [""]))))
     if not grants:
         return []
-    columns = [f.name for f in _iceberg.load(ctx.runtime, account, database, table)
-               .schema().fields]
-    tags = _tags.effective(_tagging.assignments_of(ctx, account, database, table), columns)
+    columns = _columns(ctx, account, database, table)
+    assigned = _tag_operations.assignments_of(ctx, account, database, table)
+    tags = _tag_expressions.effective(assigned, columns)
     out = []
     for grant in grants:
-        visible = [c for c in columns if _tags.matches(grant.policy["tags"], tags[c])]
-        row_filter = grant.policy["row_filter"]
-        if not visible or (row_filter and not _policy.filter_columns(row_filter) <= set(columns)):
-            continue
-        masks = {c: k for c, k in grant.policy["masks"].items() if c in visible}
-        out.append({"columns": visible, "row_filter": row_filter, "masks": masks})
+        policy = AccessPolicy.from_json(grant.policy)
+        visible = [c for c in columns
+                   if policy.tags and _tag_expressions.matches(policy.tags, tags[c])]
+        fitted = _policy.fit(policy, columns, visible) if visible else None
+        if fitted is not None:
+            out.append(fitted)
     return out
 
 
 def effective(ctx: Context, account: str, database: str,
-               table: str) -> tuple[str, dict[str, Any] | None] | None:
+               table: str) -> tuple[str, AccessPolicy | None] | None:
     """(owner account, policy) of a table in `account`'s catalog view for the caller:
     policy None means every column and row; None overall means not visible."""
     target = lake_target(ctx, account, "table", f"{database}/{table}")

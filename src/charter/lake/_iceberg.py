@@ -2,7 +2,9 @@
 
 Key contracts:
 - Each write (create, append, overwrite) commits one Iceberg snapshot, or nothing.
-- Table data lives under `<storage>/accounts/<account>/lake/<database>/<table>`.
+- Table data lives under `<storage>/accounts/<account>/lake/<database>/<table>` in the
+  platform's object store (a local directory or S3), read and written by pyiceberg with
+  the store's FileIO properties; an OSError of the store is `storage_unavailable`.
 - The Iceberg catalog's tables live in the metadata database (SQLite or PostgreSQL).
   Writes go through `joined(runtime, session)`: the catalog row changes in the
   operation's own transaction, so a snapshot commits with the operation's rows and audit
@@ -35,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from charter.core import faults
 from charter.core.context import Runtime
+from charter.core.storage import account_prefix, storage_errors
 from charter.errors import Invalid, NotFound
 
 _lock = threading.Lock()
@@ -59,8 +62,9 @@ class _Catalog(SqlCatalog):
     operation's connection, where pyiceberg's sessions join that transaction (their
     commits do not end it), and only such a copy writes."""
 
-    def __init__(self, engine: Engine, *, warehouse: str, fault_point: str | None) -> None:
-        MetastoreCatalog.__init__(self, "charter", warehouse=warehouse)
+    def __init__(self, engine: Engine, *, warehouse: str, fault_point: str | None,
+                 properties: dict[str, str]) -> None:
+        MetastoreCatalog.__init__(self, "charter", warehouse=warehouse, **properties)
         self.engine = engine  # type: ignore[assignment]
         self._init_catalog()
         self._metadata: OrderedDict[str, TableMetadata] = OrderedDict()
@@ -129,12 +133,11 @@ def catalog(runtime: Runtime) -> _Catalog:
     with _lock:
         found = runtime.cache.get("lake.catalog")
         if found is None:
-            root = runtime.settings.resolved_storage_root
-            root.mkdir(parents=True, exist_ok=True)
             # Reads only: on SQLite they need no write lock (see core.db).
             engine = runtime.db.engine.execution_options(charter_read=True)
-            found = _Catalog(engine, warehouse=root.as_uri(),
-                             fault_point=runtime.settings.fault_point)
+            found = _Catalog(engine, warehouse=runtime.storage.root_uri,
+                             fault_point=runtime.settings.fault_point,
+                             properties=runtime.storage.iceberg_properties())
             runtime.cache["lake.catalog"] = found
         return found
 
@@ -149,8 +152,7 @@ def joined(runtime: Runtime, session: Session) -> _Catalog:
 
 
 def location(runtime: Runtime, account: str, database: str, table: str) -> str:
-    root = runtime.settings.resolved_storage_root
-    return (root / "accounts" / account / "lake" / database / table).as_uri()
+    return runtime.storage.uri(f"{account_prefix(account)}/lake/{database}/{table}")
 
 
 def load(runtime: Runtime, account: str, database: str, table: str, *,
@@ -159,7 +161,8 @@ def load(runtime: Runtime, account: str, database: str, table: str, *,
     writable in it)."""
     found = joined(runtime, session) if session is not None else catalog(runtime)
     try:
-        return found.load_table((account, database, table))
+        with storage_errors(runtime.storage):  # a table not yet seen reads its metadata
+            return found.load_table((account, database, table))
     except NoSuchTableError:
         raise NotFound(f"table {database}.{table} has no data yet in {account}",
                        code="table_not_found") from None

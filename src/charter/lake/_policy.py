@@ -1,11 +1,10 @@
-"""Grant policies: which columns, rows and cells of a table a grant exposes, checked on
-creation and turned into a governed view. Row filters are parsed and re-rendered with
+"""Lake access policies: which columns, rows and cells of a table a grant exposes, checked
+on creation and turned into a governed view. Row filters are parsed and re-rendered with
 sqlglot, never pasted as text.
 
-A policy is `{"columns": [...] | None (all), "row_filter": str | None (all rows),
-"masks": {column: kind}}`. Several grants of one principal combine as a union of cells:
-a cell shows when some grant covers both its column and its row, as that grant masks it
-(the least masking one wins). The union keeps each grant under `any_of`, beside the
+A grant's policy is an `AccessPolicy`. Several grants of one principal combine as a union
+of cells: a cell shows when some grant covers both its column and its row, as that grant
+masks it (the least masking one wins). The union keeps each grant in `any_of`, beside the
 columns and rows any of them covers; pairing one grant's columns with another's rows
 would show cells neither grants. A share and the consumer's onward grants combine as an
 intersection, grant by grant.
@@ -15,6 +14,9 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import sqlglot
@@ -29,12 +31,64 @@ _FILTER_FUNCS = {"lower", "upper", "abs", "coalesce", "length", "trim", "year", 
                  "day", "date_trunc"}
 
 
+@dataclass(frozen=True)
+class AccessPolicy:
+    """What a grant, or several grants together, expose of a table.
+
+    `columns`: the columns shown (None: all); `row_filter`: canonical DuckDB SQL of the
+    rows shown (None: all); `masks`: column -> mask kind; `tags`: a tag grant's
+    expression, which chooses its columns table by table; `any_of`: the grants a union
+    was made of, each applied as itself (the fields above then outline them all).
+    """
+
+    columns: tuple[str, ...] | None = None
+    row_filter: str | None = None
+    masks: Mapping[str, str] = field(default_factory=dict)
+    tags: str | None = None
+    any_of: tuple[AccessPolicy, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.columns is not None:
+            object.__setattr__(self, "columns", tuple(self.columns))
+        object.__setattr__(self, "masks", MappingProxyType(dict(self.masks)))
+        object.__setattr__(self, "any_of", tuple(self.any_of))
+
+    def __hash__(self) -> int:
+        return hash((self.columns, self.row_filter, tuple(sorted(self.masks.items())),
+                     self.tags, self.any_of))
+
+    @property
+    def parts(self) -> tuple[AccessPolicy, ...]:
+        """The grants this policy applies one by one: itself, or those of a union."""
+        return self.any_of or (self,)
+
+    def shows(self, column: str) -> bool:
+        return self.columns is None or column in self.columns
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AccessPolicy:
+        """A grant's policy as the catalog stores it."""
+        return cls(columns=data["columns"], row_filter=data["row_filter"],
+                   masks=data["masks"], tags=data.get("tags"))
+
+    def to_json(self) -> dict[str, Any]:
+        """As the catalog stores a grant's policy (a single grant's, never a union)."""
+        if self.any_of:
+            raise ValueError("a union of grants is not stored")
+        data: dict[str, Any] = {"columns": None if self.columns is None else
+                                list(self.columns),
+                                "row_filter": self.row_filter, "masks": dict(self.masks)}
+        if self.tags is not None:
+            data["tags"] = self.tags
+        return data
+
+
 def _invalid(message: str, code: str = "invalid_grant") -> Invalid:
     return Invalid(message, code=code)
 
 
 def make_policy(columns: list[str], *, include: list[str] | None, exclude: list[str] | None,
-                row_filter: str | None, masks: dict[str, str]) -> dict[str, Any]:
+                row_filter: str | None, masks: dict[str, str]) -> AccessPolicy:
     """Check a grant's column list, row filter and masks against the table's columns."""
     known = set(columns)
     if include and exclude:
@@ -45,14 +99,22 @@ def make_policy(columns: list[str], *, include: list[str] | None, exclude: list[
     visible = include or ([c for c in columns if c not in set(exclude)] if exclude else None)
     if visible is not None and not visible:
         raise _invalid("the grant would expose no column")
-    for name, kind in masks.items():
-        if not _MASK.fullmatch(kind):
-            raise _invalid(f"unknown mask {kind!r} for {name}: use {MASK_KINDS}")
+    check_masks(masks)
+    for name in masks:
         if visible is not None and name not in visible:
             raise _invalid(f"column {name} is masked but not granted")
-    return {"columns": [c for c in columns if c in visible] if visible else None,
-            "row_filter": parse_filter(row_filter, known) if row_filter else None,
-            "masks": dict(masks)}
+    return AccessPolicy(columns=tuple(c for c in columns if c in visible) if visible else None,
+                        row_filter=parse_filter(row_filter, known) if row_filter else None,
+                        masks=masks)
+
+
+def whole_tables(masks: dict[str, str], row_filter: str | None, *,
+                 tags: str | None = None) -> AccessPolicy:
+    """The policy of a grant on whole tables (every table of a database, or every table
+    with columns whose tags match `tags`): masks and a row filter, checked against no
+    table yet, apply to each table that has the columns they name (see `fit`)."""
+    return AccessPolicy(masks=check_masks(masks), tags=tags,
+                        row_filter=parse_filter(row_filter, None) if row_filter else None)
 
 
 def parse_filter(text: str, columns: set[str] | None) -> str:
@@ -82,60 +144,58 @@ def parse_filter(text: str, columns: set[str] | None) -> str:
     return tree.sql(dialect="duckdb", identify=True)
 
 
-def union(policies: list[dict[str, Any]]) -> dict[str, Any]:
+def union(policies: list[AccessPolicy]) -> AccessPolicy:
     """What several grants to one principal expose together."""
-    parts = [q for p in policies for q in p.get("any_of", [p])]
+    parts = [q for p in policies for q in p.parts]
     if len(parts) == 1:
         return parts[0]
-    merged = _outline(parts)
-    merged["any_of"] = parts
-    return merged
+    return _outline(parts)
 
 
-def _outline(policies: list[dict[str, Any]]) -> dict[str, Any]:
-    """The columns and rows some of `policies` cover, and the masks all covering ones
-    share (what listings and the audit trail show)."""
-    if any(p["columns"] is None for p in policies):
+def _outline(parts: list[AccessPolicy]) -> AccessPolicy:
+    """The columns and rows some of `parts` cover, and the masks all covering ones share
+    (what listings and the audit trail show), keeping `parts` to apply one by one."""
+    if any(p.columns is None for p in parts):
         columns = None
     else:
-        columns = sorted({c for p in policies for c in p["columns"]})
-    filters = [p["row_filter"] for p in policies]
+        columns = tuple(sorted({c for p in parts for c in p.columns or ()}))
+    filters = [p.row_filter for p in parts]
     row_filter = None if None in filters else " OR ".join(f"({f})" for f in filters)
     masks: dict[str, str] = {}
-    for policy in policies:
-        for column, kind in policy["masks"].items():
-            exposing = [p for p in policies if p["columns"] is None or column in p["columns"]]
-            if all(column in p["masks"] for p in exposing):
+    for part in parts:
+        for column, kind in part.masks.items():
+            exposing = [p for p in parts if p.shows(column)]
+            if all(column in p.masks for p in exposing):
                 masks.setdefault(column, kind)
-    return {"columns": columns, "row_filter": row_filter, "masks": masks}
+    return AccessPolicy(columns=columns, row_filter=row_filter, masks=masks, any_of=tuple(parts))
 
 
-def intersect(share: dict[str, Any], onward: dict[str, Any]) -> dict[str, Any]:
+def intersect(share: AccessPolicy, onward: AccessPolicy) -> AccessPolicy:
     """An onward grant never exposes more than the share it came from."""
-    if "any_of" in onward:
-        return union([intersect(share, p) for p in onward["any_of"]])
-    if share["columns"] is None:
-        columns = onward["columns"]
-    elif onward["columns"] is None:
-        columns = share["columns"]
+    if onward.any_of:
+        return union([intersect(share, p) for p in onward.any_of])
+    if share.columns is None:
+        columns = onward.columns
+    elif onward.columns is None:
+        columns = share.columns
     else:
-        columns = [c for c in share["columns"] if c in onward["columns"]]
-    filters = [f for f in (share["row_filter"], onward["row_filter"]) if f]
-    return {"columns": columns,
-            "row_filter": " AND ".join(f"({f})" for f in filters) or None,
-            "masks": {**onward["masks"], **share["masks"]}}
+        columns = tuple(c for c in share.columns if c in onward.columns)
+    filters = [f for f in (share.row_filter, onward.row_filter) if f]
+    return AccessPolicy(columns=columns,
+                        row_filter=" AND ".join(f"({f})" for f in filters) or None,
+                        masks={**onward.masks, **share.masks})
 
 
-def within(share: dict[str, Any], onward: dict[str, Any]) -> bool:
+def within(share: AccessPolicy, onward: AccessPolicy) -> bool:
     """Whether an onward grant asks for no more columns and no fewer masks than the share."""
-    if share["columns"] is not None and (
-            onward["columns"] is None or not set(onward["columns"]) <= set(share["columns"])):
+    if share.columns is not None and (
+            onward.columns is None or not set(onward.columns) <= set(share.columns)):
         return False
-    return all(onward["masks"].get(c) == kind for c, kind in share["masks"].items()
-               if onward["columns"] is None or c in onward["columns"])
+    return all(onward.masks.get(c) == kind for c, kind in share.masks.items()
+               if onward.shows(c))
 
 
-def view_sql(policy: dict[str, Any] | None, columns: list[str], source: str,
+def view_sql(policy: AccessPolicy | None, columns: list[str], source: str,
              pushed: list[str] | None = None, *, guard: bool = True,
              hash_key: str = "") -> str:
     """DuckDB SQL of the governed view of `source` (the table's data) under `policy`.
@@ -146,49 +206,49 @@ def view_sql(policy: dict[str, Any] | None, columns: list[str], source: str,
     platform's secret that hash masks mix in (hex; see `_common.hash_mask_key`)."""
     if policy is None:
         return f"SELECT * FROM {source}"
-    parts = policy.get("any_of", [policy])
+    parts = policy.parts
     exprs = [f"{_cell(c, parts, guard, hash_key)} AS {_quoted(c)}" for c in columns
-             if any(p["columns"] is None or c in p["columns"] for p in parts)]
+             if any(p.shows(c) for p in parts)]
     sql = f"SELECT {', '.join(exprs)} FROM {source}"
-    conditions = [policy["row_filter"]] if policy["row_filter"] else []
+    conditions = [policy.row_filter] if policy.row_filter else []
     conditions += [f"({p})" for p in pushed or []]
     if conditions:
         sql += f" WHERE {' AND '.join(conditions)}"
     return sql
 
 
-def unmasked(policy: dict[str, Any] | None, columns: list[str]) -> set[str]:
+def unmasked(policy: AccessPolicy | None, columns: list[str]) -> set[str]:
     """Columns a single-grant policy shows as they are (none for a union of grants,
     whose cells differ grant by grant)."""
     if policy is None:
         return set(columns)
-    if "any_of" in policy:
+    if policy.any_of:
         return set()
-    visible = policy["columns"] or columns
-    return {c for c in visible if c not in policy["masks"]}
+    visible = policy.columns or columns
+    return {c for c in visible if c not in policy.masks}
 
 
-def _cell(column: str, parts: list[dict[str, Any]], guard: bool, hash_key: str) -> str:
+def _cell(column: str, parts: tuple[AccessPolicy, ...], guard: bool, hash_key: str) -> str:
     """A column's value on a row: as the least masking grant covering the column and the
     row shows it; NULL where no grant covering the column covers the row."""
-    covering = sorted((p for p in parts if p["columns"] is None or column in p["columns"]),
-                      key=lambda p: _masking(p["masks"].get(column)))
+    covering = sorted((p for p in parts if p.shows(column)),
+                      key=lambda p: _masking(p.masks.get(column)))
     if not guard and len(parts) == 1:  # the view's WHERE is this grant's row filter
-        return _mask(column, parts[0]["masks"].get(column), hash_key)
+        return _mask(column, parts[0].masks.get(column), hash_key)
     # Masks turn values into text: where some grant masks the column, unmasked values
     # read as text too, so one column has one type.
-    as_text = any(p["masks"].get(column) not in (None, "null") for p in covering)
+    as_text = any(p.masks.get(column) not in (None, "null") for p in covering)
     branches: list[tuple[str, str]] = []
     for part in covering:
-        value = _mask(column, part["masks"].get(column), hash_key)
-        if as_text and part["masks"].get(column) is None:
+        value = _mask(column, part.masks.get(column), hash_key)
+        if as_text and part.masks.get(column) is None:
             value = f"CAST({value} AS VARCHAR)"
-        if not part["row_filter"]:  # every row: earlier branches matter if they differ
+        if not part.row_filter:  # every row: earlier branches matter if they differ
             branches = [(f, v) for f, v in branches if v != value]
             if not branches:
                 return value
             return f"CASE {_when(branches)} ELSE {value} END"
-        branches.append((part["row_filter"], value))
+        branches.append((part.row_filter, value))
     # Rows outside every covering grant read NULL: a predicate DuckDB evaluates inside
     # the scan, before the view's WHERE, never sees a hidden row's value.
     return f"CASE {_when(branches)} ELSE NULL END"
@@ -235,18 +295,27 @@ def filter_columns(row_filter: str) -> set[str]:
     return {c.name for c in sqlglot.parse_one(row_filter, read="duckdb").find_all(exp.Column)}
 
 
-def check_masks(masks: dict[str, str]) -> dict[str, str]:
+def check_masks(masks: Mapping[str, str]) -> dict[str, str]:
     for name, kind in masks.items():
         if not _MASK.fullmatch(kind):
             raise _invalid(f"unknown mask {kind!r} for {name}: use {MASK_KINDS}")
     return dict(masks)
 
 
-def fit(policy: dict[str, Any], columns: list[str]) -> dict[str, Any] | None:
-    """A database-wide policy on one table: masks of the columns it has; None if its row
-    filter names a column the table lacks (the grant then does not cover the table)."""
-    row_filter = policy["row_filter"]
-    if row_filter and not filter_columns(row_filter) <= set(columns):
+def covers(row_filter: str | None, columns: list[str]) -> bool:
+    """Whether a whole-table grant's row filter can apply to a table with `columns`: a
+    table without the columns it names is not covered (never shown unfiltered)."""
+    return not row_filter or filter_columns(row_filter) <= set(columns)
+
+
+def fit(policy: AccessPolicy, columns: list[str],
+        visible: list[str] | None = None) -> AccessPolicy | None:
+    """A whole-table grant's policy on one table with `columns`: only the `visible`
+    columns (all: None) and masks of the columns it shows; None if its row filter names a
+    column the table lacks (the grant then does not cover the table)."""
+    if not covers(policy.row_filter, columns):
         return None
-    return {"columns": None, "row_filter": row_filter,
-            "masks": {c: k for c, k in policy["masks"].items() if c in columns}}
+    shown = set(columns if visible is None else visible)
+    return AccessPolicy(columns=None if visible is None else tuple(visible),
+                        row_filter=policy.row_filter,
+                        masks={c: k for c, k in policy.masks.items() if c in shown})

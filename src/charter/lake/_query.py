@@ -15,11 +15,12 @@ Key contracts:
   has its own connection; the governed views are CTEs of its SQL, and Arrow data is
   registered on that connection only; nothing can be created in the database, since
   only one SELECT runs.
-- A snapshot's data files are read by DuckDB's own Parquet reader. A file written with
-  another schema than the snapshot's (before a schema change) is read by Iceberg field
-  id, so added columns read as NULL. A snapshot DuckDB cannot read from files alone
-  (delete files, nested types, files off the local disk) is read through pyiceberg into
-  Arrow instead.
+- A snapshot's data files are read by DuckDB's own Parquet reader: local files as they
+  are, objects on S3 from checked local copies under CHARTER_HOME/lake-cache
+  (`core.storage.LocalCopies`). A file written with another schema than the snapshot's
+  (before a schema change) is read by Iceberg field id, so added columns read as NULL. A
+  snapshot DuckDB cannot read from files alone (delete files, nested types, an object
+  with no checked copy) is read through pyiceberg into Arrow instead.
 - A view under a row filter reads its files with their column statistics withheld
   (`Source.relation(statistics=False)`), so DuckDB plans with no min or max of rows the
   filter hides; other views keep them, which DuckDB's joins need to run at full speed.
@@ -53,6 +54,7 @@ from pyiceberg.table import Table
 from sqlglot import exp
 
 from charter.core.context import Runtime
+from charter.core.storage import LocalCopies, storage_errors
 from charter.errors import Invalid
 from charter.lake._sql import DENIED_FUNCTIONS, DENIED_PREFIXES
 
@@ -146,14 +148,15 @@ def source(runtime: Runtime, table: Table, snapshot_id: int | None) -> tuple[Sou
     if snapshot is None:
         return Source(columns, arrow=schema.as_arrow().empty_table()), None
     fields = tuple((f.field_id, f.name, _duckdb_type(f.field_type)) for f in schema.fields)
-    plan = _plan(runtime, table, snapshot.snapshot_id, schema.as_arrow())
-    if plan is not None and all(kind for _, _, kind in fields):
-        files, mapped = plan
-        if files or mapped:
-            return (Source(columns, files=files, mapped=mapped, fields=fields),
-                    snapshot.snapshot_id)
-    arrow = (table.scan(snapshot_id=snapshot.snapshot_id).to_arrow() if plan != ((), ())
-             else schema.as_arrow().empty_table())
+    with storage_errors(runtime.storage):  # manifests and data files are in the store
+        plan = _plan(runtime, table, snapshot.snapshot_id, schema.as_arrow())
+        if plan is not None and all(kind for _, _, kind in fields):
+            files, mapped = plan
+            if files or mapped:
+                return (Source(columns, files=files, mapped=mapped, fields=fields),
+                        snapshot.snapshot_id)
+        arrow = (table.scan(snapshot_id=snapshot.snapshot_id).to_arrow() if plan != ((), ())
+                 else schema.as_arrow().empty_table())
     return Source(columns, arrow=arrow), snapshot.snapshot_id
 
 
@@ -169,16 +172,24 @@ def _duckdb_type(kind: it.IcebergType) -> str | None:
 def _plan(runtime: Runtime, table: Table, snapshot_id: int, schema: pa.Schema
           ) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
     """(files in the snapshot's schema, files in another) of a snapshot, or None if DuckDB
-    cannot read it from its files alone (delete files, or files not on the local disk)."""
+    cannot read it from local files alone (delete files, or remote files without a
+    checked local copy: see `core.storage.LocalCopies`)."""
     plans: LRUCache[Any, Any] = runtime.cache.setdefault("lake.plans", LRUCache(_PLANS))
     key = (str(table.metadata.table_uuid), snapshot_id)
     with _plans_lock:
         if key in plans:
             return plans[key]
     tasks = list(table.scan(snapshot_id=snapshot_id).plan_files())
-    found = None
-    if all(t.file.file_path.startswith("file://") and not t.delete_files for t in tasks):
+    paths: list[str] | None = None
+    if any(t.delete_files for t in tasks):
+        pass
+    elif all(t.file.file_path.startswith("file://") for t in tasks):
         paths = [t.file.file_path.removeprefix("file://") for t in tasks]
+    else:  # objects on S3: read from checked local copies
+        paths = _copies(runtime).fetch([(t.file.file_path, t.file.file_size_in_bytes)
+                                        for t in tasks])
+    found = None
+    if paths is not None:
         wanted = _layout(schema)
         same = [_layout(pq.read_schema(p)) == wanted for p in paths]
         found = (tuple(p for p, s in zip(paths, same, strict=True) if s),
@@ -186,6 +197,15 @@ def _plan(runtime: Runtime, table: Table, snapshot_id: int, schema: pa.Schema
     with _plans_lock:
         plans[key] = found
     return found
+
+
+def _copies(runtime: Runtime) -> LocalCopies:
+    with _plans_lock:
+        found = runtime.cache.get("lake.copies")
+        if found is None:
+            found = runtime.cache["lake.copies"] = LocalCopies(
+                runtime.storage, runtime.settings.home / "lake-cache")
+        return found
 
 
 def _layout(schema: pa.Schema) -> list[tuple[bytes | None, str, str]]:

@@ -23,10 +23,13 @@ from charter.access.authorizer import Target, account_target, current_version, d
 from charter.access.idempotency import idempotent
 from charter.access.pipeline import allowed, emit, operation
 from charter.core import faults
+from charter.core.accounts import DATA_GOVERNANCE
 from charter.core.clock import now
 from charter.core.context import Context, Runtime
 from charter.core.db import lock
-from charter.core.ids import check_name, crn
+from charter.core.ids import check_name, crn, split_table_name
+from charter.core.pagination import PageParams, paginate
+from charter.core.storage import storage_errors
 from charter.errors import Conflict, Invalid, NotFound
 from charter.lake import (
     _admission,
@@ -37,17 +40,19 @@ from charter.lake import (
     _query,
     _recovery,
     _sql,
-    _tagging,
+    _tag_operations,
 )
 from charter.lake._common import (
-    DATA_GOVERNANCE,
     catalog_names_lock,
     check_identifier,
+    column_names,
     hash_mask_key,
     lake_target,
     require_database,
+    require_table,
 )
 from charter.lake._grants import effective as _effective
+from charter.lake._policy import AccessPolicy
 from charter.lake.orm import LakeDatabase, LakeDomain, LakeGrant, LakeTable
 from charter.lake.schemas import (
     ColumnRead,
@@ -63,13 +68,13 @@ from charter.lake.schemas import (
 )
 from charter.org import service as org
 
-# Grant and tag operations live in _grants and _tagging; they are part of this API.
+# Grant and tag operations live in _grants and _tag_operations; they are part of this API.
 grant_table = _grants.grant_table
 revoke_grant = _grants.revoke_grant
 list_grants = _grants.list_grants
-create_tag_key = _tagging.create_tag_key
-list_tag_keys = _tagging.list_tag_keys
-assign_tag = _tagging.assign_tag
+create_tag_key = _tag_operations.create_tag_key
+list_tag_keys = _tag_operations.list_tag_keys
+assign_tag = _tag_operations.assign_tag
 recover = _recovery.recover
 
 
@@ -81,15 +86,6 @@ FORMATS = ("csv", "parquet")
 def _table_target(ctx: Context, account: str, database: str, table: str, *a: Any,
                   **k: Any) -> Target:
     return lake_target(ctx, account, "table", f"{database}/{table}")
-
-
-def _require_table(ctx: Context, account: str, database: str, table: str) -> LakeTable:
-    require_database(ctx, account, database)
-    found = ctx.db.get(LakeTable, (account, database, table))
-    if found is None:
-        raise NotFound(f"table {database}.{table} does not exist in {account}",
-                       code="table_not_found")
-    return found
 
 
 # -- domains and databases -------------------------------------------------------------
@@ -122,11 +118,13 @@ def _domain_read(d: LakeDomain) -> DomainRead:
 
 
 @operation("lake:ListDomains", "read",
-           target=lambda ctx: account_target(DATA_GOVERNANCE,
-                                             crn(DATA_GOVERNANCE, "lake", "domain", "*")))
-def list_domains(ctx: Context) -> list[DomainRead]:
-    """Data domains in the central catalog."""
-    return [_domain_read(d) for d in ctx.db.scalars(select(LakeDomain).order_by(LakeDomain.name))]
+           target=lambda ctx, **k: account_target(DATA_GOVERNANCE,
+                                                  crn(DATA_GOVERNANCE, "lake", "domain", "*")))
+def list_domains(ctx: Context, *, page: PageParams | None = None) -> list[DomainRead]:
+    """Data domains in the central catalog, by name (one page)."""
+    found = paginate(ctx.db, select(LakeDomain), key=(LakeDomain.name,), params=page,
+                     count=False)
+    return [_domain_read(d) for d in found.rows]
 
 
 @operation("lake:CreateDatabase", "write",
@@ -164,14 +162,14 @@ def _database_read(d: LakeDatabase) -> DatabaseRead:
 
 # -- tables ----------------------------------------------------------------------------
 
-def _row_filtered(policy: dict[str, Any] | None) -> bool:
+def _row_filtered(policy: AccessPolicy | None) -> bool:
     """Whether a caller's policy hides some rows: then the table's counts, which count
     them too, are withheld."""
-    return bool(policy and policy["row_filter"])
+    return bool(policy and policy.row_filter)
 
 
 def _table_read(ctx: Context, row: LakeTable,
-                policy: dict[str, Any] | None = None) -> TableRead:
+                policy: AccessPolicy | None = None) -> TableRead:
     """A table as the caller may see it: under a grant, only its granted columns (and
     none of the quality rules, which name columns); under a row filter, no count."""
     columns: list[ColumnRead] = []
@@ -181,9 +179,8 @@ def _table_read(ctx: Context, row: LakeTable,
     except NotFound:
         iceberg = None
     if iceberg is not None:
-        visible = policy["columns"] if policy is not None else None
         columns = [ColumnRead(name=f.name, type=str(f.field_type), required=f.required)
-                   for f in iceberg.schema().fields if visible is None or f.name in visible]
+                   for f in iceberg.schema().fields if policy is None or policy.shows(f.name)]
         current = iceberg.current_snapshot()
         if current is not None:
             snapshot = current.snapshot_id
@@ -200,36 +197,42 @@ def _table_read(ctx: Context, row: LakeTable,
 
 @operation("lake:ListTables", "read",
            target=lambda ctx, account, **k: lake_target(ctx, account, "table", "*"))
-def list_tables(ctx: Context, account: str, *, database: str | None = None) -> TableList:
-    """Databases and tables of an account, optionally of one database."""
+def list_tables(ctx: Context, account: str, *, database: str | None = None,
+                page: PageParams | None = None) -> TableList:
+    """One page of the tables in an account's catalog (its own and those shared with it)
+    that the caller may read, optionally of one database, with their databases."""
     org.require_account(ctx.db, account)
-    names = [(t.database, t.name) for t in ctx.db.scalars(
-        select(LakeTable).where(LakeTable.account == account))]
-    for share in ctx.db.scalars(select(LakeGrant).where(
-            LakeGrant.grantee_type == "account", LakeGrant.grantee == account)):
-        if share.table != "*":
-            names.append((share.database, share.table))
-        else:
-            names += [(t.database, t.name) for t in ctx.db.scalars(select(LakeTable).where(
-                LakeTable.account == share.owner, LakeTable.database == share.database))]
-    tables = []
-    for db_name, name in sorted(set(names)):
-        if database is not None and db_name != database:
-            continue
-        found = _effective(ctx, account, db_name, name)
-        if found is not None:
-            owner, policy = found
-            tables.append(_table_read(ctx, ctx.db.get(LakeTable, (owner, db_name, name)),
-                                      policy))
+    shared = select(LakeGrant.id).where(
+        LakeGrant.grantee_type == "account", LakeGrant.grantee == account,
+        LakeGrant.owner == LakeTable.account, LakeGrant.database == LakeTable.database,
+        LakeGrant.table.in_([LakeTable.name, "*"]))
+    query = select(LakeTable).where((LakeTable.account == account) | shared.exists())
+    if database is not None:
+        query = query.where(LakeTable.database == database)
+    policies: dict[tuple[str, str, str], AccessPolicy | None] = {}
+
+    def readable(rows: list[LakeTable]) -> list[bool]:
+        kept = []
+        for row in rows:
+            found = _effective(ctx, account, row.database, row.name)
+            # The table this name stands for in the account's catalog, and no other.
+            kept.append(found is not None and found[0] == row.account)
+            if kept[-1] and found is not None:
+                policies[(row.account, row.database, row.name)] = found[1]
+        return kept
+
+    found = paginate(ctx.db, query, key=(LakeTable.database, LakeTable.name, LakeTable.account),
+                     params=page, keep=readable, count=False)
+    tables = [_table_read(ctx, t, policies[(t.account, t.database, t.name)])
+              for t in found.rows]
     dbs = select(LakeDatabase).where(LakeDatabase.account == account)
     if database is not None:
         dbs = dbs.where(LakeDatabase.name == database)
-    everything = allowed(ctx, "lake:ReadTable", [lake_target(ctx, account, "table", "*")])[0]
-    shown = {t.database for t in tables}
-    return TableList(
-        databases=[_database_read(d) for d in ctx.db.scalars(dbs.order_by(LakeDatabase.name))
-                   if everything or d.name in shown],
-        tables=tables)
+    if not allowed(ctx, "lake:ReadTable", [lake_target(ctx, account, "table", "*")])[0]:
+        dbs = dbs.where(LakeDatabase.name.in_({t.database for t in tables}))
+    return TableList(databases=[_database_read(d) for d in
+                                ctx.db.scalars(dbs.order_by(LakeDatabase.name))],
+                     tables=tables)
 
 
 @operation("lake:DescribeTable", "read", target=_table_target)
@@ -240,7 +243,7 @@ def get_table(ctx: Context, account: str, database: str, table: str) -> TableRea
 
 
 def _visible(ctx: Context, account: str, database: str,
-             table: str) -> tuple[str, dict[str, Any] | None]:
+             table: str) -> tuple[str, AccessPolicy | None]:
     """(owner, policy) of a table the caller may read in `account`'s catalog; the same
     refusal whether the table is missing or not the caller's to see."""
     org.require_account(ctx.db, account)
@@ -274,7 +277,7 @@ def list_snapshots(ctx: Context, account: str, database: str, table: str) -> lis
 def add_rules(ctx: Context, account: str, database: str, table: str,
               body: RulesAdd) -> TableRead:
     """Declare quality rules on a table; every later write must pass them."""
-    row = _require_table(ctx, account, database, table)
+    row = require_table(ctx, account, database, table)
     parsed = [_quality.parse_rule(text) for text in body.rules]
     columns = {c.name for c in _table_read(ctx, row).columns}
     for rule in parsed:
@@ -317,14 +320,16 @@ def ingest(ctx: Context, account: str, database: str, table: str, data: bytes, *
     for column in new.column_names:
         check_identifier(column, "column")
     _fault(ctx, "lake.ingest.read")
-    if row is None:
-        row = LakeTable(account=account, database=database, name=table, description="",
-                        rules={"rules": []}, created_by=ctx.principal.name, created_at=now())
-        ctx.db.add(row)
-        ctx.db.flush()
-        report = _write_new(ctx, row, new)
-    else:
-        report = _write_existing(ctx, row, new, mode, evolve)
+    with storage_errors(ctx.runtime.storage):  # files and metadata go to the object store
+        if row is None:
+            row = LakeTable(account=account, database=database, name=table, description="",
+                            rules={"rules": []}, created_by=ctx.principal.name,
+                            created_at=now())
+            ctx.db.add(row)
+            ctx.db.flush()
+            report = _write_new(ctx, row, new)
+        else:
+            report = _write_existing(ctx, row, new, mode, evolve)
     _fault(ctx, "lake.ingest.written")
     return report
 
@@ -365,7 +370,7 @@ def _write_new(ctx: Context, row: LakeTable, new: Any) -> IngestReport:
 def _write_existing(ctx: Context, row: LakeTable, new: Any, mode: str,
                     evolve: bool) -> IngestReport:
     iceberg = _iceberg.load(ctx.runtime, row.account, row.database, row.name, session=ctx.db)
-    current = {f.name for f in iceberg.schema().fields}
+    current = set(column_names(iceberg))
     added = [c for c in new.column_names if c not in current]
     if added and not evolve:
         raise Invalid(f"the file has columns the table does not: {', '.join(added)}; add "
@@ -451,8 +456,8 @@ def _query_in_slot(ctx: Context, account: str, sql: str, snapshots: dict[str, in
                            f"{prefix}_data_{i}")
         readings.append(reading)
         read.append({"table": f"{database}.{table}", "owner": owner, "snapshot": snapshot,
-                     "columns": [c for c in data.columns if policy is None or
-                                 policy["columns"] is None or c in policy["columns"]],
+                     "columns": [c for c in data.columns
+                                 if policy is None or policy.shows(c)],
                      "governed": policy is not None, "row_filter": reading.filtered})
     if pinned:
         names = ", ".join(f"{d}.{t}" for d, t in pinned)
@@ -480,7 +485,7 @@ class _Reading(NamedTuple):
     and the names its view and data take in the engine."""
     table: tuple[str, str]
     owner: str
-    policy: dict[str, Any] | None
+    policy: AccessPolicy | None
     data: _query.Source
     view: str
     source: str
@@ -493,11 +498,10 @@ class _Reading(NamedTuple):
 def _pinned_snapshots(snapshots: dict[str, int]) -> dict[tuple[str, str], int]:
     out = {}
     for name, snapshot_id in snapshots.items():
-        database, sep, table = name.lower().partition(".")
-        if not sep or not isinstance(snapshot_id, int):
-            raise Invalid(f"--snapshot takes DB.TABLE=ID, not {name}={snapshot_id}",
+        if not isinstance(snapshot_id, int):
+            raise Invalid(f"a snapshot is pinned as DB.TABLE=ID, not {name}={snapshot_id}",
                           code="invalid_snapshot")
-        out[(database, table)] = snapshot_id
+        out[split_table_name(name, code="invalid_snapshot")] = snapshot_id
     return out
 
 
@@ -506,7 +510,7 @@ _readable_lock = threading.Lock()
 
 
 def _readable(ctx: Context, account: str, database: str, table: str, snapshot: int | None
-              ) -> tuple[str, dict[str, Any] | None, _query.Source, int | None]:
+              ) -> tuple[str, AccessPolicy | None, _query.Source, int | None]:
     """(owner, policy, data, snapshot id read) of a table if the caller may read it;
     otherwise the same refusal whether or not it exists, so a query never tells which
     tables there are. Kept per (caller, table, snapshot asked) under the policy and data

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from charter.errors import ControlViolation, Invalid, NotFound
+from charter.core.lookup import require
+from charter.errors import ControlViolation, Invalid
 
 
 @dataclass(frozen=True)
@@ -56,13 +57,8 @@ BLUEPRINTS: dict[str, Blueprint] = {
 
 
 def get_blueprint(name: str) -> Blueprint:
-    try:
-        return BLUEPRINTS[name]
-    except KeyError:
-        raise NotFound(
-            f"unknown blueprint {name!r}; choose one of {', '.join(BLUEPRINTS)}",
-            code="blueprint_not_found",
-        ) from None
+    return require(BLUEPRINTS.get(name), f"blueprint {name!r}", code="blueprint_not_found",
+                   hint=f"choose one of {', '.join(BLUEPRINTS)}")
 
 
 def check_account_name(blueprint: Blueprint, name: str) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from charter.core import accounts as central
+
 ROOT = "/"
-MANAGEMENT = "management"
+MANAGEMENT = central.MANAGEMENT
 
 # path -> description
 OUS: dict[str, str] = {
@@ -24,17 +26,18 @@ OUS: dict[str, str] = {
 
 # account -> (OU, description)
 CENTRAL_ACCOUNTS: dict[str, tuple[str, str]] = {
-    MANAGEMENT: ("/", "Organisation management and central identity"),
-    "security-tooling": ("/security", "Central security findings"),
-    "log-archive": ("/security", "The audit trail and central log archive"),
-    "network": ("/infrastructure", "Shared network"),
-    "shared-services": ("/infrastructure", "Shared infrastructure services"),
-    "data-governance": ("/workloads/data/prod", "The central data catalog"),
-    "feature-store": ("/workloads/data/prod", "The central feature store"),
-    "ml-shared-services-test": ("/deployments/nonprod", "Test CI/CD and model registry"),
-    "ml-shared-services-prod": ("/deployments/prod", "Production CI/CD, central model registry"),
-    "ml-observability-test": ("/deployments/nonprod", "Central logs and metrics, test"),
-    "ml-observability-prod": ("/deployments/prod", "Central logs and metrics, production"),
+    central.MANAGEMENT: ("/", "Organisation management and central identity"),
+    central.SECURITY_TOOLING: ("/security", "Central security findings"),
+    central.LOG_ARCHIVE: ("/security", "The audit trail and central log archive"),
+    central.NETWORK: ("/infrastructure", "Shared network"),
+    central.SHARED_SERVICES: ("/infrastructure", "Shared infrastructure services"),
+    central.DATA_GOVERNANCE: ("/workloads/data/prod", "The central data catalog"),
+    central.FEATURE_STORE: ("/workloads/data/prod", "The central feature store"),
+    central.ML_SHARED_SERVICES_TEST: ("/deployments/nonprod", "Test CI/CD and model registry"),
+    central.ML_SHARED_SERVICES_PROD: ("/deployments/prod",
+                                      "Production CI/CD, central model registry"),
+    central.ML_OBSERVABILITY_TEST: ("/deployments/nonprod", "Central logs and metrics, test"),
+    central.ML_OBSERVABILITY_PROD: ("/deployments/prod", "Central logs and metrics, production"),
 }
 
 CENTRAL_TAGS = {"owner": "cloud-engineering", "cost-center": "platform"}

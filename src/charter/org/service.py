@@ -10,10 +10,12 @@ from sqlalchemy.orm import Session
 
 from charter.access.authorizer import Fragment, account_target, ou_target, register_source, uid
 from charter.access.pipeline import allowed, emit, operation
+from charter.core.accounts import LOG_ARCHIVE, MANAGEMENT
 from charter.core.clock import now
 from charter.core.context import Context
 from charter.core.ids import check_name, crn
-from charter.core.pagination import PageParams
+from charter.core.lookup import require
+from charter.core.pagination import PageParams, page_of
 from charter.errors import Conflict, Invalid, NotFound
 from charter.org import reference
 from charter.org.blueprints import BLUEPRINTS, Blueprint, check_account_name, get_blueprint
@@ -29,8 +31,6 @@ from charter.org.schemas import (
     OUNode,
     normalize_ou_path,
 )
-
-MANAGEMENT = reference.MANAGEMENT
 
 BaselineStep = Callable[[Context, str, Blueprint], dict[str, Any] | None]
 _BASELINE_STEPS: list[BaselineStep] = []
@@ -76,17 +76,15 @@ def _read(account: Account) -> AccountRead:
 
 def require_account(session: Session, name: str) -> Account:
     """The account called `name`, or NotFound."""
-    account = session.get(Account, name)
-    if account is None:
-        raise NotFound(f"account {name!r} does not exist; see `charter accounts list`",
-                       code="account_not_found")
-    return account
+    return require(session.get(Account, name), f"account {name!r}", code="account_not_found",
+                   hint="see `charter accounts list`")
 
 
 def require_ou(session: Session, path: str) -> str:
+    """The normalized path of the OU at `path`, or NotFound."""
     normalized = normalize_ou_path(path)
-    if session.get(OrgUnit, normalized) is None:
-        raise NotFound(f"OU {path!r} does not exist; see `charter ou tree`", code="ou_not_found")
+    require(session.get(OrgUnit, normalized), f"OU {path!r}", code="ou_not_found",
+            hint="see `charter ou tree`")
     return normalized
 
 
@@ -213,7 +211,7 @@ def _add_account(ctx: Context, body: AccountCreate) -> AccountRead:
     account.baseline = {
         **baseline,
         "budget": {"monthly": account.budget_monthly, "currency": "USD"},
-        "logging": {"audit_trail": crn("log-archive", "audit", "trail", "main")},
+        "logging": {"audit_trail": crn(LOG_ARCHIVE, "audit", "trail", "main")},
         "guardrails": list(blueprint.controls),
     }
     emit(ctx, "AccountCreated", body.name,
@@ -226,21 +224,20 @@ def _add_account(ctx: Context, body: AccountCreate) -> AccountRead:
 def list_accounts(ctx: Context, *, ou: str | None = None, status: str | None = None,
                   page: PageParams | None = None) -> AccountPage:
     """Accounts the caller may describe, optionally under one OU."""
-    page = page or PageParams()
-    query = select(Account).order_by(Account.name)
+    query = select(Account)
     if ou is not None:
         path = require_ou(ctx.db, ou)
         query = query.where((Account.ou_path == path) | Account.ou_path.like(f"{path}/%")
                             if path != "/" else Account.ou_path.is_not(None))
     if status:
         query = query.where(Account.status == status)
-    accounts = list(ctx.db.scalars(query))
-    targets = [account_target(a.name, account_crn(a.name)) for a in accounts]
-    visible = [a for a, ok in zip(accounts, allowed(ctx, "org:DescribeAccount", targets),
-                                   strict=True) if ok]
-    chunk = visible[page.offset: page.offset + page.limit]
-    return AccountPage(items=[_read(a) for a in chunk], total=len(visible),
-                       limit=page.limit, offset=page.offset)
+
+    def describable(accounts: list[Account]) -> list[bool]:
+        return allowed(ctx, "org:DescribeAccount",
+                       [account_target(a.name, account_crn(a.name)) for a in accounts])
+
+    return page_of(AccountPage, ctx.db, query, key=(Account.name,), params=page,
+                   read=lambda rows: [_read(a) for a in rows], keep=describable)
 
 
 @operation("org:DescribeAccount", "read",

@@ -74,7 +74,7 @@ def build_runtime(settings: Settings) -> Runtime:
     recovery of what a crash left), in the order of `charter.domains`."""
     services = load_domains()
     runtime = Runtime(settings=settings, db=Database(settings.resolved_database_url),
-                      storage=open_store(settings.resolved_storage_root),
+                      storage=open_store(settings),
                       audit_key=audit_key(settings))
     for service in services:
         install = getattr(service, "install", None)

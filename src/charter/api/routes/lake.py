@@ -7,7 +7,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Body, Header, Query, Response
 
-from charter.api.deps import Ctx
+from charter.api.deps import Ctx, PageDep
 from charter.api.results import QUERY_RESPONSES, choose_media_type, result_response
 from charter.core.text import invalid_text, refused_in
 from charter.errors import Invalid
@@ -41,9 +41,9 @@ def create_domain(body: DomainCreate, ctx: Ctx) -> DomainRead:
 
 
 @router.get("/lake/domains")
-def list_domains(ctx: Ctx) -> list[DomainRead]:
+def list_domains(ctx: Ctx, page: PageDep) -> list[DomainRead]:
     """Data domains in the central catalog."""
-    return service.list_domains(ctx)
+    return service.list_domains(ctx, page=page)
 
 
 @router.post("/accounts/{account}/lake/databases", status_code=201)
@@ -53,9 +53,9 @@ def create_database(account: str, body: DatabaseCreate, ctx: Ctx) -> DatabaseRea
 
 
 @router.get("/accounts/{account}/lake/tables")
-def list_tables(account: str, ctx: Ctx, database: str | None = None) -> TableList:
+def list_tables(account: str, ctx: Ctx, page: PageDep, database: str | None = None) -> TableList:
     """Databases and tables of an account."""
-    return service.list_tables(ctx, account, database=database)
+    return service.list_tables(ctx, account, database=database, page=page)
 
 
 @router.get(TABLE)
@@ -118,9 +118,10 @@ def grant_table(account: str, body: GrantCreate, ctx: Ctx) -> GrantRead:
 
 
 @router.get("/accounts/{account}/lake/grants")
-def list_grants(account: str, ctx: Ctx, table: str | None = None) -> list[GrantRead]:
+def list_grants(account: str, ctx: Ctx, page: PageDep,
+                table: str | None = None) -> list[GrantRead]:
     """Grants the account made and shares it received."""
-    return service.list_grants(ctx, account, table=table)
+    return service.list_grants(ctx, account, table=table, page=page)
 
 
 @router.delete("/accounts/{account}/lake/grants/{grant_id}")
@@ -136,9 +137,9 @@ def create_tag_key(body: TagKeyCreate, ctx: Ctx) -> TagKeyRead:
 
 
 @router.get("/lake/tags")
-def list_tag_keys(ctx: Ctx) -> list[TagKeyRead]:
+def list_tag_keys(ctx: Ctx, page: PageDep) -> list[TagKeyRead]:
     """Central tag keys and their allowed values."""
-    return service.list_tag_keys(ctx)
+    return service.list_tag_keys(ctx, page=page)
 
 
 @router.post("/accounts/{account}/lake/tags")

@@ -11,13 +11,16 @@ from sqlalchemy import select
 from charter.access.authorizer import account_target
 from charter.access.idempotency import idempotent
 from charter.access.pipeline import operation
+from charter.core.accounts import DATA_GOVERNANCE
 from charter.core.clock import now
 from charter.core.context import Context
 from charter.core.ids import crn
-from charter.errors import Conflict, Invalid, NotFound
+from charter.core.lookup import require
+from charter.core.pagination import PageParams, paginate
+from charter.errors import Conflict, Invalid
 from charter.lake import _iceberg
-from charter.lake._common import DATA_GOVERNANCE
-from charter.lake.orm import LakeDatabase, LakeTable, LakeTagAssignment, LakeTagKey
+from charter.lake._common import column_names, require_database, require_table
+from charter.lake.orm import LakeTagAssignment, LakeTagKey
 from charter.lake.schemas import TagAssign, TagKeyCreate, TagKeyRead
 from charter.org import service as org
 
@@ -51,9 +54,11 @@ def create_tag_key(ctx: Context, body: TagKeyCreate) -> TagKeyRead:
 
 
 @operation("lake:ListTags", "read", target=_catalog)
-def list_tag_keys(ctx: Context) -> list[TagKeyRead]:
-    """Central tag keys and their allowed values."""
-    return [TagKeyRead(key=k, values=v) for k, v in sorted(tag_keys(ctx).items())]
+def list_tag_keys(ctx: Context, *, page: PageParams | None = None) -> list[TagKeyRead]:
+    """Central tag keys and their allowed values, by key (one page)."""
+    found = paginate(ctx.db, select(LakeTagKey), key=(LakeTagKey.key,), params=page,
+                     count=False)
+    return [TagKeyRead(key=k.key, values=k.values["values"]) for k in found.rows]
 
 
 @operation("lake:AssignTag", "write",
@@ -66,24 +71,18 @@ def assign_tag(ctx: Context, account: str, body: TagAssign) -> dict[str, str]:
     if not 1 <= len(parts) <= 3:
         raise Invalid("tag DB, DB.TABLE or DB.TABLE.COLUMN", code="invalid_tag")
     database, table, column = ([*parts, "", ""])[:3]
-    if ctx.db.get(LakeDatabase, (account, database)) is None:
-        raise NotFound(f"database {database!r} does not exist in {account}",
-                       code="database_not_found")
-    if table and ctx.db.get(LakeTable, (account, database, table)) is None:
-        raise NotFound(f"table {database}.{table} does not exist in {account}",
-                       code="table_not_found")
-    if column:
-        names = [f.name for f in _iceberg.load(ctx.runtime, account, database, table)
-                 .schema().fields]
-        if column not in names:
-            raise Invalid(f"{database}.{table} has no column {column!r}", code="unknown_column")
-    keys = tag_keys(ctx)
-    if body.key not in keys:
-        raise NotFound(f"no tag key {body.key!r}; create it with `charter lake tags create`",
-                       code="tag_not_found")
-    if body.value not in keys[body.key]:
-        raise Invalid(f"{body.value!r} is not a value of {body.key} "
-                      f"({', '.join(keys[body.key])})", code="invalid_tag")
+    require_database(ctx, account, database)
+    if table:
+        require_table(ctx, account, database, table)
+    if column and column not in column_names(_iceberg.load(ctx.runtime, account, database,
+                                                           table)):
+        raise Invalid(f"{database}.{table} has no column {column!r}", code="unknown_column")
+    allowed = require(ctx.db.get(LakeTagKey, body.key), f"tag key {body.key!r}",
+                      code="tag_not_found", hint="create it with `charter lake tags create`"
+                      ).values["values"]
+    if body.value not in allowed:
+        raise Invalid(f"{body.value!r} is not a value of {body.key} ({', '.join(allowed)})",
+                      code="invalid_tag")
     row = ctx.db.get(LakeTagAssignment, (account, database, table, column, body.key))
     if row is None:
         ctx.db.add(LakeTagAssignment(account=account, database=database, table=table,

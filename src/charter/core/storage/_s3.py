@@ -1,0 +1,292 @@
+"""The S3 object backend (AWS S3 or any S3-compatible server), through pyarrow's S3FileSystem.
+
+An object is written by one PUT (or one multipart upload, completed only once every part
+is in): S3 makes it visible whole or not at all, so no temp-then-rename is needed. The
+bucket must exist: Charter never creates one. It is checked once, before the store's
+first use, so a missing bucket is reported as such rather than as missing objects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import BinaryIO
+from urllib.parse import urlparse
+
+from pyarrow import fs as pafs
+
+from charter.core.storage._common import ContentAddressed, ObjectInfo, key_parts
+from charter.errors import CharterError, Invalid, NotFound, Unavailable
+
+CONNECT_TIMEOUT = 5.0  # seconds to open a connection to the endpoint
+ATTEMPTS = 3  # tries of each request (AWS's standard retry strategy)
+_READS = 5  # reads of an object that keeps changing while it is read, before giving up
+DEFAULT_REGION = "us-east-1"
+_CHUNK = 8 << 20  # bytes of one GET: an object up to this size is read by one
+PART = 10 * 2**20  # pyarrow's multipart upload part size
+_MD5 = re.compile(r"^[0-9a-f]{32}$")
+_MULTIPART = re.compile(r"^([0-9a-f]{32})-([0-9]+)$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+@dataclass(frozen=True, slots=True)
+class S3Settings:
+    """Where the objects are and how to reach them (from CHARTER_STORAGE_*)."""
+
+    bucket: str
+    prefix: str  # "" or a valid key: the store's root inside the bucket
+    endpoint_url: str | None = None
+    region: str = DEFAULT_REGION
+    access_key_id: str | None = None  # both None: the AWS default credential chain
+    secret_access_key: str | None = None
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """(bucket, prefix) of `s3://bucket[/prefix]`."""
+    parsed = urlparse(url)
+    prefix = parsed.path.strip("/")
+    if (parsed.scheme != "s3" or not _BUCKET.match(parsed.netloc) or parsed.query
+            or parsed.fragment or parsed.params or ".." in parsed.netloc):
+        raise Invalid(f"CHARTER_STORAGE_URL {url!r}: give s3://bucket or s3://bucket/prefix "
+                      "(a bucket name of 3 to 63 lower-case letters, digits, dots and "
+                      "hyphens)", code="invalid_storage_url")
+    if prefix:
+        try:
+            key_parts(prefix)
+        except Invalid:
+            raise Invalid(f"CHARTER_STORAGE_URL {url!r}: the prefix has an empty, `.` or "
+                          "`..` part, a backslash or a NUL", code="invalid_storage_url") from None
+    return parsed.netloc, prefix
+
+
+def check_endpoint(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.path.strip("/"):
+        raise Invalid(f"CHARTER_STORAGE_ENDPOINT_URL {url!r}: give http://host:port or "
+                      "https://host[:port]", code="invalid_storage_url")
+    return url.rstrip("/")
+
+
+class S3ObjectStore(ContentAddressed):
+    """Objects under `s3://bucket/prefix/`."""
+
+    def __init__(self, config: S3Settings) -> None:
+        self.config = config
+        self._base = f"{config.bucket}/{config.prefix}".rstrip("/")
+        self._fs: pafs.S3FileSystem | None = None
+        self._checked = False
+        self._check_lock = threading.Lock()
+
+    @property
+    def fs(self) -> pafs.S3FileSystem:
+        """Made on first use: without keys, making it asks the AWS default credential
+        chain (the instance metadata service among others)."""
+        if self._fs is None:
+            with self._check_lock:
+                if self._fs is None:
+                    c = self.config
+                    self._fs = pafs.S3FileSystem(
+                        access_key=c.access_key_id, secret_key=c.secret_access_key,
+                        region=c.region, endpoint_override=c.endpoint_url,
+                        connect_timeout=CONNECT_TIMEOUT,
+                        retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=ATTEMPTS),
+                        # A small object is then one PutObject, whose ETag is its MD5.
+                        allow_delayed_open=True)
+        return self._fs
+
+    @property
+    def root_uri(self) -> str:
+        return f"s3://{self._base}"
+
+    def _path(self, key: str) -> str:
+        key_parts(key)
+        if not self._checked:
+            self.check()
+        return f"{self._base}/{key}"
+
+    def put_bytes(self, key: str, data: bytes) -> str:
+        path = self._path(key)
+        try:
+            with self.fs.open_output_stream(path) as out:
+                out.write(data)
+        except OSError as exc:
+            raise self.failure(exc) from None
+        return key
+
+    def get_bytes(self, key: str) -> bytes:
+        for attempt in range(_READS):
+            sink = io.BytesIO()
+            try:
+                self.download(key, sink)
+                return sink.getvalue()
+            except Unavailable as exc:
+                if exc.details.get("reason") != "object_changed" or attempt == _READS - 1:
+                    raise
+            time.sleep(0.01 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def exists(self, key: str) -> bool:
+        path = self._path(key)
+        try:
+            return self.fs.get_file_info(path).type == pafs.FileType.File
+        except OSError as exc:
+            raise self.failure(exc) from None
+
+    def stat(self, key: str) -> ObjectInfo:
+        path = self._path(key)
+        try:
+            with self.fs.open_input_file(path) as source:  # one HEAD request
+                return _info(source.size(), source.metadata())
+        except FileNotFoundError:
+            raise _not_found(key) from None
+        except OSError as exc:
+            raise self.failure(exc) from None
+
+    def download(self, key: str, dest: BinaryIO) -> ObjectInfo:
+        """The object is read by ranged GETs, which a write in between could mix: the
+        bytes must be as many as the HEAD before them said, and either their MD5 is its
+        ETag (`_Md5s`) or its ETag is unchanged after them; otherwise
+        `storage_unavailable` (reason `object_changed`)."""
+        path = self._path(key)
+        try:
+            with self.fs.open_input_file(path) as source:  # HEAD: size and ETag
+                info = _info(source.size(), source.metadata())
+                md5s = _Md5s()
+                while chunk := source.read(_CHUNK):
+                    dest.write(chunk)
+                    md5s.update(chunk)
+            whole = md5s.size == info.size and md5s.matches(info.etag)
+            if not whole:
+                # Replaced since the HEAD (a small object is one GET: the bytes are then
+                # the new one's), or an ETag that is no MD5 of the bytes (SSE-KMS, parts
+                # of another size), which the object being the same after them vouches for.
+                after = self.stat(key)
+                whole = md5s.size == after.size and (after == info or md5s.matches(after.etag))
+                info = after
+        except FileNotFoundError:
+            raise _not_found(key) from None
+        except OSError as exc:
+            raise self.failure(exc) from None
+        if not whole:
+            raise Unavailable(f"object {key!r} changed while it was read; try again",
+                              code="storage_unavailable", reason="object_changed")
+        return info
+
+    def uri(self, key: str) -> str:
+        key_parts(key)
+        return f"s3://{self._base}/{key}"
+
+    def key_of(self, uri: str) -> str | None:
+        head = f"s3://{self._base}/"
+        if not uri.startswith(head):
+            return None
+        try:
+            key_parts(uri[len(head):])
+        except Invalid:
+            return None
+        return uri[len(head):]
+
+    def iceberg_properties(self) -> dict[str, str]:
+        c = self.config
+        props = {"s3.region": c.region, "s3.connect-timeout": str(CONNECT_TIMEOUT)}
+        if c.endpoint_url:
+            props["s3.endpoint"] = c.endpoint_url
+        if c.access_key_id and c.secret_access_key:
+            props["s3.access-key-id"] = c.access_key_id
+            props["s3.secret-access-key"] = c.secret_access_key
+        return props
+
+    def check(self) -> None:
+        """The bucket exists and these credentials may read it (one HEAD request)."""
+        fs = self.fs
+        with self._check_lock:
+            if self._checked:
+                return
+            try:
+                found = fs.get_file_info(self.config.bucket).type
+            except OSError as exc:
+                raise self.failure(exc) from None
+            if found == pafs.FileType.NotFound:
+                raise self._no_bucket()
+            self._checked = True
+
+    def failure(self, error: OSError) -> CharterError:
+        """The stable error of a failed request: unreachable endpoint, missing bucket,
+        refused credentials, or anything else the store answered."""
+        said = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
+        where = self.config.endpoint_url or "AWS S3"
+        if "NO_SUCH_BUCKET" in said:
+            return self._no_bucket()
+        if any(s in said for s in ("ACCESS_DENIED", "INVALID_ACCESS_KEY_ID", "SIGNATURE",
+                                   "Forbidden", "InvalidAccessKeyId")):
+            return Unavailable(
+                f"the object store at {where} refused access to {self.root_uri}: check "
+                "CHARTER_STORAGE_ACCESS_KEY_ID, CHARTER_STORAGE_SECRET_ACCESS_KEY and the "
+                "bucket's policy", code="storage_unavailable", reason="access_denied")
+        if any(s in said for s in ("NETWORK_CONNECTION", "curlCode", "Timeout", "timed out")):
+            return Unavailable(
+                f"the object store at {where} cannot be reached: check "
+                "CHARTER_STORAGE_ENDPOINT_URL and that the server is up",
+                code="storage_unavailable", reason="unreachable")
+        return Unavailable(f"the object store {self.root_uri} failed: {said}",
+                           code="storage_unavailable", reason="error")
+
+    def _no_bucket(self) -> Unavailable:
+        where = self.config.endpoint_url or "AWS S3"
+        return Unavailable(f"bucket {self.config.bucket!r} does not exist at {where}: create "
+                           "it, or fix CHARTER_STORAGE_URL", code="storage_unavailable",
+                           reason="no_such_bucket")
+
+
+class _Md5s:
+    """The MD5 of bytes read, whole and of each PART-sized part: S3's ETag of an object
+    written by one PUT is the first, of one written by a multipart upload the MD5 of the
+    parts' MD5s followed by `-<parts>`."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.whole = hashlib.md5(usedforsecurity=False)
+        self.parts: list[bytes] = []
+        self._part = hashlib.md5(usedforsecurity=False)
+        self._in_part = 0
+
+    def update(self, data: bytes) -> None:
+        self.size += len(data)
+        self.whole.update(data)
+        view = memoryview(data)
+        while view:
+            take = min(len(view), PART - self._in_part)
+            self._part.update(view[:take])
+            self._in_part += take
+            view = view[take:]
+            if self._in_part == PART:
+                self._end_part()
+
+    def _end_part(self) -> None:
+        self.parts.append(self._part.digest())
+        self._part = hashlib.md5(usedforsecurity=False)
+        self._in_part = 0
+
+    def matches(self, etag: str) -> bool:
+        """Whether `etag` is the MD5 of these bytes, whole or in parts (once all are in)."""
+        if _MD5.match(etag):
+            return self.whole.hexdigest() == etag
+        if not _MULTIPART.match(etag):
+            return False
+        parts = [*self.parts, self._part.digest()] if self._in_part or not self.parts \
+            else self.parts
+        combined = hashlib.md5(b"".join(parts), usedforsecurity=False).hexdigest()
+        return f"{combined}-{len(parts)}" == etag
+
+
+def _info(size: int, metadata: dict[str, bytes]) -> ObjectInfo:
+    etag = metadata.get("ETag", b"").decode("ascii", "replace").strip('"')
+    return ObjectInfo(size, etag)
+
+
+def _not_found(key: str) -> NotFound:
+    return NotFound(f"object {key!r} does not exist", code="object_not_found")
