@@ -34,6 +34,7 @@ ENV_CASES = [
     ("CHARTER_API_MAX_BODY_BYTES", "4096", "api.max_body_bytes", 4096),
     ("CHARTER_API_SWITCH_INTERVAL", "0.01", "api.switch_interval", 0.01),
     ("CHARTER_SERVER_SWITCH_INTERVAL", "0.02", "api.switch_interval", 0.02),
+    ("CHARTER_API_LOG_FORMAT", "json", "api.log_format", "json"),
     ("CHARTER_AUDIT_KEY", "k" * 40, "audit.key", "k" * 40),
     ("CHARTER_AUDIT_SIGNING_KEY", "/tmp/sign.pem", "audit.signing_key", Path("/tmp/sign.pem")),
     ("CHARTER_AUDIT_CHECKPOINT_URL", "file:///tmp/cp", "audit.checkpoint_url", "file:///tmp/cp"),
@@ -155,6 +156,7 @@ def test_unknown_keywords_are_refused_not_ignored(values):
     ("CHARTER_AUDIT_CHECKPOINT_INTERVAL", "90000", "less than or equal to 86400"),
     ("CHARTER_IDEMPOTENCY_KEY_HOURS", "-1", "greater than 0"),
     ("CHARTER_DISPATCH_INLINE", "maybe", "valid boolean"),
+    ("CHARTER_API_LOG_FORMAT", "xml", "'text' or 'json'"),
 ])
 def test_a_bad_value_names_the_variable_it_came_from(clean_env, env, raw, reason):
     clean_env.setenv(env, raw)

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 from urllib.parse import unquote
 
 from pydantic import (
@@ -100,6 +100,12 @@ class ApiSettings(BaseSettings):
         description="Seconds a thread of `charter server` runs Python while another waits "
         "for the interpreter (sys.setswitchinterval; Python's default is 0.005): shorter "
         "keeps quick requests quick while long lake queries parse.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="The request log `charter server` writes to stdout, one line per "
+        "request (method, path, status, duration, request id, principal): `text`, or "
+        "`json` for one JSON object per line.",
     )
 
 

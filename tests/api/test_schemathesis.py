@@ -1,8 +1,9 @@
 """Schemathesis over the OpenAPI document, against a real server, as the administrator and
 as a signed-in user with no permission set: every phase (boundary cases, fuzzing, stateful
-sequences along the document's links), NUL bytes allowed. No answer is a server error, and
-every request that reached the API has its audit record under the `x-request-id` it was
-answered with."""
+sequences along the document's links), NUL bytes allowed. No answer is a server error; every
+answer's status, content type and body are those the document gives the operation (so every
+error is of the one `Error` schema); and every request that reached the API has its audit
+record under the `x-request-id` it was answered with."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
 # uvicorn's answer to a request line its HTTP parser refuses (a malformed escape in the
 # query string, say): the request never reaches the application.
 UNPARSED = "Invalid HTTP request received."
+CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
+          "response_schema_conformance")
 CUSTOMERS = b"id,name,segment\n1,Ann,retail\n2,Bob,private\n"
 
 # Bounded: a few examples per operation and phase, one seed. Names the platform knows are
@@ -137,7 +140,7 @@ def _run(url: str, token: str, config: Path, report: Path, output: Path) -> subp
     with open(output, "wb") as out:
         return subprocess.Popen(
             [SCHEMATHESIS, "--config-file", str(config), "run", f"{url}/openapi.json",
-             "--header", f"Authorization: Bearer {token}", "--checks", "not_a_server_error",
+             "--header", f"Authorization: Bearer {token}", "--checks", CHECKS,
              "--phases", "coverage,fuzzing,stateful", "--workers", "1", "--no-color",
              "--report", "har", "--report-har-path", str(report)],
             stdout=out, stderr=subprocess.STDOUT, cwd=output.parent)  # it keeps a cache there

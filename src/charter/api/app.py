@@ -11,8 +11,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import charter
-from charter.api.links import add_links
+from charter.api.docs import add_docs
 from charter.api.middleware import PUBLIC_PATHS, RequestMiddleware, error_response, record_refusal
+from charter.api.openapi import add_openapi, operation_id
 from charter.core.context import Runtime
 from charter.domains import domain_names
 from charter.errors import CharterError, Invalid
@@ -29,12 +30,17 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         title="Charter",
         version=charter.__version__,
         description="Governance for the machine-learning lifecycle: every call is "
-        "authorized with Cedar and written to a hash-chained audit trail.",
+        "authorized with Cedar and written to a hash-chained audit trail. Send a token "
+        "as `Authorization: Bearer <token>` (`charter tokens create`); every error is "
+        "answered as `{code, message, details}`.",
+        docs_url=None, redoc_url=None,  # served from packaged assets: api.docs
+        generate_unique_id_function=operation_id,
     )
     app.state.runtime = runtime
     for router in domain_routers():
         app.include_router(router)
-    add_links(app)
+    add_docs(app)
+    add_openapi(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -6,6 +6,7 @@ import re
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from charter.access.pipeline import audit_unauthenticated
 from charter.core.context import Context, Runtime
@@ -19,7 +20,16 @@ def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def get_context(request: Request) -> Context:
+# Declares the `bearer` scheme in the OpenAPI document (the Authorize button at /docs) on
+# every operation that depends on get_context; the header itself is read by get_context,
+# which the middleware also calls directly.
+BEARER = HTTPBearer(scheme_name="bearer", bearerFormat="chr_...", auto_error=False,
+                    description="An API token: `charter tokens create`, or the "
+                    "administrator's from `charter init`.")
+BearerDoc = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+
+
+def get_context(request: Request, _bearer: BearerDoc = None) -> Context:
     """Authenticate the bearer token; every route but /healthz depends on this."""
     runtime = get_runtime(request)
     # The server names every request (as it arrives: see api.middleware); a caller's own

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
-
 ACCOUNT = "/v1/accounts/{account}"
 TABLE = ACCOUNT + "/lake/tables/{database}/{table}"
 MEMBERS = "/v1/identity/groups/{group}/members/{user}"
@@ -75,18 +73,10 @@ def operation_ref(method: str, path: str) -> str:
     return "#/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method
 
 
-def add_links(app: FastAPI) -> None:
-    """Serve the document with LINKS in it; it is built once, on first request."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            document = build()
-            for (method, path, status), links in LINKS.items():
-                answer = document["paths"][path][method]["responses"][status]
-                answer["links"] = {
-                    name: {"operationRef": operation_ref(m, p), "parameters": parameters}
-                    for name, (m, p, parameters) in links.items()}
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
+def add_links(document: dict[str, Any]) -> None:
+    """Put LINKS into the document's answers."""
+    for (method, path, status), links in LINKS.items():
+        answer = document["paths"][path][method]["responses"][status]
+        answer["links"] = {
+            name: {"operationRef": operation_ref(m, p), "parameters": parameters}
+            for name, (m, p, parameters) in links.items()}

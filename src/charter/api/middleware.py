@@ -2,6 +2,7 @@
 record for every refusal and failure, and event delivery once the answer starts.
 
 Key contracts:
+- Every request gets one line in the request log (`api.access_log`) once it is answered.
 - Every request to a route that is not public gets an `x-request-id` as it arrives; its
   audit record (allowed, denied, refused or failed) carries that id.
 - A NUL or lone surrogate anywhere in the path, query string or JSON body is refused
@@ -17,6 +18,7 @@ import email.message
 import json
 import logging
 import re
+import time
 
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
@@ -26,7 +28,9 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from charter.access.pipeline import audit_error, audit_rejected
+from charter.api.access_log import log_request
 from charter.api.deps import get_context
+from charter.api.docs import ASSETS, REDOC_LOGO
 from charter.core.context import Runtime
 from charter.core.events import dispatch_pending
 from charter.core.ids import new_request_id
@@ -36,7 +40,7 @@ from charter.identity import service as identity
 
 log = logging.getLogger("charter.api")
 
-PUBLIC_PATHS = {"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+PUBLIC_PATHS = {"/healthz", "/docs", "/redoc", REDOC_LOGO, "/openapi.json"}
 # A JSON escape that decodes to NUL or to a surrogate; only bodies holding one are decoded.
 _ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 INTERNAL = {"code": "internal_error", "message": "internal error; the server log has the details"}
@@ -55,11 +59,14 @@ class RequestMiddleware:
             return
         state = scope.setdefault("state", {})
         state["request_id"] = new_request_id()
+        arrived = time.perf_counter()
         started = False
+        status = 500
 
         async def starting(message: Message) -> None:
-            nonlocal started
+            nonlocal started, status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 MutableHeaders(scope=message)["x-request-id"] = state["request_id"]
                 ctx = state.get("ctx")
                 if ctx is not None and ctx.emitted and self.runtime.settings.dispatch_inline:
@@ -80,6 +87,13 @@ class RequestMiddleware:
             log.exception("internal error on %s", _route(scope))
             await run_in_threadpool(_record_failure, self.runtime, scope, error)
             await JSONResponse(INTERNAL, status_code=500)(scope, receive, starting)
+        finally:
+            log_request(scope, status, (time.perf_counter() - arrived) * 1000)
+
+
+def is_public(path: str) -> bool:
+    """Whether a path answers without a token: health, the document and its viewers."""
+    return path in PUBLIC_PATHS or path.startswith(ASSETS + "/")
 
 
 def error_response(error: CharterError) -> JSONResponse:
@@ -92,7 +106,7 @@ def record_refusal(request: Request, error: CharterError) -> CharterError:
     A request refused before authentication is authenticated now, so the record names who
     sent it; without a valid token the answer is that (recorded by authentication)."""
     state = request.state
-    if (error.http_status >= 500 or request.url.path in PUBLIC_PATHS
+    if (error.http_status >= 500 or is_public(request.url.path)
             or getattr(state, "recorded", False)):
         return error  # a 5xx here says the trail itself cannot be written
     ctx = getattr(state, "ctx", None)
@@ -126,7 +140,7 @@ async def _screen(scope: Scope, receive: Receive, runtime: Runtime
                   ) -> tuple[Receive, CharterError | None]:
     """Look for text the store refuses and bound the body; a JSON body is read whole, then
     replayed."""
-    if scope["path"] in PUBLIC_PATHS:
+    if is_public(scope["path"]):
         return receive, None
     if refused(scope["path"]):
         return receive, invalid_text("path")

@@ -121,6 +121,7 @@ def server(
     """Serve the REST API (OpenAPI at /docs) and deliver outbox events in the background."""
     import uvicorn
 
+    from charter.api.access_log import configure_access_log
     from charter.api.app import create_app
     from charter.audit.service import Checkpointer
     from charter.core.db import migrate
@@ -141,8 +142,10 @@ def server(
             "home": str(settings.home)}
     show(info, want_json(ctx, json_), lambda d: console.print(
         f"Charter serving {d['url']} (OpenAPI at {d['docs']}, home {d['home']})"))
+    configure_access_log(settings.api.log_format)  # one line per request, in place of uvicorn's
     try:
-        uvicorn.run(create_app(runtime=runtime), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(runtime=runtime), host=host, port=port, log_level="warning",
+                    access_log=False)
     finally:
         checkpointer.stop()
         dispatcher.stop()

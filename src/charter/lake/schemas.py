@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from charter.core.wire import BigId
+
 
 class DomainCreate(BaseModel):
     name: str = Field(max_length=63, description="Domain name, e.g. retail-banking.")
@@ -47,8 +49,8 @@ WITHHELD = "Rows in the table; null for a caller who reads it under a row filter
 
 
 class SnapshotRead(BaseModel):
-    snapshot_id: int
-    parent_id: int | None
+    snapshot_id: BigId
+    parent_id: BigId | None
     timestamp: datetime
     operation: str
     added_records: int | None = Field(description=WITHHELD)
@@ -63,7 +65,7 @@ class TableRead(BaseModel):
     description: str
     columns: list[ColumnRead]
     rules: list[str]
-    current_snapshot: int | None
+    current_snapshot: BigId | None
     total_records: int | None = Field(description=WITHHELD)
     created_at: datetime
 
@@ -88,7 +90,7 @@ class IngestReport(BaseModel):
     table: str
     mode: Literal["create", "append", "overwrite"]
     rows_written: int
-    snapshot_id: int
+    snapshot_id: BigId
     total_records: int
     columns_added: list[str]
 
@@ -96,7 +98,7 @@ class IngestReport(BaseModel):
 class QueryRequest(BaseModel):
     sql: str = Field(min_length=1, max_length=1_000_000,
                      description="One SELECT (CHARTER_LAKE_QUERY_MAX_LENGTH bounds it).")
-    snapshots: dict[str, int] = Field(default_factory=dict,
+    snapshots: dict[str, BigId] = Field(default_factory=dict,
                                       description="Time travel: DB.TABLE -> snapshot id.")
 
 

@@ -374,7 +374,8 @@ def _write_existing(ctx: Context, row: LakeTable, new: Any, mode: str,
     added = [c for c in new.column_names if c not in current]
     if added and not evolve:
         raise Invalid(f"the file has columns the table does not: {', '.join(added)}; add "
-                      "--evolve to add them to the table", code="schema_mismatch")
+                      "--evolve to add them to the table", code="schema_mismatch",
+                      columns=added)
     needs_existing = mode == "append" and any(
         r["kind"] in ("unique", "row_count") for r in row.rules["rules"])
     existing = iceberg.scan().to_arrow() if needs_existing else None

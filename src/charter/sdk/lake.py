@@ -58,8 +58,10 @@ class _Lake(Part):
             idempotency_key=idempotency_key or new_idempotency_key())
 
     def query(self, account: str, sql: str, *,
-              snapshots: dict[str, int] | None = None) -> Any:
-        """Run one governed SELECT; returns a `pyarrow.Table` (`.to_pandas()` for pandas)."""
+              snapshots: dict[str, int | str] | None = None) -> Any:
+        """Run one governed SELECT; returns a `pyarrow.Table` (`.to_pandas()` for pandas).
+        `snapshots` pins tables to snapshot ids, as `snapshots()` gives them (strings) or
+        as integers."""
         import pyarrow as pa
 
         data = self._c.request("POST", f"/v1/accounts/{q(account)}/lake/query",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Literal
 
-import pyarrow as pa
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Header, Query, Response
 
 from charter.api.deps import Ctx, PageDep
+from charter.api.results import QUERY_RESPONSES, choose_media_type, result_response
 from charter.core.text import invalid_text, refused_in
 from charter.errors import Invalid
 from charter.lake import service
@@ -100,18 +100,15 @@ def ingest(
                           schema=declared, evolve=evolve)
 
 
-ARROW_STREAM = "application/vnd.apache.arrow.stream"
-
-
 @router.post("/accounts/{account}/lake/query", response_class=Response,
-             responses={200: {"content": {ARROW_STREAM: {}}}})
-def query(account: str, body: QueryRequest, ctx: Ctx) -> Response:
-    """Run one governed SELECT over the account's catalog; the result is an Arrow stream."""
+             responses=QUERY_RESPONSES)
+def query(account: str, body: QueryRequest, ctx: Ctx,
+          accept: str | None = Header(None, include_in_schema=False)) -> Response:
+    """Run one governed SELECT over the account's catalog; the result comes as an Arrow
+    stream, JSON rows or CSV, as `Accept` asks."""
+    media_type = choose_media_type(accept)  # before the query: no work for no answer
     result = service.query(ctx, account, body.sql, snapshots=body.snapshots)
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, result.schema) as writer:
-        writer.write_table(result)
-    return Response(sink.getvalue().to_pybytes(), media_type=ARROW_STREAM)
+    return result_response(result, media_type)
 
 
 @router.post("/accounts/{account}/lake/grants", status_code=201)
