@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 from charter.errors import Invalid
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # NUL, CR, LF, tab, DEL, ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,9 +21,10 @@ class ObjectInfo:
 
 
 def key_parts(key: str) -> list[str]:
-    """The `/`-separated parts of a valid key; refuses a key that could leave the root."""
+    """The `/`-separated parts of a valid key; refuses a key that could leave the root,
+    or that holds a control character (a CR or LF would reach S3 in a request line)."""
     parts = key.split("/")
-    if (not key or key.startswith("/") or "\x00" in key or "\\" in key
+    if (not key or key.startswith("/") or "\\" in key or _CONTROL.search(key)
             or any(p in ("", ".", "..") for p in parts)):
         raise Invalid(f"invalid object key {key!r}", code="invalid_object_key")
     return parts

@@ -59,7 +59,7 @@ def parse_s3_url(url: str) -> tuple[str, str]:
             key_parts(prefix)
         except Invalid:
             raise Invalid(f"CHARTER_STORAGE_URL {url!r}: the prefix has an empty, `.` or "
-                          "`..` part, a backslash or a NUL", code="invalid_storage_url") from None
+                          "`..` part, a backslash or a control character", code="invalid_storage_url") from None
     return parsed.netloc, prefix
 
 
