@@ -177,15 +177,22 @@ def _plan(runtime: Runtime, table: Table, snapshot_id: int, schema: pa.Schema
     plans: LRUCache[Any, Any] = runtime.cache.setdefault("lake.plans", LRUCache(_PLANS))
     key = (str(table.metadata.table_uuid), snapshot_id)
     with _plans_lock:
-        if key in plans:
-            return plans[key]
+        cached, copied = plans.get(key, (None, False))
+        hit = key in plans
+    # Copies are checked before every read (one lstat each): a changed, replaced or
+    # removed copy is fetched again rather than read.
+    if hit and (not copied or cached is None
+                or _copies(runtime).unchanged(cached[0] + cached[1])):
+        return cached
     tasks = list(table.scan(snapshot_id=snapshot_id).plan_files())
     paths: list[str] | None = None
+    copied = False
     if any(t.delete_files for t in tasks):
         pass
     elif all(t.file.file_path.startswith("file://") for t in tasks):
         paths = [t.file.file_path.removeprefix("file://") for t in tasks]
     else:  # objects on S3: read from checked local copies
+        copied = True
         paths = _copies(runtime).fetch([(t.file.file_path, t.file.file_size_in_bytes)
                                         for t in tasks])
     found = None
@@ -195,7 +202,7 @@ def _plan(runtime: Runtime, table: Table, snapshot_id: int, schema: pa.Schema
         found = (tuple(p for p, s in zip(paths, same, strict=True) if s),
                  tuple(p for p, s in zip(paths, same, strict=True) if not s))
     with _plans_lock:
-        plans[key] = found
+        plans[key] = (found, copied)
     return found
 
 
