@@ -17,8 +17,9 @@ Key contracts:
   only one SELECT runs.
 - A snapshot's data files are read by DuckDB's own Parquet reader: local files as they
   are, objects on S3 from checked local copies under CHARTER_HOME/lake-cache
-  (`core.storage.LocalCopies`). A file written with another schema than the snapshot's
-  (before a schema change) is read by Iceberg field id, so added columns read as NULL. A
+  (`core.storage.LocalCopies`), checked again (one lstat each) before every query runs.
+  A file written with another schema than the snapshot's (before a schema change) is
+  read by Iceberg field id, so added columns read as NULL. A
   snapshot DuckDB cannot read from files alone (delete files, nested types, an object
   with no checked copy) is read through pyiceberg into Arrow instead.
 - A view under a row filter reads its files with their column statistics withheld
@@ -515,6 +516,10 @@ def run(runtime: Runtime, sql: str, sources: dict[str, Source],
     and the whole is checked on DuckDB's own parse tree before it runs. `secrets`
     (the views' hash mask keys) never reach the caller in an error message."""
     files = frozenset(p for s in sources.values() for p in s.paths)
+    copies: LocalCopies | None = runtime.cache.get("lake.copies")
+    if copies is not None and files:  # one lstat a copy: a changed one is fetched again
+        with storage_errors(runtime.storage):
+            copies.ensure(files)
     timeout = runtime.settings.lake.query_timeout
     engines = _engines(runtime)
     final = with_views(sql, views)

@@ -12,9 +12,10 @@ copies under CHARTER_HOME. Key contracts:
   else its sha256 is the one recorded in its manifest (`<copy>.sha256`, written by the
   process that downloaded it) and the copy's signature (inode, size, mtime_ns, ctime_ns)
   is the one the manifest records. A process verifies a copy it did not fetch once, by
-  hashing it, and then remembers its signature: a later use costs one `lstat`
-  (`unchanged`). A symlink, directory, FIFO, a copy of another size or content, or one
-  whose signature changed is removed and fetched again.
+  hashing it, and then remembers its signature: a later read costs one `lstat`
+  (`ensure`, before every query that reads the copy). A symlink, directory, FIFO, a
+  copy of another size or content, or one whose signature changed is removed and
+  fetched again.
 - A copy is written to a temp file beside it, fsynced, then renamed into place, so a
   reader never finds a part of one; and only once the store's `download` checked the
   bytes against the ETag (on S3: their MD5, or the ETag unchanged across the read).
@@ -74,6 +75,7 @@ class LocalCopies:
         self.store = store  # an ObjectStore
         self.root = root
         self._verified: dict[str, Signature] = {}  # copies this process checked
+        self._objects: dict[str, tuple[str, int]] = {}  # copy -> (key, size) it holds
         self._lock = threading.Lock()
 
     def fetch(self, wanted: list[tuple[str, int]]) -> list[str] | None:
@@ -92,25 +94,40 @@ class LocalCopies:
 
     def unchanged(self, paths: Iterable[str]) -> bool:
         """Whether each copy at `paths` is still the regular file this process verified
-        (one `lstat` each, no hashing): if not, fetch them again before reading them."""
-        for path in paths:
-            try:
-                found = os.lstat(path)
-            except OSError:
-                return False
-            if (not stat.S_ISREG(found.st_mode)
-                    or self._verified.get(path) != Signature.of(found)):
-                return False
-        return True
+        (one `lstat` each, no hashing)."""
+        return all(self._unchanged(p) for p in paths)
+
+    def ensure(self, paths: Iterable[str]) -> None:
+        """Fetch again, checked, each copy this process made or verified among `paths`
+        that is no longer the file it verified (changed, replaced or removed since): run
+        before the copies are read. Other paths (not copies) are left alone."""
+        stale = [p for p in paths if p in self._objects and not self._unchanged(p)]
+        for path in stale:
+            log.warning("the local copy %s changed since it was verified: fetched again",
+                        path)
+            key, size = self._objects[path]
+            if str(self._copy(key, size)) != path:
+                raise Unavailable(f"object {key!r} was replaced outside Charter",
+                                  code="storage_unavailable", reason="object_changed")
+
+    def _unchanged(self, path: str) -> bool:
+        try:
+            found = os.lstat(path)
+        except OSError:
+            return False
+        return stat.S_ISREG(found.st_mode) and self._verified.get(path) == Signature.of(found)
 
     def _copy(self, key: str, size: int) -> Path:
         info = self.store.stat(key)
         self._check_size(key, info.size, size)
         path = self._path(key, info.etag)
         with self._local():
-            if self._check_copy(path, size, info.etag):
-                return path
-        return self._download(key, size)
+            found = self._check_copy(path, size, info.etag)
+        if not found:
+            path = self._download(key, size)
+        with self._lock:
+            self._objects[str(path)] = (key, size)
+        return path
 
     def _path(self, key: str, etag: str) -> Path:
         name = hashlib.sha256(self.store.uri(key).encode()).hexdigest()
