@@ -164,21 +164,11 @@ class LocalCopies:
         by_manifest = recorded is not None and recorded[1] == signature
         if not by_manifest and not Md5s.may_match(etag):
             return False
-        try:  # a symlink or FIFO put here since the lstat: refused
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except OSError:
-            return False
-        with os.fdopen(fd, "rb") as source:
-            if Signature.of(os.fstat(source.fileno())) != signature:
-                return False
-            md5s, sha = Md5s(), hashlib.sha256()
-            while chunk := source.read(_READ):
-                (sha if by_manifest else md5s).update(chunk)
-            if Signature.of(os.fstat(source.fileno())) != signature:
-                return False
         if by_manifest:
-            return recorded is not None and sha.hexdigest() == recorded[0]
-        return md5s.size == signature.size and md5s.matches(etag)
+            return recorded is not None and _sha256(path, signature) == recorded[0]
+        md5s = Md5s()
+        return (_hash(path, signature, md5s) and md5s.size == signature.size
+                and md5s.matches(etag))
 
     def _download(self, key: str, size: int) -> Path:
         folder = self._path(key, "").parent
@@ -214,8 +204,11 @@ class LocalCopies:
         signature = Signature.of(found)
         if sink.md5s.matches(etag):
             _remove(_manifest(path))
-        else:
-            _write_manifest(path, sink.sha.hexdigest(), signature)
+        else:  # rare (SSE-KMS, other part sizes): hashed again, for the manifest
+            digest = _sha256(path, signature)
+            if digest is None:
+                return
+            _write_manifest(path, digest, signature)
         self._remember(path, signature)
 
     def _remember(self, path: Path, signature: Signature) -> None:
@@ -253,14 +246,13 @@ class LocalCopies:
 
 
 class _HashingSink:
-    """The file a copy is downloaded into, hashing what is written (MD5s for the ETag,
-    sha256 for the manifest); a failed write is the local cache's failure, not the store's."""
+    """The file a copy is downloaded into, hashing what is written as S3 makes ETags; a
+    failed write is the local cache's failure, not the store's."""
 
     def __init__(self, handle: Any, copies: LocalCopies) -> None:
         self.handle = handle
         self.copies = copies
         self.md5s = Md5s()
-        self.sha = hashlib.sha256()
 
     def write(self, data: bytes) -> int:
         try:
@@ -268,8 +260,28 @@ class _HashingSink:
         except OSError as exc:
             raise self.copies.failure(exc) from None
         self.md5s.update(data)
-        self.sha.update(data)
         return written
+
+
+def _hash(path: Path, signature: Signature, into: Any) -> bool:
+    """Feed the bytes of the regular file at `path` to `into` (a hash), read through a
+    descriptor that follows no symlink; False if the file is not one with `signature`
+    from start to end (a symlink or FIFO put there since the lstat, or a change)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as source:
+        if Signature.of(os.fstat(source.fileno())) != signature:
+            return False
+        while chunk := source.read(_READ):
+            into.update(chunk)
+        return Signature.of(os.fstat(source.fileno())) == signature
+
+
+def _sha256(path: Path, signature: Signature) -> str | None:
+    sha = hashlib.sha256()
+    return sha.hexdigest() if _hash(path, signature, sha) else None
 
 
 def _manifest(path: Path) -> Path:
