@@ -145,7 +145,7 @@ def test_put_content_same_bytes_same_key_not_rewritten(backend, store):
 
 
 BAD_KEYS = ["..", "../x", "a/../../x", "a/..", "/etc/passwd", "", "a//b", "a/./b", "./a",
-            "a/", "a\x00b", "..\\x", "a\\..\\..\\x"]
+            "a/", "a\x00b", "..\\x", "a\\..\\..\\x", "a\r\nb", "a/b\n", "a\tb", "a\x7fb"]
 
 
 @pytest.mark.parametrize("key", BAD_KEYS)

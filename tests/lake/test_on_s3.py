@@ -5,7 +5,9 @@ cannot be reached. Governed queries read checked local copies of the data files.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -167,3 +169,94 @@ def test_a_store_that_fails_gives_storage_unavailable(lake, change, reason):
     assert [t["name"] for t in tables] == ["customers"]  # the failed create left nothing
     record = platform.admin.audit.events(action="lake:IngestTable", limit=1)["items"][0]
     assert (record["outcome"], record["error_code"]) == ("error", "storage_unavailable")
+
+
+def _retail_copy(platform, erin) -> Path:
+    """The one local copy of `bank.customers` a query made."""
+    erin.lake.query("retail-data", SQL)
+    [copy] = _copies(platform)
+    return copy
+
+
+NAMES = "SELECT id, name FROM bank.customers ORDER BY id"
+ROWS = [{"id": 1, "name": "Ann"}, {"id": 2, "name": "Bob"}, {"id": 3, "name": "Cy"}]
+
+
+def _fresh_query(platform, sql: str = NAMES) -> list[dict]:
+    other = build_runtime(platform.settings)
+    try:
+        with Client(token=platform.admin_token, app=create_app(runtime=other)) as admin:
+            return admin.lake.query("retail-data", sql).to_pylist()
+    finally:
+        other.close()
+
+
+def test_a_copy_changed_in_place_is_fetched_again_never_read(lake):
+    platform, erin, _storage = lake
+    erin.lake.ingest("retail-data", "bank.customers", CUSTOMERS, mode="create")
+    copy = _retail_copy(platform, erin)
+    data = copy.read_bytes()
+    assert b"Ann" in data
+    copy.write_bytes(data.replace(b"Ann", b"Eve"))  # same size
+    assert erin.lake.query("retail-data", NAMES).to_pylist() == ROWS  # the warm process
+    copy.write_bytes(data.replace(b"Ann", b"Eve"))
+    assert _fresh_query(platform) == ROWS  # a new process
+    assert copy.read_bytes() == data
+
+
+def test_a_copy_replaced_by_a_symlink_to_another_accounts_copy_is_not_followed(lake):
+    platform, erin, _storage = lake
+    platform.admin.accounts.create("risk-data", ou="/workloads/data/prod",
+                                   blueprint="data-domain",
+                                   tags={"owner": "risk", "cost-center": "cc-9"})
+    platform.admin.lake.create_domain("risk", account="risk-data")
+    platform.admin.lake.create_database("risk-data", "bank")
+    rita, _ = platform.user("rita", "risk-data-data-engineers")
+    erin.lake.ingest("retail-data", "bank.customers", CUSTOMERS, mode="create")
+    mine = _retail_copy(platform, erin)
+    rita.lake.ingest("risk-data", "bank.customers",
+                     CUSTOMERS.replace(b"Ann", b"Zed").replace(b"Bob", b"Qux"), mode="create")
+    rita.lake.query("risk-data", SQL)
+    [theirs] = [p for p in _copies(platform) if p != mine]
+    assert theirs.stat().st_size == mine.stat().st_size
+    for check in (lambda: erin.lake.query("retail-data", NAMES).to_pylist(),
+                  lambda: _fresh_query(platform)):
+        mine.unlink()
+        mine.symlink_to(theirs)
+        assert check() == ROWS
+        assert not mine.is_symlink()
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo"])
+def test_a_copy_replaced_by_a_directory_or_fifo_is_fetched_again(lake, kind):
+    platform, erin, _storage = lake
+    erin.lake.ingest("retail-data", "bank.customers", CUSTOMERS, mode="create")
+    copy = _retail_copy(platform, erin)
+    copy.unlink()
+    copy.mkdir() if kind == "directory" else os.mkfifo(copy)
+    assert erin.lake.query("retail-data", NAMES).to_pylist() == ROWS
+    assert copy.is_file()
+
+
+def test_copies_removed_while_the_server_runs_are_fetched_again(lake):
+    platform, erin, _storage = lake
+    erin.lake.ingest("retail-data", "bank.customers", CUSTOMERS, mode="create")
+    _retail_copy(platform, erin)
+    shutil.rmtree(platform.settings.home / "lake-cache")
+    assert erin.lake.query("retail-data", NAMES).to_pylist() == ROWS  # no restart
+    assert len(_copies(platform)) == 1
+
+
+def test_a_cache_folder_that_is_a_file_is_a_local_cache_error(lake, caplog):
+    platform, erin, _storage = lake
+    erin.lake.ingest("retail-data", "bank.customers", CUSTOMERS, mode="create")
+    cache = platform.settings.home / "lake-cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    cache.write_text("not a folder")
+    with pytest.raises(CharterError) as failed:
+        _fresh_query(platform)
+    assert failed.value.code == "storage_unavailable"
+    assert failed.value.details["reason"] == "local_cache"
+    assert "lake cache" in str(failed.value)
+    assert str(platform.settings.home) not in str(failed.value)  # logged, not told
+    assert str(cache) in caplog.text

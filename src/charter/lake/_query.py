@@ -17,8 +17,9 @@ Key contracts:
   only one SELECT runs.
 - A snapshot's data files are read by DuckDB's own Parquet reader: local files as they
   are, objects on S3 from checked local copies under CHARTER_HOME/lake-cache
-  (`core.storage.LocalCopies`). A file written with another schema than the snapshot's
-  (before a schema change) is read by Iceberg field id, so added columns read as NULL. A
+  (`core.storage.LocalCopies`), checked again (one lstat each) before every query runs.
+  A file written with another schema than the snapshot's (before a schema change) is
+  read by Iceberg field id, so added columns read as NULL. A
   snapshot DuckDB cannot read from files alone (delete files, nested types, an object
   with no checked copy) is read through pyiceberg into Arrow instead.
 - A view under a row filter reads its files with their column statistics withheld
@@ -177,15 +178,22 @@ def _plan(runtime: Runtime, table: Table, snapshot_id: int, schema: pa.Schema
     plans: LRUCache[Any, Any] = runtime.cache.setdefault("lake.plans", LRUCache(_PLANS))
     key = (str(table.metadata.table_uuid), snapshot_id)
     with _plans_lock:
-        if key in plans:
-            return plans[key]
+        cached, copied = plans.get(key, (None, False))
+        hit = key in plans
+    # Copies are checked before every read (one lstat each): a changed, replaced or
+    # removed copy is fetched again rather than read.
+    if hit and (not copied or cached is None
+                or _copies(runtime).unchanged(cached[0] + cached[1])):
+        return cached
     tasks = list(table.scan(snapshot_id=snapshot_id).plan_files())
     paths: list[str] | None
+    copied = False
     if any(t.delete_files for t in tasks):
         paths = None
     elif all(t.file.file_path.startswith("file://") for t in tasks):
         paths = [t.file.file_path.removeprefix("file://") for t in tasks]
     else:  # objects on S3: read from checked local copies
+        copied = True
         paths = _copies(runtime).fetch([(t.file.file_path, t.file.file_size_in_bytes)
                                         for t in tasks])
     found = None
@@ -195,7 +203,7 @@ def _plan(runtime: Runtime, table: Table, snapshot_id: int, schema: pa.Schema
         found = (tuple(p for p, s in zip(paths, same, strict=True) if s),
                  tuple(p for p, s in zip(paths, same, strict=True) if not s))
     with _plans_lock:
-        plans[key] = found
+        plans[key] = (found, copied)
     return found
 
 
@@ -508,6 +516,10 @@ def run(runtime: Runtime, sql: str, sources: dict[str, Source],
     and the whole is checked on DuckDB's own parse tree before it runs. `secrets`
     (the views' hash mask keys) never reach the caller in an error message."""
     files = frozenset(p for s in sources.values() for p in s.paths)
+    copies: LocalCopies | None = runtime.cache.get("lake.copies")
+    if copies is not None and files:  # one lstat a copy: a changed one is fetched again
+        with storage_errors(runtime.storage):
+            copies.ensure(files)
     timeout = runtime.settings.lake.query_timeout
     engines = _engines(runtime)
     final = with_views(sql, views)

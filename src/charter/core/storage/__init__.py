@@ -27,8 +27,8 @@ class ObjectStore(Protocol):
     """Contract every object backend keeps (tests/core/test_storage_contract.py).
 
     - Keys are relative, `/`-separated, and never escape the root: an empty key or part,
-      `.`, `..`, a leading `/`, a NUL byte or a backslash is refused with
-      `invalid_object_key` by every method that takes a key, before any I/O.
+      `.`, `..`, a leading `/`, a control character (NUL, CR, LF, ...) or a backslash is
+      refused with `invalid_object_key` by every method that takes a key, before any I/O.
     - `put_bytes` is atomic: a reader sees the whole object or nothing, never a part; a
       failed write leaves the object as it was. It returns the key. (On S3 a read of an
       object replaced again and again while it is read may, after a few tries, give

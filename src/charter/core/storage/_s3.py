@@ -8,7 +8,6 @@ first use, so a missing bucket is reported as such rather than as missing object
 
 from __future__ import annotations
 
-import hashlib
 import io
 import re
 import threading
@@ -19,7 +18,7 @@ from urllib.parse import urlparse
 
 from pyarrow import fs as pafs
 
-from charter.core.storage._common import ContentAddressed, ObjectInfo, key_parts
+from charter.core.storage._common import ContentAddressed, Md5s, ObjectInfo, key_parts
 from charter.errors import CharterError, Invalid, NotFound, Unavailable
 
 CONNECT_TIMEOUT = 5.0  # seconds to open a connection to the endpoint
@@ -27,9 +26,6 @@ ATTEMPTS = 3  # tries of each request (AWS's standard retry strategy)
 _READS = 5  # reads of an object that keeps changing while it is read, before giving up
 DEFAULT_REGION = "us-east-1"
 _CHUNK = 8 << 20  # bytes of one GET: an object up to this size is read by one
-PART = 10 * 2**20  # pyarrow's multipart upload part size
-_MD5 = re.compile(r"^[0-9a-f]{32}$")
-_MULTIPART = re.compile(r"^([0-9a-f]{32})-([0-9]+)$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
@@ -59,7 +55,8 @@ def parse_s3_url(url: str) -> tuple[str, str]:
             key_parts(prefix)
         except Invalid:
             raise Invalid(f"CHARTER_STORAGE_URL {url!r}: the prefix has an empty, `.` or "
-                          "`..` part, a backslash or a NUL", code="invalid_storage_url") from None
+                          "`..` part, a backslash or a control character",
+                          code="invalid_storage_url") from None
     return parsed.netloc, prefix
 
 
@@ -149,13 +146,13 @@ class S3ObjectStore(ContentAddressed):
     def download(self, key: str, dest: BinaryIO) -> ObjectInfo:
         """The object is read by ranged GETs, which a write in between could mix: the
         bytes must be as many as the HEAD before them said, and either their MD5 is its
-        ETag (`_Md5s`) or its ETag is unchanged after them; otherwise
+        ETag (`Md5s`) or its ETag is unchanged after them; otherwise
         `storage_unavailable` (reason `object_changed`)."""
         path = self._path(key)
         try:
             with self.fs.open_input_file(path) as source:  # HEAD: size and ETag
                 info = _info(source.size(), source.metadata())
-                md5s = _Md5s()
+                md5s = Md5s()
                 while chunk := source.read(_CHUNK):
                     dest.write(chunk)
                     md5s.update(chunk)
@@ -240,47 +237,6 @@ class S3ObjectStore(ContentAddressed):
         return Unavailable(f"bucket {self.config.bucket!r} does not exist at {where}: create "
                            "it, or fix CHARTER_STORAGE_URL", code="storage_unavailable",
                            reason="no_such_bucket")
-
-
-class _Md5s:
-    """The MD5 of bytes read, whole and of each PART-sized part: S3's ETag of an object
-    written by one PUT is the first, of one written by a multipart upload the MD5 of the
-    parts' MD5s followed by `-<parts>`."""
-
-    def __init__(self) -> None:
-        self.size = 0
-        self.whole = hashlib.md5(usedforsecurity=False)
-        self.parts: list[bytes] = []
-        self._part = hashlib.md5(usedforsecurity=False)
-        self._in_part = 0
-
-    def update(self, data: bytes) -> None:
-        self.size += len(data)
-        self.whole.update(data)
-        view = memoryview(data)
-        while view:
-            take = min(len(view), PART - self._in_part)
-            self._part.update(view[:take])
-            self._in_part += take
-            view = view[take:]
-            if self._in_part == PART:
-                self._end_part()
-
-    def _end_part(self) -> None:
-        self.parts.append(self._part.digest())
-        self._part = hashlib.md5(usedforsecurity=False)
-        self._in_part = 0
-
-    def matches(self, etag: str) -> bool:
-        """Whether `etag` is the MD5 of these bytes, whole or in parts (once all are in)."""
-        if _MD5.match(etag):
-            return self.whole.hexdigest() == etag
-        if not _MULTIPART.match(etag):
-            return False
-        parts = [*self.parts, self._part.digest()] if self._in_part or not self.parts \
-            else self.parts
-        combined = hashlib.md5(b"".join(parts), usedforsecurity=False).hexdigest()
-        return f"{combined}-{len(parts)}" == etag
 
 
 def _info(size: int, metadata: dict[str, bytes]) -> ObjectInfo:
