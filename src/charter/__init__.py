@@ -1,6 +1,28 @@
-"""Charter: governance for the machine-learning lifecycle of a large organisation."""
+"""Charter: governance for the machine-learning lifecycle of a large organisation.
+
+`charter.Client(url, token)` is the Python SDK; every error it raises is a
+`charter.CharterError` (`NotFound`, `Denied`, `Invalid`, ...) with a stable `code`.
+"""
+
+from charter.errors import (
+    CharterError,
+    Conflict,
+    ControlViolation,
+    Denied,
+    Invalid,
+    LockedOut,
+    NotFound,
+    TooLarge,
+    TooManyRequests,
+    Unauthenticated,
+    Unavailable,
+)
 
 __version__ = "0.1.0"
+
+__all__ = ["CharterError", "Client", "Conflict", "ControlViolation", "Denied", "Invalid",
+           "LockedOut", "NotFound", "TooLarge", "TooManyRequests", "Unauthenticated",
+           "Unavailable", "__version__"]
 
 
 def __getattr__(name: str):

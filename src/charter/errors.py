@@ -94,7 +94,7 @@ class Unavailable(CharterError):
 ERRORS_BY_STATUS: dict[int, type[CharterError]] = {
     cls.http_status: cls
     for cls in (Invalid, NotFound, Conflict, Unauthenticated, Denied, TooManyRequests,
-                Unavailable)
+                TooLarge, Unavailable)
 }
 
 

@@ -94,7 +94,7 @@ def test_cli_attempts_exit_non_zero_and_are_audited(teams):
         assert code == 1, args
         assert "access_denied" in err and "team-b-dev" in err
         code, out, _ = platform.cli(*args, "--json", token=token)
-        assert code == 1 and json.loads(out)["error"]["code"] == "access_denied"
+        assert code == 1 and json.loads(out)["code"] == "access_denied"
     assert len(_denials(platform, "alice", "team-b-dev")) >= 8
     code, out, _ = platform.cli("accounts", "list", "--json", token=token)
     assert [a["name"] for a in json.loads(out)["items"]] == ["team-a-dev"]

@@ -144,7 +144,7 @@ def test_a_bad_value_is_one_line_and_a_nonzero_exit(charter):
 
     code, out, _ = charter("config", "show", "--json")
     assert code == 1
-    error = json.loads(out)["error"]
+    error = json.loads(out)
     assert error["code"] == "invalid_settings"
     assert "CHARTER_LAKE_QUERY_TIMEOUT='abc'" in error["message"]
 

@@ -35,7 +35,7 @@ def test_a_lost_answer_names_the_key(retail):  # noqa: F811
     platform.monkeypatch.setenv("CHARTER_URL", f"http://127.0.0.1:{free_port()}")
     args = ("lake", "ingest", "retail-data", "bank.customers", str(path))
     code, out, _ = platform.cli(*args, "--json")
-    error = json.loads(out)["error"]
+    error = json.loads(out)
     assert code == 1 and error["code"] == "unreachable"
     key = error["details"]["idempotency_key"]
     code, _, err = platform.cli(*args)

@@ -57,7 +57,7 @@ def test_bad_account_creates_fail_cleanly(platform, args, code):
     assert exit_code == 1
     assert f"[{code}]" in err and len(err.strip().splitlines()) == 1
     exit_code, out, _ = platform.cli("accounts", "create", *args, *tags, "--json")
-    assert exit_code == 1 and json.loads(out)["error"]["code"] == code
+    assert exit_code == 1 and json.loads(out)["code"] == code
     assert _counts(platform) == before
 
 

@@ -6,12 +6,13 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
 from charter.core.pagination import Page
+from charter.core.wire import Schema
 
 
-class AuditEventRead(BaseModel):
+class AuditEventRead(Schema):
     seq: int
     time: datetime
     principal: str
@@ -38,7 +39,7 @@ class AuditEventRead(BaseModel):
 AuditEventPage = Page[AuditEventRead]
 
 
-class AuditQuery(BaseModel):
+class AuditQuery(Schema):
     account: str | None = Field(default=None, max_length=63)
     principal: str | None = Field(default=None, max_length=100)
     action: str | None = Field(default=None, max_length=100)
@@ -48,12 +49,12 @@ class AuditQuery(BaseModel):
     request_id: str | None = Field(default=None, max_length=64)
 
 
-class FaultRead(BaseModel):
+class FaultRead(Schema):
     seq: int
     problem: str
 
 
-class VerifyReport(BaseModel):
+class VerifyReport(Schema):
     ok: bool
     records: int = Field(description="Records that checked out before the first fault.")
     head_seq: int
@@ -66,7 +67,7 @@ class VerifyReport(BaseModel):
                                     description="Every fault found, first first (at most 20).")
 
 
-class CheckpointRead(BaseModel):
+class CheckpointRead(Schema):
     number: int = Field(description="Checkpoints are numbered 1, 2, 3, ...")
     seq: int = Field(description="The trail's head record when it was signed.")
     hash: str

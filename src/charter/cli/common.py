@@ -1,28 +1,49 @@
-"""Shared CLI state: the chosen profile, --json, and the SDK client built from them."""
+"""Shared CLI state and conventions: the chosen profile, the output format, the SDK client
+built from them, paging options, confirmations and groups with a default command."""
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from charter.cli.config import load_profile
+from charter.cli.output import FORMATS, View, emit
 from charter.errors import Invalid, Unauthenticated
 from charter.sdk import Client
 from charter.settings import Settings, load_settings
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON (same as "
+                                                      "-o json).")]
 LimitOpt = Annotated[int, typer.Option("--limit", min=1, max=1000, help="Items per page.")]
 OffsetOpt = Annotated[int, typer.Option("--offset", min=0, help="Items to skip (paging).")]
+CursorOpt = Annotated[str | None, typer.Option(
+    "--cursor", help="Start after the page that printed this cursor (paging).")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+def _check_format(value: str | None) -> str | None:
+    if value is not None and value not in FORMATS:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(FORMATS)}")
+    return value
+
+
+OutputOpt = Annotated[str | None, typer.Option(
+    "-o", "--output-format", metavar="FORMAT", callback=_check_format,
+    help="Output: table (fits the terminal, never cuts an id), wide (every column), json, "
+         "yaml or csv.")]
 
 
 @dataclass
 class State:
     profile: str = "default"
     json: bool = False
+    output: str | None = None  # -o, before or after the command's name
     _client: Client | None = field(default=None, repr=False)
 
     def client(self) -> Client:
@@ -59,7 +80,50 @@ def state(ctx: typer.Context) -> State:
 
 
 def want_json(ctx: typer.Context, flag: bool) -> bool:
-    return flag or state(ctx).json
+    """Whether the result is printed for a program (JSON or YAML), not as a table."""
+    return output_format(ctx, flag) in ("json", "yaml")
+
+
+def output_format(ctx: typer.Context, json_flag: bool = False, output: str | None = None) -> str:
+    """The format chosen by `-o` (the command's, else the root's), else `--json`, else
+    table."""
+    st = state(ctx)
+    if output or st.output:
+        return output or st.output or "table"
+    return "json" if json_flag or st.json else "table"
+
+
+def out(ctx: typer.Context, data: Any, render: Any = None, *, json_: bool = False,
+        output: str | None = None, view: View | None = None, title: str | None = None) -> None:
+    """Print a command's result in the format its `-o`/`--json` chose (see
+    `charter.cli.output`): `view` for a listing, `render` for anything else."""
+    emit(output_format(ctx, json_, output), data, render, view=view, title=title)
+
+
+def confirm(what: str, yes: bool) -> None:
+    """Ask before a destructive command; `--yes` answers for scripts. Without a terminal
+    to ask on, refuse rather than guess."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise Invalid(f"{what}: confirm with --yes (there is no terminal to ask on)",
+                      code="confirmation_required")
+    if not typer.confirm(f"{what}?", default=False, err=True):
+        raise Invalid(f"{what}: not confirmed, nothing changed", code="not_confirmed")
+
+
+def default_group(default: str) -> type[TyperGroup]:
+    """A command group that runs `default` when its first argument names no command of it:
+    `charter lake grants ACCOUNT` (the old spelling) runs `charter lake grants list
+    ACCOUNT`."""
+
+    class DefaultGroup(TyperGroup):
+        def resolve_command(self, ctx: typer.Context, args: list[str]) -> Any:
+            if args and args[0] not in self.commands and not args[0].startswith("-"):
+                args = [default, *args]
+            return super().resolve_command(ctx, args)
+
+    return DefaultGroup
 
 
 def parse_pairs(items: list[str] | None, *, what: str, form: str = "KEY=VALUE",

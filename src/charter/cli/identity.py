@@ -6,8 +6,18 @@ from typing import Annotated
 
 import typer
 
-from charter.cli.common import JsonOpt, LimitOpt, OffsetOpt, page_rows, state, want_json
-from charter.cli.output import console, show, table
+from charter.cli.common import (
+    CursorOpt,
+    JsonOpt,
+    LimitOpt,
+    OffsetOpt,
+    OutputOpt,
+    out,
+    page_rows,
+    state,
+    want_json,
+)
+from charter.cli.output import View, console, show, table
 
 users_app = typer.Typer(help="Users of the organisation.", no_args_is_help=True)
 groups_app = typer.Typer(help="Groups: teams that permission sets are assigned to.",
@@ -36,12 +46,15 @@ def users_create(
 
 @users_app.command("list")
 def users_list(ctx: typer.Context, limit: LimitOpt = 100, offset: OffsetOpt = 0,
+               cursor: CursorOpt = None, output: OutputOpt = None,
                json_: JsonOpt = False) -> None:
-    """List users and their groups."""
-    data = state(ctx).client().users.list(limit=limit, offset=offset)
-    rows, total, off = page_rows(data)
-    show(data, want_json(ctx, json_), lambda d: table(
-        rows, ["name", "display_name", "email", "groups"], total=total, offset=off))
+    """List users and their groups, by name.
+
+    Example: charter users list --limit 20 -o wide
+    """
+    data = state(ctx).client().users.list(limit=limit, offset=offset, cursor=cursor)
+    out(ctx, data, json_=json_, output=output,
+        view=View(["name", "groups"], wide=["display_name", "email", "crn", "created_at"]))
 
 
 @groups_app.command("create")

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperArgument, TyperGroup
 
-from charter.cli.common import JsonOpt, State, state, want_json
+import charter
+from charter.cli.common import JsonOpt, OutputOpt, State, state, want_json
 from charter.cli.config import Profile, list_profiles, save_profile
 from charter.cli.configuration import config_app
 from charter.cli.output import console, fail, print_json, show, table
@@ -34,14 +37,24 @@ for _domain in domain_names(cli=True):  # each domain's command groups, `charter
 app.add_typer(config_app, name="config")
 
 
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"charter {charter.__version__}\n")
+        raise typer.Exit()
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
     profile: Annotated[str | None, typer.Option(
         "--profile", envvar="CHARTER_PROFILE", help="Profile in CHARTER_HOME/config.")] = None,
+    output: OutputOpt = None,
     json_: JsonOpt = False,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.")]
+    = False,
 ) -> None:
-    ctx.obj = State(profile=profile or "default", json=json_)
+    ctx.obj = State(profile=profile or "default", json=json_, output=output)
 
 
 @app.command("init")
@@ -192,11 +205,68 @@ def profiles(ctx: typer.Context, json_: JsonOpt = False) -> None:
     show(rows, want_json(ctx, json_), lambda d: table(d, ["name", "url", "token"]))
 
 
+@functools.cache
+def command() -> Any:
+    """The whole command tree, built once, with `--help` that shows words, not Python
+    types."""
+    root_command = typer.main.get_command(app)
+    _tidy(root_command)
+    return root_command
+
+
+def _tidy(cmd: Any) -> None:
+    if isinstance(cmd, TyperGroup):
+        for sub in cmd.commands.values():
+            _tidy(sub)
+    for param in cmd.params:
+        if isinstance(param, TyperArgument):
+            name = (param.name or "value").upper()
+            param.metavar = param.metavar or name
+            # The argument's name says what it is; typer would add its Python type.
+            param.display_type_rich = lambda ctx: None
+        elif param.metavar is None:
+            param.metavar = "" if getattr(param, "is_flag", False) else _word(param)
+    # -h/--help is made when first asked for, and cached: make it now, as a bare flag.
+    help_option = cmd.get_help_option(typer.Context(cmd, help_option_names=["-h", "--help"]))
+    if help_option is not None:
+        help_option.metavar = ""
+
+
+def _word(param: Any) -> str:
+    """What an option takes, in a word: `TEXT`, `INTEGER`, `PATH`, or its choices."""
+    described = param.type_descriptor
+    if described.is_choice and described.choices:
+        return "[" + "|".join(str(getattr(c, "value", c)) for c in described.choices) + "]"
+    if described.is_path:
+        return "PATH"
+    annotation = described.annotation
+    inner = getattr(annotation, "__args__", None) if described.is_list else None
+    kind = inner[0] if inner else annotation
+    return {int: "INTEGER", float: "NUMBER"}.get(kind, "TEXT")
+
+
+def _wants_json(args: list[str]) -> bool:
+    """Whether an error is printed as JSON: `--json` or `-o json|yaml` anywhere."""
+    if "--json" in args:
+        return True
+    for index, arg in enumerate(args):
+        for flag in ("-o", "--output-format"):
+            if arg == flag and index + 1 < len(args):
+                value = args[index + 1]
+            elif arg.startswith(flag + "=") or (flag == "-o" and arg.startswith("-o")):
+                value = arg.split("=", 1)[1] if "=" in arg else arg[2:]
+            else:
+                continue
+            if value in ("json", "yaml"):
+                return True
+    return False
+
+
 def run(args: list[str]) -> int:
     """Run one command line; return its exit code. One-line errors with a stable code."""
-    as_json = "--json" in args
+    as_json = _wants_json(args)
     try:
-        result = app(args=args, standalone_mode=False, prog_name="charter")
+        result = command().main(args=args, standalone_mode=False, prog_name="charter")
     except CharterError as error:
         fail(error, as_json)
         return 1
@@ -206,7 +276,7 @@ def run(args: list[str]) -> int:
         return 130
     except typer.TyperException as error:  # usage errors: bad option, missing argument
         if as_json:
-            print_json({"error": {"code": "usage", "message": error.format_message()}})
+            print_json({"code": "usage", "message": error.format_message()})
         else:
             error.show()
         return error.exit_code

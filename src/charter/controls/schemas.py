@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from charter.core.pagination import Page
+from charter.core.wire import Schema
 
 
-class ControlRead(BaseModel):
+class ControlRead(Schema):
     id: str
     name: str
     kind: str
@@ -18,19 +19,19 @@ class ControlRead(BaseModel):
     enabled_on: list[str]
 
 
-class EnablementCreate(BaseModel):
+class EnablementCreate(Schema):
     ou: str | None = Field(default=None, description="OU path to enable the control on.")
     account: str | None = Field(default=None, description="Or one account.")
 
 
-class EnablementRead(BaseModel):
+class EnablementRead(Schema):
     control_id: str
     scope: str
     enabled_by: str
     enabled_at: datetime
 
 
-class FindingRead(BaseModel):
+class FindingRead(Schema):
     id: str
     crn: str
     control_id: str
@@ -46,7 +47,7 @@ class FindingRead(BaseModel):
 FindingPage = Page[FindingRead]
 
 
-class EvaluationReport(BaseModel):
+class EvaluationReport(Schema):
     opened: int
     resolved: int
     open: int

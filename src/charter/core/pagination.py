@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, Select, func, literal, select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from charter.core.wire import Schema
 from charter.errors import Invalid
 
 T = TypeVar("T")
@@ -45,7 +46,7 @@ class PageParams(BaseModel):
     cursor: str | None = Field(default=None, max_length=MAX_CURSOR)
 
 
-class Page(BaseModel, Generic[T]):
+class Page(Schema, Generic[T]):
     items: list[T]
     total: int
     limit: int

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from charter.core.pagination import Page
+from charter.core.wire import Schema
 from charter.errors import Invalid
 
 
-class UserCreate(BaseModel):
+class UserCreate(Schema):
     name: str = Field(max_length=63, description="Login name: lower-case letters, digits, dashes.")
     display_name: str = Field(default="", max_length=200)
     email: str = Field(default="", max_length=320)
@@ -18,7 +19,7 @@ class UserCreate(BaseModel):
                               description="Groups to join (must exist).")
 
 
-class UserRead(BaseModel):
+class UserRead(Schema):
     name: str
     crn: str
     display_name: str
@@ -30,12 +31,12 @@ class UserRead(BaseModel):
 UserPage = Page[UserRead]
 
 
-class GroupCreate(BaseModel):
+class GroupCreate(Schema):
     name: str = Field(max_length=63)
     description: str = Field(default="", max_length=500)
 
 
-class GroupRead(BaseModel):
+class GroupRead(Schema):
     name: str
     crn: str
     description: str
@@ -46,7 +47,7 @@ class GroupRead(BaseModel):
 GroupPage = Page[GroupRead]
 
 
-class PermissionSetRead(BaseModel):
+class PermissionSetRead(Schema):
     name: str
     persona: str
     team: str
@@ -55,7 +56,7 @@ class PermissionSetRead(BaseModel):
     actions: list[str]
 
 
-class AssignmentCreate(BaseModel):
+class AssignmentCreate(Schema):
     permission_set: str = Field(min_length=1, max_length=63)
     group: str | None = Field(default=None, min_length=1, max_length=63)
     user: str | None = Field(default=None, min_length=1, max_length=63)
@@ -73,7 +74,7 @@ class AssignmentCreate(BaseModel):
         return self
 
 
-class AssignmentRead(BaseModel):
+class AssignmentRead(Schema):
     id: str
     principal_type: str
     principal_name: str
@@ -87,14 +88,14 @@ class AssignmentRead(BaseModel):
 AssignmentPage = Page[AssignmentRead]
 
 
-class TokenCreate(BaseModel):
+class TokenCreate(Schema):
     user: str | None = Field(default=None, description="Token owner; default: the caller.")
     expires_in: str | None = Field(default=None, max_length=16,
                                    description="Lifetime such as 30d or 12h.")
     description: str = Field(default="", max_length=200)
 
 
-class TokenRead(BaseModel):
+class TokenRead(Schema):
     id: str
     user: str
     description: str
@@ -121,7 +122,7 @@ class TokenRevoked(TokenRead):
 TokenPage = Page[TokenRead]
 
 
-class WhoAmI(BaseModel):
+class WhoAmI(Schema):
     name: str
     kind: str
     token_id: str | None

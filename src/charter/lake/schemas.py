@@ -5,18 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from charter.core.wire import BigId
+from charter.core.wire import BigId, Schema
 
 
-class DomainCreate(BaseModel):
+class DomainCreate(Schema):
     name: str = Field(max_length=63, description="Domain name, e.g. retail-banking.")
     account: str = Field(max_length=63, description="Producer account (blueprint data-domain).")
     description: str = Field(default="", max_length=500)
 
 
-class DomainRead(BaseModel):
+class DomainRead(Schema):
     name: str
     crn: str
     account: str
@@ -24,12 +24,12 @@ class DomainRead(BaseModel):
     created_at: datetime
 
 
-class DatabaseCreate(BaseModel):
+class DatabaseCreate(Schema):
     name: str = Field(max_length=63)
     description: str = Field(default="", max_length=500)
 
 
-class DatabaseRead(BaseModel):
+class DatabaseRead(Schema):
     account: str
     name: str
     crn: str
@@ -37,7 +37,7 @@ class DatabaseRead(BaseModel):
     created_at: datetime
 
 
-class ColumnRead(BaseModel):
+class ColumnRead(Schema):
     name: str
     type: str
     required: bool
@@ -48,7 +48,7 @@ class ColumnRead(BaseModel):
 WITHHELD = "Rows in the table; null for a caller who reads it under a row filter."
 
 
-class SnapshotRead(BaseModel):
+class SnapshotRead(Schema):
     snapshot_id: BigId
     parent_id: BigId | None
     timestamp: datetime
@@ -57,7 +57,7 @@ class SnapshotRead(BaseModel):
     total_records: int | None = Field(description=WITHHELD)
 
 
-class TableRead(BaseModel):
+class TableRead(Schema):
     account: str
     database: str
     name: str
@@ -70,23 +70,23 @@ class TableRead(BaseModel):
     created_at: datetime
 
 
-class TableList(BaseModel):
+class TableList(Schema):
     databases: list[DatabaseRead]
     tables: list[TableRead]
 
 
-class RulesAdd(BaseModel):
+class RulesAdd(Schema):
     rules: list[str] = Field(min_length=1, max_length=50,
                              description="e.g. not_null(id), range(age, 18, 120)")
 
 
-class RuleFailure(BaseModel):
+class RuleFailure(Schema):
     rule: str
     failing_rows: int
     examples: list[dict[str, Any]]
 
 
-class IngestReport(BaseModel):
+class IngestReport(Schema):
     table: str
     mode: Literal["create", "append", "overwrite"]
     rows_written: int
@@ -95,30 +95,30 @@ class IngestReport(BaseModel):
     columns_added: list[str]
 
 
-class QueryRequest(BaseModel):
+class QueryRequest(Schema):
     sql: str = Field(min_length=1, max_length=1_000_000,
                      description="One SELECT (CHARTER_LAKE_QUERY_MAX_LENGTH bounds it).")
     snapshots: dict[str, BigId] = Field(default_factory=dict,
                                       description="Time travel: DB.TABLE -> snapshot id.")
 
 
-class TagKeyCreate(BaseModel):
+class TagKeyCreate(Schema):
     key: str = Field(max_length=63)
     values: list[str] = Field(max_length=100)
 
 
-class TagKeyRead(BaseModel):
+class TagKeyRead(Schema):
     key: str
     values: list[str]
 
 
-class TagAssign(BaseModel):
+class TagAssign(Schema):
     resource: str = Field(max_length=200, description="DB, DB.TABLE or DB.TABLE.COLUMN")
     key: str = Field(max_length=63)
     value: str = Field(max_length=100)
 
 
-class GrantCreate(BaseModel):
+class GrantCreate(Schema):
     table: str | None = Field(default=None, max_length=130,
                               description="DB.TABLE, or DB for every table of a database")
     tags: str | None = Field(default=None, max_length=1000,
@@ -133,7 +133,7 @@ class GrantCreate(BaseModel):
     grant_option: bool = False
 
 
-class GrantRead(BaseModel):
+class GrantRead(Schema):
     id: str
     crn: str
     account: str

@@ -6,9 +6,10 @@ import re
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
 from charter.core.pagination import Page
+from charter.core.wire import Schema
 from charter.errors import Invalid
 
 TAG_KEY_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
@@ -46,7 +47,7 @@ def normalize_ou_path(path: str) -> str:
     return "/" + "/".join(parts).lower()
 
 
-class AccountCreate(BaseModel):
+class AccountCreate(Schema):
     name: str = Field(max_length=63, description="Account name, e.g. team-a-dev.")
     ou: str = Field(max_length=255,
                     description="OU path the account is placed in, e.g. /workloads/ml/nonprod.")
@@ -63,7 +64,7 @@ class AccountCreate(BaseModel):
         return check_tags(value)
 
 
-class AccountUpdate(BaseModel):
+class AccountUpdate(Schema):
     tags: dict[str, str] = Field(default_factory=dict, description="Tags to set or replace.")
     remove_tags: list[str] = Field(default_factory=list, description="Tag keys to remove.")
     budget: float | None = Field(default=None, ge=0, le=MAX_BUDGET, allow_inf_nan=False,
@@ -76,7 +77,7 @@ class AccountUpdate(BaseModel):
         return check_tags(value)
 
 
-class AccountRead(BaseModel):
+class AccountRead(Schema):
     name: str
     crn: str
     ou: str
@@ -93,13 +94,13 @@ class AccountRead(BaseModel):
 AccountPage = Page[AccountRead]
 
 
-class OUCreate(BaseModel):
+class OUCreate(Schema):
     path: str = Field(max_length=255,
                       description="Full path of the new OU, e.g. /workloads/ml/sandbox.")
     description: str = Field(default="", max_length=500)
 
 
-class OUNode(BaseModel):
+class OUNode(Schema):
     path: str
     name: str
     description: str = ""
@@ -107,7 +108,7 @@ class OUNode(BaseModel):
     children: list[OUNode] = Field(default_factory=list)
 
 
-class BlueprintRead(BaseModel):
+class BlueprintRead(Schema):
     name: str
     description: str
     ous: list[str]
@@ -117,6 +118,6 @@ class BlueprintRead(BaseModel):
     controls: list[str]
 
 
-class InitReport(BaseModel):
+class InitReport(Schema):
     created: list[str]
     found: list[str]

@@ -26,7 +26,7 @@ from charter.settings import Settings, load_settings
 if TYPE_CHECKING:
     from charter.sdk.audit import _Audit
     from charter.sdk.controls import _Controls
-    from charter.sdk.identity import _Assignments, _Groups, _PermissionSets, _Tokens, _Users
+    from charter.sdk.identity import Users, _Assignments, _Groups, _PermissionSets, _Tokens
     from charter.sdk.lake import _Lake
     from charter.sdk.org import _Accounts, _Org
 
@@ -47,7 +47,7 @@ class Client:
     # Attached in __init__ from each domain's `charter.sdk.<domain>.PARTS`.
     org: _Org
     accounts: _Accounts
-    users: _Users
+    users: Users
     groups: _Groups
     permission_sets: _PermissionSets
     assignments: _Assignments

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from charter.sdk._part import Json, Part, q
+from charter.identity.schemas import UserRead
+from charter.sdk._part import Json, Pager, Part, q
 
 
-class _Users(Part):
+class Users(Part):
+    """The organisation's users (`client.users`)."""
+
     def create(self, name: str, *, groups: list[str] | None = None, display_name: str = "",
-               email: str = "") -> Json:
-        return self._c.request("POST", "/v1/identity/users", json={
+               email: str = "") -> UserRead:
+        """Create a user, optionally in existing groups."""
+        return self._typed(UserRead, "POST", "/v1/identity/users", json={
             "name": name, "groups": groups or [], "display_name": display_name, "email": email})
 
-    def list(self, *, limit: int = 100, offset: int = 0, cursor: str | None = None) -> Json:
-        return self._c.request("GET", "/v1/identity/users",
-                               params={"limit": limit, "offset": offset, "cursor": cursor})
+    def list(self, *, limit: int = 100, offset: int = 0,
+             cursor: str | None = None) -> Pager[UserRead]:
+        """Users by name; iterate the result for every user, page by page."""
+        return self._pages(UserRead, "/v1/identity/users",
+                           {"limit": limit, "offset": offset, "cursor": cursor})
 
 
 class _Groups(Part):
@@ -69,6 +75,6 @@ class _Tokens(Part):
         return self._c.request("POST", f"/v1/identity/tokens/{q(token_id)}/revoke")
 
 
-PARTS: dict[str, type[Part]] = {"users": _Users, "groups": _Groups,
+PARTS: dict[str, type[Part]] = {"users": Users, "groups": _Groups,
                                  "permission_sets": _PermissionSets,
                                  "assignments": _Assignments, "tokens": _Tokens}
