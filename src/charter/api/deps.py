@@ -43,8 +43,8 @@ def get_context(request: Request, _bearer: BearerDoc = None) -> Context:
     scheme, _, secret = header.partition(" ")
     try:
         if scheme.lower() != "bearer" or not secret:
-            raise Unauthenticated("missing token: send `Authorization: Bearer <token>` or run "
-                                  "`charter login`", code="missing_token")
+            raise Unauthenticated("missing token: send `Authorization: Bearer <token>`",
+                                  code="missing_token")
         principal = identity.authenticate(runtime, secret.strip())
     except Unauthenticated as error:
         route = f"{request.method} {request.url.path}"[:500]

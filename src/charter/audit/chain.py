@@ -71,7 +71,7 @@ def _free_run(conn: Connection, start: int, n: int) -> int:
         while start in window:
             start += 1
     raise Unavailable("the audit trail has too many rows past its head to find room for a "
-                      "record; `charter audit verify` names them", code="audit_trail_damaged")
+                      "record; verifying the trail names them", code="audit_trail_damaged")
 
 
 def append(session: Session, records: Iterable[AuditRecord], *, key: bytes = b"") -> int:

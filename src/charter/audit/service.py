@@ -104,8 +104,8 @@ def verify_trail(ctx: Context) -> VerifyReport:
     elif not signed and walked.head_seq > 0:
         report.ok = False
         report.problem = (f"no signed checkpoint in {cp.store.location}: without one, records "
-                          "removed from the end of the trail cannot be told; sign one with "
-                          "`charter audit checkpoint` (a server signs them on its own)")
+                          "removed from the end of the trail cannot be told; sign one (a running "
+                          "server signs them on its own)")
     return report
 
 

@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from charter.cli.hints import hint
 from charter.errors import CharterError
 
 # Piped output is read by people in logs and by grep: do not squeeze tables to 80 columns
@@ -242,5 +243,7 @@ def fail(error: CharterError, as_json: bool) -> None:
     if as_json:
         print_json(error.to_dict())
     else:
-        err_console.print(f"[red]error[/red] {escape(f'[{error.code}]')}: {escape(error.message)}",
+        advice = hint(error.code)
+        text = error.message + (f"; {advice}" if advice else "")
+        err_console.print(f"[red]error[/red] {escape(f'[{error.code}]')}: {escape(text)}",
                           highlight=False, soft_wrap=True)

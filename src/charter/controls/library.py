@@ -68,7 +68,7 @@ def _required_tags(proposed: dict[str, Any]) -> str | None:
     missing = [k for k in ("owner", "cost-center") if not tags.get(k)]
     if missing:
         return (f"account {proposed['name']} lacks the required tag(s) {', '.join(missing)}: "
-                "add --tag owner=<team> --tag cost-center=<code>")
+                "give it the tags owner=<team> and cost-center=<code>")
     return None
 
 

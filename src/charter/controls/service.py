@@ -47,7 +47,7 @@ DETECTIVE_EVENTS = {"AccountCreated", "AccountUpdated", "AccountClosed", "UserCr
 
 def _require_control(control_id: str) -> Control:
     return require(CONTROLS.get(control_id.upper()), f"control {control_id!r}",
-                   code="control_not_found", hint="see `charter controls list`")
+                   code="control_not_found")
 
 
 def _enabled_scopes(session: Session, scopes: list[str] | None = None) -> dict[str, set[str]]:

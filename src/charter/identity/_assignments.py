@@ -156,7 +156,7 @@ def delete_assignment(ctx: Context, assignment_id: str) -> AssignmentRead:
     """Remove an assignment; never the last one that keeps an administrator."""
     lockout.guard(ctx.db)  # before reading what the assignment grants
     assignment = require(ctx.db.get(Assignment, assignment_id), f"assignment {assignment_id!r}",
-                         code="assignment_not_found", hint="see `charter assignments list`")
+                         code="assignment_not_found")
     read = assignment_read(assignment)
     guarded = lockout.is_admin_assignment(assignment)
     ctx.db.execute(delete(Assignment).where(Assignment.id == assignment_id))

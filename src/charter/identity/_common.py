@@ -23,13 +23,11 @@ def id_target(type_: str, path: str, owner: str | None = None) -> Target:
 
 
 def require_user(session: Session, name: str) -> User:
-    return require(session.get(User, name), f"user {name!r}", code="user_not_found",
-                   hint="see `charter users list`")
+    return require(session.get(User, name), f"user {name!r}", code="user_not_found")
 
 
 def require_group(session: Session, name: str) -> Group:
-    return require(session.get(Group, name), f"group {name!r}", code="group_not_found",
-                   hint="create it with `charter groups create`")
+    return require(session.get(Group, name), f"group {name!r}", code="group_not_found")
 
 
 def groups_of(session: Session, user: str) -> list[str]:

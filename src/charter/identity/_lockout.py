@@ -71,6 +71,5 @@ def refuse_lockout(session: Session, change: str) -> None:
         return
     raise LockedOut(
         f"{change} would leave no user holding {ADMIN_PERMISSION_SET} on {ROOT}, and nobody "
-        "could administer the organisation; give another user cloud-admin on / first "
-        "(`charter assignments create --user NAME --permission-set cloud-admin --ou /`)",
+        "could administer the organisation; give another user cloud-admin on / first",
         permission_set=ADMIN_PERMISSION_SET, scope=ROOT)

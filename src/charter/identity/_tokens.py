@@ -31,7 +31,7 @@ def hash_secret(secret: str) -> str:
 
 def authenticate(runtime: Runtime, secret: str) -> Principal:
     """Resolve a bearer token to its user, or raise Unauthenticated with the reason."""
-    invalid = Unauthenticated("invalid token: log in again with `charter login`",
+    invalid = Unauthenticated("invalid token: unknown, expired or revoked",
                               code="invalid_token")
     if not secret.startswith(TOKEN_PREFIX):
         raise invalid
@@ -128,7 +128,7 @@ def revoke_token(ctx: Context, token_id: str) -> TokenRevoked:
     """Revoke a token and every token made with it at once; requests that carry them are
     refused from now on."""
     token = require(lineage.locked(ctx.db, token_id), f"token {token_id!r}",
-                    code="token_not_found", hint="see `charter tokens list`")
+                    code="token_not_found")
     if token.revoked_at is not None:
         raise Conflict(f"token {token_id} is already revoked", code="token_revoked")
     t = now()

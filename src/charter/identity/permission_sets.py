@@ -71,4 +71,4 @@ PERMISSION_SETS: dict[str, PermissionSet] = {
 
 def get_permission_set(name: str) -> PermissionSet:
     return require(PERMISSION_SETS.get(name), f"permission set {name!r}",
-                   code="permission_set_not_found", hint="see `charter permission-sets list`")
+                   code="permission_set_not_found")

@@ -37,16 +37,14 @@ def require_database(ctx: Context, account: str, database: str) -> LakeDatabase:
     """A database of `account` (which must exist too), or NotFound."""
     org.require_account(ctx.db, account)
     return require(ctx.db.get(LakeDatabase, (account, database)),
-                   f"database {database!r} of {account}", code="database_not_found",
-                   hint=f"see `charter lake tables list {account}`")
+                   f"database {database!r} of {account}", code="database_not_found")
 
 
 def require_table(ctx: Context, account: str, database: str, table: str) -> LakeTable:
     """A table `account` owns (its database and the account must exist too), or NotFound."""
     require_database(ctx, account, database)
     return require(ctx.db.get(LakeTable, (account, database, table)),
-                   f"table {database}.{table} of {account}", code="table_not_found",
-                   hint=f"see `charter lake tables list {account}`")
+                   f"table {database}.{table} of {account}", code="table_not_found")
 
 
 def column_names(table: Table) -> list[str]:

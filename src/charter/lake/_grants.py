@@ -76,9 +76,10 @@ def grant_table(ctx: Context, account: str, body: GrantCreate) -> GrantRead:
     consumer grants a share onward only within it."""
     kind, _, grantee = body.to.partition(":")
     if kind not in ("group", "account") or not grantee:
-        raise Invalid("--to takes group:NAME or account:NAME", code="invalid_grantee")
+        raise Invalid("a grantee is group:NAME or account:NAME", code="invalid_grantee")
     if (body.table is None) == (body.tags is None):
-        raise Invalid("grant either DB.TABLE or --tags EXPR", code="invalid_grant")
+        raise Invalid("grant either a table (DB.TABLE) or columns by a tag expression",
+                      code="invalid_grant")
     if kind == "group":
         identity.ensure_group_exists(ctx, grantee)
     if body.tags is not None:
@@ -179,8 +180,7 @@ def revoke_grant(ctx: Context, account: str, grant_id: str) -> GrantRead:
     """Revoke a grant or share made by this account (onward grants of a share go with it)."""
     row = ctx.db.get(LakeGrant, grant_id)
     row = require(row if row is not None and row.account == account else None,
-                  f"grant {grant_id!r} made by {account}", code="grant_not_found",
-                  hint=f"see `charter lake grants {account}`")
+                  f"grant {grant_id!r} made by {account}", code="grant_not_found")
     read = _grant_read(row)
     if row.grantee_type == "account":
         onward = select(LakeGrant).where(

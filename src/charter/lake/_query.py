@@ -142,8 +142,8 @@ def source(runtime: Runtime, table: Table, snapshot_id: int | None) -> tuple[Sou
     snapshot = (table.snapshot_by_id(snapshot_id) if snapshot_id is not None
                 else table.current_snapshot())
     if snapshot_id is not None and snapshot is None:
-        raise Invalid(f"snapshot {snapshot_id} is not a snapshot of this table; see "
-                      "`charter lake snapshots`", code="snapshot_not_found")
+        raise Invalid(f"snapshot {snapshot_id} is not a snapshot of this table",
+                      code="snapshot_not_found")
     schema = table.schemas()[snapshot.schema_id] if snapshot else table.schema()
     columns = tuple(f.name for f in schema.fields)
     if snapshot is None:

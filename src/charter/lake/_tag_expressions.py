@@ -37,7 +37,7 @@ def _value(node: exp.Expression) -> str:
 
 def _key(node: exp.Expression, keys: dict[str, list[str]]) -> str:
     if not isinstance(node, exp.Column) or node.table or node.name not in keys:
-        raise _bad(f"{node.sql()!r} is not a tag key; see `charter lake tags list`")
+        raise _bad(f"{node.sql()!r} is not a tag key")
     return node.name
 
 

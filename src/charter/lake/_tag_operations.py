@@ -78,7 +78,7 @@ def assign_tag(ctx: Context, account: str, body: TagAssign) -> dict[str, str]:
                                                            table)):
         raise Invalid(f"{database}.{table} has no column {column!r}", code="unknown_column")
     allowed = require(ctx.db.get(LakeTagKey, body.key), f"tag key {body.key!r}",
-                      code="tag_not_found", hint="create it with `charter lake tags create`"
+                      code="tag_not_found"
                       ).values["values"]
     if body.value not in allowed:
         raise Invalid(f"{body.value!r} is not a value of {body.key} ({', '.join(allowed)})",

@@ -135,8 +135,8 @@ def create_database(ctx: Context, account: str, body: DatabaseCreate) -> Databas
     check_identifier(body.name, "database")
     org.require_account(ctx.db, account)
     if not ctx.db.scalar(select(LakeDomain.name).where(LakeDomain.account == account)):
-        raise Invalid(f"{account} produces no data domain; create one with "
-                      "`charter lake domains create`", code="no_data_domain")
+        raise Invalid(f"{account} produces no data domain; register a data domain owned by "
+                      "it first", code="no_data_domain")
     if ctx.db.get(LakeDatabase, (account, body.name)) is not None:
         raise Conflict(f"database {body.name!r} already exists in {account}",
                        code="database_exists")
@@ -310,11 +310,11 @@ def ingest(ctx: Context, account: str, database: str, table: str, data: bytes, *
     lock(ctx.db, f"lake.table:{account}.{database}.{table}")
     row = ctx.db.get(LakeTable, (account, database, table))
     if mode == "create" and row is not None:
-        raise Conflict(f"table {database}.{table} already exists; use --mode append or "
+        raise Conflict(f"table {database}.{table} already exists; ingest in mode append or "
                        "overwrite", code="table_exists")
     if mode != "create" and row is None:
-        raise NotFound(f"table {database}.{table} does not exist in {account}; use --mode "
-                       "create", code="table_not_found")
+        raise NotFound(f"table {database}.{table} does not exist in {account}; ingest in "
+                       "mode create", code="table_not_found")
     new = _iceberg.read_input(data, fmt, schema,
                               max_columns=ctx.settings.lake.ingest_max_columns)
     for column in new.column_names:
@@ -373,8 +373,8 @@ def _write_existing(ctx: Context, row: LakeTable, new: Any, mode: str,
     current = set(column_names(iceberg))
     added = [c for c in new.column_names if c not in current]
     if added and not evolve:
-        raise Invalid(f"the file has columns the table does not: {', '.join(added)}; add "
-                      "--evolve to add them to the table", code="schema_mismatch",
+        raise Invalid(f"the file has columns the table does not: {', '.join(added)}; ingest "
+                      "with evolve to add them to the table", code="schema_mismatch",
                       columns=added)
     needs_existing = mode == "append" and any(
         r["kind"] in ("unique", "row_count") for r in row.rules["rules"])
@@ -461,7 +461,7 @@ def _query_in_slot(ctx: Context, account: str, sql: str, snapshots: dict[str, in
                      "governed": policy is not None, "row_filter": reading.filtered})
     if pinned:
         names = ", ".join(f"{d}.{t}" for d, t in pinned)
-        raise Invalid(f"--snapshot names tables the query does not read: {names}",
+        raise Invalid(f"snapshots are pinned for tables the query does not read: {names}",
                       code="invalid_snapshot")
     facts = tuple((r.table, (tuple((c, k) for _, c, k in r.data.fields),
                              frozenset(_policy.unmasked(r.policy, list(r.data.columns)))))

@@ -76,15 +76,13 @@ def _read(account: Account) -> AccountRead:
 
 def require_account(session: Session, name: str) -> Account:
     """The account called `name`, or NotFound."""
-    return require(session.get(Account, name), f"account {name!r}", code="account_not_found",
-                   hint="see `charter accounts list`")
+    return require(session.get(Account, name), f"account {name!r}", code="account_not_found")
 
 
 def require_ou(session: Session, path: str) -> str:
     """The normalized path of the OU at `path`, or NotFound."""
     normalized = normalize_ou_path(path)
-    require(session.get(OrgUnit, normalized), f"OU {path!r}", code="ou_not_found",
-            hint="see `charter ou tree`")
+    require(session.get(OrgUnit, normalized), f"OU {path!r}", code="ou_not_found")
     return normalized
 
 
@@ -295,7 +293,7 @@ def get_ou_tree(ctx: Context) -> OUNode:
     nodes = {ou.path: OUNode(path=ou.path, name=ou.name, description=ou.description)
              for ou in ctx.db.scalars(select(OrgUnit).order_by(OrgUnit.path))}
     if "/" not in nodes:
-        raise NotFound("the organisation is not initialised: run `charter init`",
+        raise NotFound("the organisation is not initialised",
                        code="not_initialized")
     for path, node in nodes.items():
         if path != "/":

@@ -63,8 +63,8 @@ class Client:
         if token:
             headers["authorization"] = f"Bearer {token}"
         if url:
-            self._http: httpx.Client = httpx.Client(base_url=url.rstrip("/"), headers=headers,
-                                                    timeout=timeout)
+            self._http: httpx.Client = httpx.Client(base_url=_server_url(url),
+                                                    headers=headers, timeout=timeout)
         else:
             from charter.api.app import create_app
 
@@ -133,6 +133,19 @@ class Client:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _server_url(url: str) -> str:
+    """`url` if it can name a Charter server (http or https, a host, a numeric port), else
+    Invalid `invalid_url` saying what is wrong with it."""
+    try:
+        parsed = httpx.URL(url.rstrip("/"))
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise Invalid(f"{url!r} is not a server URL: {exc}", code="invalid_url") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise Invalid(f"{url!r} is not a server URL: write it as http://HOST:PORT or "
+                      "https://HOST", code="invalid_url")
+    return str(parsed)
 
 
 _GATEWAY = (502, 504)  # a proxy lost the server: the request may not have arrived
