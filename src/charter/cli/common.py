@@ -51,9 +51,8 @@ class State:
             settings = load_settings()
             profile = load_profile(settings.home, self.profile)
             if not profile.token:
-                raise Unauthenticated(
-                    f"no token for profile {self.profile!r}: run `charter init` (new platform) "
-                    "or `charter login --url URL --token TOKEN`", code="not_logged_in")
+                raise Unauthenticated(f"no token for profile {self.profile!r}",
+                                      code="not_logged_in")
             if not profile.url:
                 _log_to_home(settings)
             self._client = Client(profile.url, profile.token, settings=settings, source="cli")

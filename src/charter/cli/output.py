@@ -21,18 +21,29 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 from rich.table import Table
 
 from charter.cli.hints import hint
 from charter.errors import CharterError
 
-# Piped output is read by people in logs and by grep: do not squeeze tables to 80 columns
-# unless COLUMNS says how wide the reader is.
-_PIPE_WIDTH = None if "COLUMNS" in os.environ else 200
-console = Console(width=None if sys.stdout.isatty() else _PIPE_WIDTH)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else _PIPE_WIDTH)
+
+class _Console(Console):
+    """A console as wide as COLUMNS says at each print, else the terminal; piped output is
+    read by people in logs and by grep, so it is not squeezed to 80 columns."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        measured = super().size
+        columns = os.environ.get("COLUMNS", "")
+        if columns.isdigit():
+            return ConsoleDimensions(int(columns), measured.height)
+        return measured if self.is_terminal else ConsoleDimensions(200, measured.height)
+
+
+console = _Console()
+err_console = _Console(stderr=True)
 
 FORMATS = ("table", "wide", "json", "yaml", "csv")
 # Column names that hold what a user types back into the next command.
