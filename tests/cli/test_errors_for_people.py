@@ -5,6 +5,7 @@ server URL is an error line, not a traceback."""
 from __future__ import annotations
 
 import ast
+import json
 import re
 from pathlib import Path
 
@@ -94,3 +95,20 @@ def test_a_server_that_does_not_answer_suggests_starting_one(platform, monkeypat
     monkeypatch.setenv("CHARTER_URL", "http://127.0.0.1:9")
     code, _, err = platform.cli("whoami")
     assert code == 1 and "[unreachable]" in err and "`charter server`" in err
+
+
+def test_whoami_says_where_it_ran(platform, monkeypatch) -> None:
+    from tests.servers import start
+
+    code, out, err = platform.cli("whoami", "--json")
+    assert code == 0
+    assert json.loads(out)["via"] == f"in-process (CHARTER_HOME={platform.settings.home})"
+    server = start(platform.settings.home).ready()
+    try:
+        monkeypatch.setenv("CHARTER_URL", server.url)
+        code, out, _ = platform.cli("whoami")
+        assert code == 0 and f"via {server.url}" in out
+        code, out, _ = platform.cli("whoami", "-o", "yaml")
+        assert f"via: {server.url}" in out
+    finally:
+        server.stop()

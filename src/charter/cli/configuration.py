@@ -8,9 +8,9 @@ from typing import Any
 
 import typer
 
-from charter.cli.common import JsonOpt, state, want_json
+from charter.cli.common import JsonOpt, OutputOpt, out, state
 from charter.cli.config import config_path, load_profile
-from charter.cli.output import show, table
+from charter.cli.output import table
 from charter.settings import (
     SECRET_MASK,
     SettingValue,
@@ -24,18 +24,20 @@ config_app = typer.Typer(help="The platform's configuration: settings and the CL
 
 
 @config_app.command("show")
-def show_config(ctx: typer.Context, json_: JsonOpt = False) -> None:
+def show_config(ctx: typer.Context, output: OutputOpt = None, json_: JsonOpt = False) -> None:
     """Print every effective setting, grouped by concern, with its source.
 
     Reads only CHARTER_* variables and the CLI profile, never the database, so it works
     before `charter init`. Secrets and URL passwords print as ********. With --json: one
     object keyed by setting name (`lake.query_timeout`), each with group, value, source,
     env (the variables it is read from) and description.
+
+    Example: charter config show -o yaml
     """
     settings = load_settings()
     rows = [*describe_settings(settings, os.environ), *_profile_rows(ctx, settings.home)]
     data = {row.name: {k: v for k, v in asdict(row).items() if k != "name"} for row in rows}
-    show(data, want_json(ctx, json_), _render)
+    out(ctx, data, _render, json_=json_, output=output)
 
 
 def _profile_rows(ctx: typer.Context, home: Any) -> list[SettingValue]:

@@ -13,10 +13,10 @@ import typer
 from typer.core import TyperArgument, TyperGroup
 
 import charter
-from charter.cli.common import JsonOpt, OutputOpt, State, state, want_json
+from charter.cli.common import JsonOpt, OutputOpt, State, out, state, want_json
 from charter.cli.config import Profile, list_profiles, save_profile
 from charter.cli.configuration import config_app
-from charter.cli.output import console, fail, print_json, show, table
+from charter.cli.output import View, console, fail, jsonable, print_json, show, table
 from charter.domains import domain_names
 from charter.errors import CharterError
 from charter.sdk import Client
@@ -66,6 +66,7 @@ def init(
     recover_admin: Annotated[bool, typer.Option(
         "--recover-admin", help="Restore the administrator's access (user admin in "
         "cloud-engineering, cloud-admin on /) and issue it a new token; audited.")] = False,
+    output: OutputOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """Create the reference organisation, central accounts, controls and the administrator.
@@ -73,6 +74,8 @@ def init(
     Idempotent: run it again and it says what it found. The administrator's token is
     saved in the profile (default: `default`), which runs the API in-process. On the
     host, `--recover-admin` is the way back when nobody can administer the platform.
+
+    Example: charter init
     """
     from charter.platform.bootstrap import initialize
     from charter.platform.runtime import build_runtime
@@ -121,7 +124,7 @@ def init(
         if home:
             console.print(f"Use this platform with: export CHARTER_HOME={d['home']}")
 
-    show(data, want_json(ctx, json_), render)
+    out(ctx, data, render, json_=json_, output=output)
 
 
 @app.command("server")
@@ -131,7 +134,10 @@ def server(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8787,
     json_: JsonOpt = False,
 ) -> None:
-    """Serve the REST API (OpenAPI at /docs) and deliver outbox events in the background."""
+    """Serve the REST API (OpenAPI at /docs) and deliver outbox events in the background.
+
+    Example: charter server --host 0.0.0.0 --port 8787
+    """
     import uvicorn
 
     from charter.api.access_log import configure_access_log
@@ -168,41 +174,56 @@ def server(
 @app.command("login")
 def login(
     ctx: typer.Context,
-    token: Annotated[str, typer.Option(help="API token (chr_...).")],
+    token: Annotated[str, typer.Option(help="API token (chr_...): README, \"Getting a token\".")],
     url: Annotated[str | None, typer.Option(help="Server URL; omit to run in-process.")] = None,
+    output: OutputOpt = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Check a token against a server and save it as a profile (file mode 0600)."""
+    """Check a token against a server and save it as a profile (file mode 0600).
+
+    Example: charter login --url http://127.0.0.1:8787 --token chr_abc123
+    """
     settings = load_settings()
     with Client(url, token, settings=settings, source="cli") as client:
         me = client.whoami()
     st = state(ctx)
     path = save_profile(settings.home, Profile(st.profile, url, token))
     data = {"profile": st.profile, "url": url, "user": me["name"], "config": str(path)}
-    show(data, want_json(ctx, json_), lambda d: console.print(
-        f"logged in as {d['user']} (profile {d['profile']}, {d['url'] or 'in-process'})"))
+    out(ctx, data, lambda d: console.print(
+        f"logged in as {d['user']} (profile {d['profile']}, {d['url'] or 'in-process'})"),
+        json_=json_, output=output)
 
 
 @app.command("whoami")
-def whoami(ctx: typer.Context, json_: JsonOpt = False) -> None:
-    """Who the current token belongs to, its groups and permission sets."""
-    data = state(ctx).client().whoami()
+def whoami(ctx: typer.Context, output: OutputOpt = None, json_: JsonOpt = False) -> None:
+    """Who the current token belongs to, its groups and permission sets, and where the
+    command ran: against a server's URL, or in-process on CHARTER_HOME.
+
+    Example: charter whoami
+    """
+    client = state(ctx).client()
+    via = client.url or f"in-process (CHARTER_HOME={load_settings().home})"
+    data = {**jsonable(client.whoami()), "via": via}
 
     def render(d: dict) -> None:
-        console.print(f"[bold]{d['name']}[/bold] (token {d['token_id']}); groups: "
-                      f"{', '.join(d['groups']) or '-'}")
+        console.print(f"[bold]{d['name']}[/bold] (token {d['token_id']}) via {d['via']}; "
+                      f"groups: {', '.join(d['groups']) or '-'}", highlight=False)
         table(d["assignments"], ["permission_set", "principal_type", "principal_name",
-                                 "scope_type", "scope"], title="assignments")
+                                 "scope_type", "scope"], title="assignments",
+              keys=["permission_set", "principal_name", "scope"])
 
-    show(data, want_json(ctx, json_), render)
+    out(ctx, data, render, json_=json_, output=output)
 
 
 @app.command("profiles")
-def profiles(ctx: typer.Context, json_: JsonOpt = False) -> None:
-    """List saved profiles (tokens are not shown)."""
+def profiles(ctx: typer.Context, output: OutputOpt = None, json_: JsonOpt = False) -> None:
+    """List saved profiles (tokens are not shown).
+
+    Example: charter profiles
+    """
     rows = [{"name": p.name, "url": p.url or "(in-process)", "token": "set" if p.token else ""}
             for p in list_profiles(load_settings().home)]
-    show(rows, want_json(ctx, json_), lambda d: table(d, ["name", "url", "token"]))
+    out(ctx, rows, json_=json_, output=output, view=View(["name", "url", "token"]))
 
 
 @functools.cache
