@@ -151,3 +151,28 @@ def test_docs_and_redoc_load_nothing_from_elsewhere(platform):
         assert http.get(asset).status_code == 200, asset
     missing = http.get("/docs/assets/swagger/nothing.js")
     assert missing.status_code == 404 and _is_error(missing)["code"] == "route_not_found"
+
+
+def _success_schema(document: dict, operation: dict) -> dict:
+    for status in ("200", "201"):
+        content = operation.get("responses", {}).get(status, {}).get("content", {})
+        schema = content.get("application/json", {}).get("schema")
+        if schema:
+            ref = schema.get("$ref", "")
+            return document["components"]["schemas"][ref.rsplit("/", 1)[-1]] if ref else schema
+    return {}
+
+
+def test_every_list_operation_is_paged(document):
+    """A listing answers the one page envelope and takes limit and offset: no operation
+    answers a bare array, which could neither be paged nor grow a field."""
+    pages = 0
+    for method, path, operation in _operations(document):
+        schema = _success_schema(document, operation)
+        assert schema.get("type") != "array", f"{method.upper()} {path} answers a bare array"
+        properties = schema.get("properties", {})
+        if {"items", "total", "limit", "offset", "next_cursor"} <= set(properties):
+            pages += 1
+            params = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+            assert {"limit", "offset"} <= params, f"{method.upper()} {path} pages without limit"
+    assert pages >= 15
