@@ -185,12 +185,16 @@ def login(
 
 @app.command("whoami")
 def whoami(ctx: typer.Context, json_: JsonOpt = False) -> None:
-    """Who the current token belongs to, its groups and permission sets."""
-    data = state(ctx).client().whoami()
+    """Who the current token belongs to, its groups and permission sets, and where the
+    command ran: in-process against CHARTER_HOME, or against a server's URL."""
+    client = state(ctx).client()
+    via = client.url or f"in-process (CHARTER_HOME={load_settings().home})"
+    data = {**client.whoami(), "via": via}
 
     def render(d: dict) -> None:
         console.print(f"[bold]{d['name']}[/bold] (token {d['token_id']}); groups: "
                       f"{', '.join(d['groups']) or '-'}")
+        console.print(f"via {d['via']}", highlight=False, soft_wrap=True)
         table(d["assignments"], ["permission_set", "principal_type", "principal_name",
                                  "scope_type", "scope"], title="assignments")
 
