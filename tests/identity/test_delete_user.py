@@ -55,7 +55,7 @@ def test_the_last_administrator_cannot_be_deleted_and_nothing_changes(platform):
     assert _count(platform, Token, Token.user == "admin") == tokens_before
     assert platform.admin.whoami()["name"] == "admin"
     record = platform.admin.audit.events(action="identity:DeleteUser").items[0]
-    assert (record.outcome, record.error_code) == ("error", "last_administrator")
+    assert (record.outcome, record.error_code) == ("refused", "last_administrator")
 
 
 def test_an_administrator_goes_when_another_remains(platform):
