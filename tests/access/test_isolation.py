@@ -88,7 +88,7 @@ def test_cli_attempts_exit_non_zero_and_are_audited(teams):
     platform, _, token = teams
     for args in (["accounts", "show", "team-b-dev"],
                  ["accounts", "update", "team-b-dev", "--tag", "owner=x"],
-                 ["accounts", "close", "team-b-dev"],
+                 ["accounts", "close", "team-b-dev", "--yes"],
                  ["audit", "events", "--account", "team-b-dev"]):
         code, out, err = platform.cli(*args, token=token)
         assert code == 1, args

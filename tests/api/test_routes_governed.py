@@ -22,6 +22,9 @@ PATH_VALUES = {
     "database": "bank",
     "table": "customers",
     "grant_id": "grt-0000000000000000",
+    "permission_set": "auditor",
+    "blueprint": "ml-team-dev",
+    "seq": "1",
 }
 
 BODIES = {
@@ -121,6 +124,7 @@ def test_every_route_authorizes_and_audits(walk, as_admin):
                 "identity:WhoAmI", "org:ListAccounts", "controls:ListFindings",
                 "audit:ListEvents", "identity:CreateToken", "identity:ListTokens",
                 "org:ListBlueprints", "controls:ListControls", "identity:ListPermissionSets",
+                "org:DescribeBlueprint", "identity:DescribePermissionSet",
             }, f"{method} {route.path} allowed a user with no permissions"
         if response.status_code == 403:
             assert records[0].decision == "deny"

@@ -85,7 +85,7 @@ def trail(platform):
 def test_verify_passes_on_honest_trail(trail):
     platform, _ = trail
     head_seq, _ = _head(platform)
-    report = platform.admin.audit.verify()
+    report = platform.admin.audit.verify().model_dump()
     checkpoint_key = report.pop("checkpoint_key_id")
     assert report == {"ok": True, "records": head_seq, "head_seq": head_seq,
                       "first_bad_seq": None, "problem": None, "checkpoints": 1,

@@ -100,7 +100,7 @@ def test_a_server_that_does_not_answer_suggests_starting_one(platform, monkeypat
 def test_whoami_says_where_it_ran(platform, monkeypatch) -> None:
     from tests.servers import start
 
-    code, out, err = platform.cli("whoami", "--json")
+    code, out, _ = platform.cli("whoami", "--json")
     assert code == 0
     assert json.loads(out)["via"] == f"in-process (CHARTER_HOME={platform.settings.home})"
     server = start(platform.settings.home).ready()

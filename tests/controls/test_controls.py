@@ -161,7 +161,7 @@ def test_det3_user_without_group_raises_then_clears_via_cli(platform):
 
 def test_controls_list_shows_every_kind(platform):
     _code, out, _ = platform.cli("controls", "list", "--json")
-    controls = {c["id"]: c for c in json.loads(out)}
+    controls = {c["id"]: c for c in json.loads(out)["items"]}
     assert {c["kind"] for c in controls.values()} == {"preventive", "proactive", "detective"}
     assert controls["CHARTER-PREV-1"]["mandatory"] and controls["CHARTER-PREV-1"]["enabled_on"]
     assert all(c["description"] for c in controls.values())

@@ -53,7 +53,7 @@ def test_expired_token_is_refused(platform):
 def test_revoked_token_is_refused_at_once(platform):
     ron, token = platform.user("ron", "security-auditors")
     token_id = ron.whoami()["token_id"]
-    code, out, _ = platform.cli("tokens", "revoke", token_id, "--json", token=token)
+    code, out, _ = platform.cli("tokens", "revoke", token_id, "--yes", "--json", token=token)
     assert code == 0 and json.loads(out)["status"] == "revoked"
     with pytest.raises(Unauthenticated) as refused:
         ron.whoami()

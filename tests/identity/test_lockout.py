@@ -27,7 +27,7 @@ def _last_record(platform, action: str) -> dict:
 
 def test_deleting_the_last_administrator_assignment_is_refused_and_audited(platform):
     assignment = _admin_assignment(platform)
-    code, out, _ = platform.cli("assignments", "delete", assignment, "--json")
+    code, out, _ = platform.cli("assignments", "delete", assignment, "--yes", "--json")
     error = json.loads(out)
     assert code == 1 and error["code"] == "last_administrator"
     assert "cloud-admin" in error["message"]
@@ -42,7 +42,7 @@ def test_deleting_the_last_administrator_assignment_is_refused_and_audited(platf
 
 
 def test_removing_the_last_administrator_from_cloud_engineering_is_refused(platform):
-    code, out, _ = platform.cli("groups", "remove-member", "cloud-engineering", "admin",
+    code, out, _ = platform.cli("groups", "remove-member", "cloud-engineering", "admin", "--yes",
                                 "--json")
     assert code == 1 and json.loads(out)["code"] == "last_administrator"
     members = {g["name"]: g["members"] for g in platform.admin.groups.list()["items"]}

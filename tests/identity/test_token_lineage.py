@@ -20,8 +20,9 @@ from charter.identity.orm import Token
 from charter.sdk import Client
 
 
-def _when(value: str) -> datetime:
-    return datetime.fromisoformat(value)
+def _when(value: datetime | str) -> datetime:
+    """A time from the SDK (typed) or from CLI JSON (a string)."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 def test_a_token_made_with_a_short_lived_token_expires_with_it(platform):
@@ -55,7 +56,7 @@ def test_revoking_a_token_revokes_every_token_made_with_it(platform):
     first_id = ann.whoami()["token_id"]
     child = ann.tokens.create(expires_in="1d")
     grandchild = platform.client(child["token"]).tokens.create(expires_in="1h")
-    code, out, _ = platform.cli("tokens", "revoke", first_id, "--json")
+    code, out, _ = platform.cli("tokens", "revoke", first_id, "--yes", "--json")
     revoked = json.loads(out)
     assert code == 0 and revoked["status"] == "revoked"
     assert revoked["also_revoked"] == [child["id"], grandchild["id"]]
@@ -79,7 +80,7 @@ def test_a_token_revokes_itself_and_its_descendants_but_not_its_siblings(platfor
         with pytest.raises(Denied) as refused:
             thief.tokens.revoke(victim)
         assert refused.value.code == "access_denied"
-    code, _, err = platform.cli("tokens", "revoke", kept["id"], token=stolen["token"])
+    code, _, err = platform.cli("tokens", "revoke", kept["id"], "--yes", token=stolen["token"])
     assert code == 1 and "[access_denied]" in err
     with pytest.raises(Denied):  # nor an ancestor of its own
         platform.client(made_with_kept["token"]).tokens.revoke(kept["id"])
@@ -214,7 +215,7 @@ def test_a_user_without_standing_revokes_only_their_own_lineage(platform):
     for_lou = kim.tokens.create(user="lou", expires_in="1d")
     own = kim.tokens.create(expires_in="1d")
     platform.admin.groups.remove_member("cloud-engineering", "kim")
-    code, out, _ = platform.cli("tokens", "revoke", kim_token, "--json", token=kim_secret)
+    code, out, _ = platform.cli("tokens", "revoke", kim_token, "--yes", "--json", token=kim_secret)
     assert code == 0 and json.loads(out)["also_revoked"] == [own["id"]]
     assert platform.client(for_lou["token"]).whoami()["name"] == "lou"
     record = platform.admin.audit.events(action="identity:RevokeToken", limit=1)["items"][0]

@@ -72,7 +72,7 @@ def test_malformed_tags_are_refused(platform, tag):
 
 
 def test_unknown_account_everywhere(platform):
-    for args in (["accounts", "show", "ghost-dev"], ["accounts", "close", "ghost-dev"],
+    for args in (["accounts", "show", "ghost-dev"], ["accounts", "close", "ghost-dev", "--yes"],
                  ["accounts", "update", "ghost-dev", "--budget", "5"],
                  ["controls", "findings", "--account", "ghost-dev"],
                  ["assignments", "create", "--group", "cloud-engineering",
@@ -104,11 +104,11 @@ def test_refusals_do_not_tell_whether_an_account_exists(platform):
 
 def test_close_account(platform):
     platform.vend("team-a-dev")
-    code, out, _ = platform.cli("accounts", "close", "team-a-dev", "--json")
+    code, out, _ = platform.cli("accounts", "close", "team-a-dev", "--yes", "--json")
     assert code == 0 and json.loads(out)["status"] == "closed"
-    code, _, err = platform.cli("accounts", "close", "team-a-dev")
-    assert code == 1 and "[access_denied]" in err and "account is closed" in err
-    code, _, err = platform.cli("accounts", "close", "log-archive")
+    code, out, _ = platform.cli("accounts", "close", "team-a-dev", "--yes", "--json")
+    assert code == 1 and json.loads(out)["code"] == "account_closed"
+    code, _, err = platform.cli("accounts", "close", "log-archive", "--yes")
     assert code == 1 and "[central_account]" in err
 
 

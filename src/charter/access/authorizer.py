@@ -103,8 +103,12 @@ permit(principal, action in [Action::"org:ListBlueprints", Action::"controls:Lis
                              Action::"identity:ListPermissionSets"], resource);
 @id("base:closed-accounts")
 forbid(principal, action in Action::"write", resource)
-when { resource is Account && resource.status == "closed" };
+when { resource is Account && resource.status == "closed" }
+unless { action == Action::"org:CloseAccount" };
 """
+# Closing a closed account changes nothing: it is left to the service, which answers
+# `account_closed` (409) to those who may close it, rather than a refusal that reads as
+# if they lacked the right.
 # Listing calls are open to every signed-in principal at the root only; each listed item
 # is then filtered through its own per-account action (org:DescribeAccount,
 # controls:ReadFindings, audit:ReadEvents), so a listing never shows a foreign account.

@@ -24,6 +24,7 @@ from charter.audit.schemas import (
 from charter.core.clock import parse_time
 from charter.core.context import Context, Runtime
 from charter.core.ids import crn
+from charter.core.lookup import require
 from charter.core.pagination import PageParams, paginate
 from charter.errors import Denied
 from charter.org import service as org
@@ -70,6 +71,25 @@ def list_events(ctx: Context, query: AuditQuery, *,
     found = paginate(ctx.db, stmt, key=(AuditEvent.seq,), params=page, descending=True)
     return found.to_page(AuditEventPage, [AuditEventRead.model_validate(r, from_attributes=True)
                                           for r in found.rows], page)
+
+
+def _event_target(ctx: Context, seq: int) -> Target:
+    """The record's account, where its reader is decided as for the listing; a record about
+    no existing account (or no record at all) is decided at the root, so only
+    organisation-wide readers learn which sequence numbers exist."""
+    account = ctx.db.scalar(select(AuditEvent.account).where(AuditEvent.seq == seq))
+    resource = crn(LOG_ARCHIVE, "audit", "event", f"{account or '*'}/{seq}")
+    if account is not None and org.account_exists(ctx.db, account):
+        return account_target(account, resource)
+    return ou_target("/", resource, attrs={"account": account or "*"})
+
+
+@operation("audit:DescribeEvent", "read", target=_event_target)
+def describe_event(ctx: Context, seq: int) -> AuditEventRead:
+    """One audit record in full: decision, reason, error, request and details."""
+    row = require(ctx.db.get(AuditEvent, seq), f"audit record {seq}",
+                  code="audit_event_not_found")
+    return AuditEventRead.model_validate(row, from_attributes=True)
 
 
 def _reads_whole_trail(ctx: Context) -> bool:

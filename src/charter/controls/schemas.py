@@ -19,6 +19,9 @@ class ControlRead(Schema):
     enabled_on: list[str]
 
 
+ControlPage = Page[ControlRead]
+
+
 class EnablementCreate(Schema):
     ou: str | None = Field(default=None, description="OU path to enable the control on.")
     account: str | None = Field(default=None, description="Or one account.")

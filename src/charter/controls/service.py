@@ -20,6 +20,7 @@ from charter.access.pipeline import allowed, emit, operation, register_proactive
 from charter.controls.library import CONTROLS, DEFAULT_ENABLEMENTS, DETECTIVE, PREVENTIVE, Control
 from charter.controls.orm import ControlEnablement, Finding
 from charter.controls.schemas import (
+    ControlPage,
     ControlRead,
     EnablementCreate,
     EnablementRead,
@@ -34,14 +35,14 @@ from charter.core.context import SYSTEM_PRINCIPAL, Context, Runtime
 from charter.core.db import lock
 from charter.core.ids import crn, new_id, new_request_id
 from charter.core.lookup import require
-from charter.core.pagination import PageParams, page_of
+from charter.core.pagination import PageParams, page_of, page_of_list
 from charter.errors import Conflict, ControlViolation, Invalid, NotFound
 from charter.org import service as org
 
 # Decided per account to filter listings; not an operation of its own.
 declare("controls:ReadFindings", "read", "Read the findings about an account")
 DETECTIVE_EVENTS = {"AccountCreated", "AccountUpdated", "AccountClosed", "UserCreated",
-                    "GroupMembershipChanged", "TokenCreated", "TokenRevoked",
+                    "UserDeleted", "GroupMembershipChanged", "TokenCreated", "TokenRevoked",
                     "ControlEnabled", "ControlDisabled"}
 
 
@@ -161,12 +162,13 @@ def _root(ctx: Context, *args: Any, **kwargs: Any) -> Target:
 
 
 @operation("controls:ListControls", "read", target=_root)
-def list_controls(ctx: Context) -> list[ControlRead]:
+def list_controls(ctx: Context, *, page: PageParams | None = None) -> ControlPage:
     """The control library with where each control is enabled."""
     enabled = _enabled_scopes(ctx.db)
-    return [ControlRead(id=c.id, name=c.name, kind=c.kind, description=c.description,
-                        mandatory=c.mandatory, enabled_on=sorted(enabled[c.id]))
-            for c in CONTROLS.values()]
+    return page_of_list(ControlPage, [
+        ControlRead(id=c.id, name=c.name, kind=c.kind, description=c.description,
+                    mandatory=c.mandatory, enabled_on=sorted(enabled[c.id]))
+        for c in CONTROLS.values()], page)
 
 
 def _scope_target(ctx: Context, control_id: str, body: EnablementCreate) -> Target:

@@ -110,6 +110,17 @@ def page_of(page_type: type[P], session: Session, query: Select[Any], *,
     return found.to_page(page_type, read(found.rows), params)
 
 
+def page_of_list(page_type: type[P], items: Sequence[Any], params: PageParams | None) -> P:
+    """A page of a short listing built in code (a catalogue held in the code, not a table):
+    the slice `params` asks for, with the true total. Such a listing has no cursor."""
+    params = params or PageParams()
+    if params.cursor is not None:
+        raise Invalid("this listing pages by offset only: pass `offset`, not `cursor`",
+                      code="invalid_cursor")
+    rows = list(items[params.offset:params.offset + params.limit])
+    return Slice(rows, len(items), None).to_page(page_type, rows, params)
+
+
 def _kept(session: Session, ordered: Select[Any], order: _Key, after: tuple[Any, ...] | None,
           params: PageParams, keep: Keep) -> list[Any]:
     """The kept rows of one page (and one more), read from `after` on."""

@@ -15,7 +15,7 @@ from charter.core.clock import now
 from charter.core.context import Context
 from charter.core.ids import crn, new_id
 from charter.core.lookup import require
-from charter.core.pagination import PageParams, page_of
+from charter.core.pagination import PageParams, page_of, page_of_list
 from charter.errors import Conflict
 from charter.identity import _lockout as lockout
 from charter.identity._common import (
@@ -32,6 +32,7 @@ from charter.identity.schemas import (
     AssignmentCreate,
     AssignmentPage,
     AssignmentRead,
+    PermissionSetPage,
     PermissionSetRead,
     WhoAmI,
 )
@@ -93,14 +94,26 @@ def blueprint_groups(ctx: Context, account: str, blueprint: Blueprint) -> dict[s
 
 # -- operations ------------------------------------------------------------------------
 
+def _permission_set_read(name: str) -> PermissionSetRead:
+    p = get_permission_set(name)
+    return PermissionSetRead(name=p.name, persona=p.persona, team=p.team,
+                             description=p.description, patterns=list(p.actions),
+                             actions=expand(list(p.actions)))
+
+
 @operation("identity:ListPermissionSets", "read",
-           target=lambda ctx: id_target("permission-set", "*"))
-def list_permission_sets(ctx: Context) -> list[PermissionSetRead]:
+           target=lambda ctx, **k: id_target("permission-set", "*"))
+def list_permission_sets(ctx: Context, *, page: PageParams | None = None) -> PermissionSetPage:
     """The built-in permission sets, one per persona, with the actions each allows."""
-    return [PermissionSetRead(name=p.name, persona=p.persona, team=p.team,
-                              description=p.description, patterns=list(p.actions),
-                              actions=expand(list(p.actions)))
-            for p in PERMISSION_SETS.values()]
+    return page_of_list(PermissionSetPage, [_permission_set_read(n) for n in PERMISSION_SETS],
+                        page)
+
+
+@operation("identity:DescribePermissionSet", "read",
+           target=lambda ctx, name: id_target("permission-set", name))
+def describe_permission_set(ctx: Context, name: str) -> PermissionSetRead:
+    """One built-in permission set with the action patterns it selects and the actions."""
+    return _permission_set_read(name)
 
 
 def _assignment_target(ctx: Context, body: AssignmentCreate) -> Target:

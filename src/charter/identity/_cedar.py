@@ -46,7 +46,13 @@ def fragment(session: Session) -> Fragment:
     policy_of: dict[str, str] = {}  # expanding patterns once per permission set
     scoped = [(("Account" if a.scope_type == "account" else "OU", a.scope), _policy(a, policy_of))
               for a in assignments]
-    return Fragment(entities=entities, scoped=scoped)
+    return Fragment(entities=entities, policies=[_CATALOGUE], scoped=scoped)
+
+
+# The permission sets are a catalogue every signed-in principal may read, one by one as
+# in the listing (`base:catalogues`).
+_CATALOGUE = """@id("identity:catalogue")
+permit(principal, action == Action::"identity:DescribePermissionSet", resource);"""
 
 
 def _accounts_in_scope(a: Assignment, accounts: list[tuple[str, str]]) -> set[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from charter.access.pipeline import emit, operation
@@ -21,12 +21,13 @@ from charter.identity._common import (
     require_user,
     user_reads,
 )
-from charter.identity.orm import Group, Membership, User
+from charter.identity.orm import Assignment, Group, Membership, Token, User
 from charter.identity.schemas import (
     GroupCreate,
     GroupPage,
     GroupRead,
     UserCreate,
+    UserDeleted,
     UserPage,
     UserRead,
 )
@@ -111,6 +112,46 @@ def list_users(ctx: Context, *, page: PageParams | None = None) -> UserPage:
                    read=lambda rows: user_reads(ctx.db, rows))
 
 
+@operation("identity:DescribeUser", "read",
+           target=lambda ctx, name: id_target("user", name, owner=name))
+def describe_user(ctx: Context, name: str) -> UserRead:
+    """One user with their groups."""
+    return user_reads(ctx.db, [require_user(ctx.db, name)])[0]
+
+
+@operation("identity:DeleteUser", "write",
+           target=lambda ctx, name: id_target("user", name), changes_policy=True)
+def delete_user(ctx: Context, name: str) -> UserDeleted:
+    """Delete a user: their memberships and the assignments they hold directly go, and
+    their tokens are revoked and removed with them, in one transaction; never the last
+    user who administers the organisation."""
+    lockout.guard(ctx.db)  # before reading what the user holds
+    user = require_user(ctx.db, name)
+    read = user_reads(ctx.db, [user])[0]
+    guarded = name in lockout.administrators(ctx.db)
+    assignments = list(ctx.db.scalars(select(Assignment.id).where(
+        Assignment.principal_type == "user", Assignment.principal_name == name)
+        .order_by(Assignment.id)))
+    tokens = list(ctx.db.scalars(select(Token).where(Token.user == name)
+                                 .order_by(Token.created_at, Token.id)))
+    revoked = [t.id for t in tokens if t.revoked_at is None]
+    ctx.db.execute(delete(Membership).where(Membership.user == name))
+    ctx.db.execute(delete(Assignment).where(Assignment.id.in_(assignments)))
+    # A token's row names its user: a revoked token of a user who no longer exists is
+    # kept only in the audit trail (this operation's record lists them).
+    ctx.db.execute(delete(Token).where(Token.user == name))
+    ctx.db.delete(user)
+    if guarded:
+        lockout.refuse_lockout(ctx.db, f"deleting user {name}")
+    for token_id in revoked:
+        emit(ctx, "TokenRevoked", MANAGEMENT, {"token": token_id, "user": name})
+    emit(ctx, "UserDeleted", MANAGEMENT, {"user": name, "groups": read.groups})
+    ctx.audit_details.update({"groups": read.groups, "assignments_removed": assignments,
+                              "tokens_revoked": revoked})
+    return UserDeleted(**read.model_dump(), assignments_removed=assignments,
+                       tokens_revoked=revoked)
+
+
 @operation("identity:CreateGroup", "write",
            target=lambda ctx, body: id_target("group", body.name), changes_policy=True)
 def create_group(ctx: Context, body: GroupCreate) -> GroupRead:
@@ -129,6 +170,13 @@ def list_groups(ctx: Context, *, page: PageParams | None = None) -> GroupPage:
     """Groups with their members, by name."""
     return page_of(GroupPage, ctx.db, select(Group), key=(Group.name,), params=page,
                    read=lambda rows: group_reads(ctx.db, rows))
+
+
+@operation("identity:DescribeGroup", "read",
+           target=lambda ctx, name: id_target("group", name))
+def describe_group(ctx: Context, name: str) -> GroupRead:
+    """One group with its members."""
+    return group_reads(ctx.db, [require_group(ctx.db, name)])[0]
 
 
 @operation("identity:AddGroupMember", "write",

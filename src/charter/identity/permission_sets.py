@@ -12,7 +12,7 @@ from charter.core.lookup import require
 
 # What every persona may read about the accounts it is assigned in.
 _READ_OWN = ["org:DescribeAccount", "controls:ListFindings", "controls:ReadFindings"]
-_READ_TRAIL = ["audit:ListEvents", "audit:ReadEvents"]
+_READ_TRAIL = ["audit:ListEvents", "audit:ReadEvents", "audit:DescribeEvent"]
 
 
 @dataclass(frozen=True)

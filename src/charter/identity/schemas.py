@@ -56,6 +56,9 @@ class PermissionSetRead(Schema):
     actions: list[str]
 
 
+PermissionSetPage = Page[PermissionSetRead]
+
+
 class AssignmentCreate(Schema):
     permission_set: str = Field(min_length=1, max_length=63)
     group: str | None = Field(default=None, min_length=1, max_length=63)
@@ -120,6 +123,13 @@ class TokenRevoked(TokenRead):
 
 
 TokenPage = Page[TokenRead]
+
+
+class UserDeleted(UserRead):
+    assignments_removed: list[str] = Field(
+        default_factory=list, description="Ids of the assignments the user held directly.")
+    tokens_revoked: list[str] = Field(
+        default_factory=list, description="Ids of the user's tokens, revoked with the user.")
 
 
 class WhoAmI(Schema):

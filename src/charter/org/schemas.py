@@ -118,6 +118,9 @@ class BlueprintRead(Schema):
     controls: list[str]
 
 
+BlueprintPage = Page[BlueprintRead]
+
+
 class InitReport(Schema):
     created: list[str]
     found: list[str]

@@ -15,7 +15,7 @@ from charter.core.clock import now
 from charter.core.context import Context
 from charter.core.ids import check_name, crn
 from charter.core.lookup import require
-from charter.core.pagination import PageParams, page_of
+from charter.core.pagination import PageParams, page_of, page_of_list
 from charter.errors import Conflict, Invalid, NotFound
 from charter.org import reference
 from charter.org.blueprints import BLUEPRINTS, Blueprint, check_account_name, get_blueprint
@@ -25,6 +25,7 @@ from charter.org.schemas import (
     AccountPage,
     AccountRead,
     AccountUpdate,
+    BlueprintPage,
     BlueprintRead,
     InitReport,
     OUCreate,
@@ -77,6 +78,10 @@ def _read(account: Account) -> AccountRead:
 def require_account(session: Session, name: str) -> Account:
     """The account called `name`, or NotFound."""
     return require(session.get(Account, name), f"account {name!r}", code="account_not_found")
+
+
+def account_exists(session: Session, name: str) -> bool:
+    return session.get(Account, name) is not None
 
 
 def require_ou(session: Session, path: str) -> str:
@@ -139,7 +144,13 @@ def _cedar(session: Session) -> Fragment:
                       "status": account.status},
             "parents": [uid("OU", account.ou_path)],
         })
-    return Fragment(entities=entities)
+    return Fragment(entities=entities, policies=[_CATALOGUE])
+
+
+# Blueprints are a catalogue every signed-in principal may read, one by one as in the
+# listing (`base:catalogues`).
+_CATALOGUE = """@id("org:catalogue")
+permit(principal, action == Action::"org:DescribeBlueprint", resource);"""
 
 
 register_source("org", _cedar)
@@ -324,10 +335,19 @@ def create_ou(ctx: Context, body: OUCreate) -> OUNode:
     return OUNode(path=path, name=name, description=body.description)
 
 
+def _blueprint_read(b: Blueprint) -> BlueprintRead:
+    return BlueprintRead(name=b.name, description=b.description, ous=list(b.ous),
+                         name_suffix=b.name_suffix, budget=b.budget,
+                         assignments=dict(b.assignments), controls=list(b.controls))
+
+
 @operation("org:ListBlueprints", "read", target=_root)
-def list_blueprints(ctx: Context) -> list[BlueprintRead]:
+def list_blueprints(ctx: Context, *, page: PageParams | None = None) -> BlueprintPage:
     """The blueprints accounts can be vended from."""
-    return [BlueprintRead(name=b.name, description=b.description, ous=list(b.ous),
-                          name_suffix=b.name_suffix, budget=b.budget,
-                          assignments=dict(b.assignments), controls=list(b.controls))
-            for b in BLUEPRINTS.values()]
+    return page_of_list(BlueprintPage, [_blueprint_read(b) for b in BLUEPRINTS.values()], page)
+
+
+@operation("org:DescribeBlueprint", "read", target=_root)
+def describe_blueprint(ctx: Context, name: str) -> BlueprintRead:
+    """One blueprint: where it places accounts and the baseline it applies."""
+    return _blueprint_read(get_blueprint(name))

@@ -24,11 +24,11 @@ from charter.sdk._part import Json, new_idempotency_key
 from charter.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from charter.sdk.audit import _Audit
-    from charter.sdk.controls import _Controls
-    from charter.sdk.identity import Users, _Assignments, _Groups, _PermissionSets, _Tokens
+    from charter.sdk.audit import Audit
+    from charter.sdk.controls import Controls
+    from charter.sdk.identity import Assignments, Groups, PermissionSets, Tokens, Users
     from charter.sdk.lake import _Lake
-    from charter.sdk.org import _Accounts, _Org
+    from charter.sdk.org import Accounts, Org
 
 __all__ = ["Client", "new_idempotency_key"]
 
@@ -42,18 +42,29 @@ class Client:
         settings: platform settings for in-process mode (default: from CHARTER_* env).
         app: an already built Charter ASGI app to run in-process (shares its platform).
         source: recorded in the audit trail as the request source.
+
+    Attributes:
+        org: the OU tree and the blueprints accounts are vended from (`Org`).
+        accounts: vend, list, describe, update and close accounts (`Accounts`).
+        users: the organisation's users (`Users`).
+        groups: groups of users and their members (`Groups`).
+        permission_sets: the built-in permission sets, one per persona (`PermissionSets`).
+        assignments: permission sets given to users or groups where (`Assignments`).
+        tokens: API tokens: create, list, revoke (`Tokens`).
+        controls: the control library, enablements and findings (`Controls`).
+        audit: the audit trail: events, verify, checkpoints (`Audit`).
     """
 
     # Attached in __init__ from each domain's `charter.sdk.<domain>.PARTS`.
-    org: _Org
-    accounts: _Accounts
+    org: Org
+    accounts: Accounts
     users: Users
-    groups: _Groups
-    permission_sets: _PermissionSets
-    assignments: _Assignments
-    tokens: _Tokens
-    controls: _Controls
-    audit: _Audit
+    groups: Groups
+    permission_sets: PermissionSets
+    assignments: Assignments
+    tokens: Tokens
+    controls: Controls
+    audit: Audit
     lake: _Lake
 
     def __init__(self, url: str | None = None, token: str | None = None, *,

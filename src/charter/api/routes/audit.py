@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
 
 from charter.api.deps import Ctx, PageDep
 from charter.audit import service
 from charter.audit.schemas import (
     AuditEventPage,
+    AuditEventRead,
     AuditQuery,
     CheckpointPage,
     CheckpointRead,
@@ -21,6 +24,12 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 def list_events(ctx: Ctx, page: PageDep, query: AuditQuery = Depends()) -> AuditEventPage:
     """Audit records, newest first, filtered by account, principal, action or time."""
     return service.list_events(ctx, query, page=page)
+
+
+@router.get("/events/{seq}")
+def get_event(seq: Annotated[int, Path(ge=1, le=2**63 - 1)], ctx: Ctx) -> AuditEventRead:
+    """One audit record in full: decision, reason, error, request id and details."""
+    return service.describe_event(ctx, seq)
 
 
 @router.post("/verify")

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from charter.api.deps import Ctx, PageDep
 from charter.controls import service
 from charter.controls.schemas import (
-    ControlRead,
+    ControlPage,
     EnablementCreate,
     EnablementRead,
     EvaluationReport,
@@ -20,9 +20,9 @@ router = APIRouter(prefix="/v1/controls", tags=["controls"])
 
 
 @router.get("")
-def list_controls(ctx: Ctx) -> list[ControlRead]:
+def list_controls(ctx: Ctx, page: PageDep) -> ControlPage:
     """The control library and where each control is enabled."""
-    return service.list_controls(ctx)
+    return service.list_controls(ctx, page=page)
 
 
 @router.post("/{control_id}/enablements", status_code=201)

@@ -13,12 +13,14 @@ from charter.identity.schemas import (
     GroupCreate,
     GroupPage,
     GroupRead,
+    PermissionSetPage,
     PermissionSetRead,
     TokenCreate,
     TokenCreated,
     TokenPage,
     TokenRevoked,
     UserCreate,
+    UserDeleted,
     UserPage,
     UserRead,
     WhoAmI,
@@ -45,6 +47,18 @@ def list_users(ctx: Ctx, page: PageDep) -> UserPage:
     return service.list_users(ctx, page=page)
 
 
+@router.get("/users/{user}")
+def get_user(user: str, ctx: Ctx) -> UserRead:
+    """One user with their groups."""
+    return service.describe_user(ctx, user)
+
+
+@router.delete("/users/{user}")
+def delete_user(user: str, ctx: Ctx) -> UserDeleted:
+    """Delete a user with their memberships and direct assignments; revoke their tokens."""
+    return service.delete_user(ctx, user)
+
+
 @router.post("/groups", status_code=201)
 def create_group(body: GroupCreate, ctx: Ctx) -> GroupRead:
     """Create a group."""
@@ -55,6 +69,12 @@ def create_group(body: GroupCreate, ctx: Ctx) -> GroupRead:
 def list_groups(ctx: Ctx, page: PageDep) -> GroupPage:
     """Groups with their members."""
     return service.list_groups(ctx, page=page)
+
+
+@router.get("/groups/{group}")
+def get_group(group: str, ctx: Ctx) -> GroupRead:
+    """One group with its members."""
+    return service.describe_group(ctx, group)
 
 
 @router.put("/groups/{group}/members/{user}")
@@ -70,9 +90,15 @@ def remove_group_member(group: str, user: str, ctx: Ctx) -> GroupRead:
 
 
 @router.get("/permission-sets")
-def list_permission_sets(ctx: Ctx) -> list[PermissionSetRead]:
+def list_permission_sets(ctx: Ctx, page: PageDep) -> PermissionSetPage:
     """The built-in permission sets, one per persona."""
-    return service.list_permission_sets(ctx)
+    return service.list_permission_sets(ctx, page=page)
+
+
+@router.get("/permission-sets/{permission_set}")
+def get_permission_set(permission_set: str, ctx: Ctx) -> PermissionSetRead:
+    """One permission set with the actions it allows."""
+    return service.describe_permission_set(ctx, permission_set)
 
 
 @router.post("/assignments", status_code=201)

@@ -13,6 +13,7 @@ from charter.org.schemas import (
     AccountPage,
     AccountRead,
     AccountUpdate,
+    BlueprintPage,
     BlueprintRead,
     OUCreate,
     OUNode,
@@ -34,9 +35,15 @@ def create_ou(body: OUCreate, ctx: Ctx) -> OUNode:
 
 
 @router.get("/org/blueprints")
-def list_blueprints(ctx: Ctx) -> list[BlueprintRead]:
+def list_blueprints(ctx: Ctx, page: PageDep) -> BlueprintPage:
     """The blueprints accounts can be vended from."""
-    return service.list_blueprints(ctx)
+    return service.list_blueprints(ctx, page=page)
+
+
+@router.get("/org/blueprints/{blueprint}")
+def get_blueprint(blueprint: str, ctx: Ctx) -> BlueprintRead:
+    """One blueprint with the baseline it applies."""
+    return service.describe_blueprint(ctx, blueprint)
 
 
 @router.post("/accounts", status_code=201)
