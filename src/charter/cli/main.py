@@ -206,8 +206,9 @@ def whoami(ctx: typer.Context, output: OutputOpt = None, json_: JsonOpt = False)
     data = {**jsonable(client.whoami()), "via": via}
 
     def render(d: dict) -> None:
-        console.print(f"[bold]{d['name']}[/bold] (token {d['token_id']}) via {d['via']}; "
-                      f"groups: {', '.join(d['groups']) or '-'}", highlight=False)
+        console.print(f"[bold]{d['name']}[/bold] (token {d['token_id']}); groups: "
+                      f"{', '.join(d['groups']) or '-'}")
+        console.print(f"via {d['via']}", highlight=False, soft_wrap=True)
         table(d["assignments"], ["permission_set", "principal_type", "principal_name",
                                  "scope_type", "scope"], title="assignments",
               keys=["permission_set", "principal_name", "scope"])
