@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from charter.sdk.audit import _Audit
     from charter.sdk.controls import _Controls
     from charter.sdk.identity import Users, _Assignments, _Groups, _PermissionSets, _Tokens
-    from charter.sdk.lake import _Lake
+    from charter.sdk.lake import Lake
     from charter.sdk.org import _Accounts, _Org
 
 __all__ = ["Client", "new_idempotency_key"]
@@ -54,7 +54,7 @@ class Client:
     tokens: _Tokens
     controls: _Controls
     audit: _Audit
-    lake: _Lake
+    lake: Lake
 
     def __init__(self, url: str | None = None, token: str | None = None, *,
                  settings: Settings | None = None, app: Any = None, source: str = "sdk",
