@@ -3,6 +3,7 @@ governed queries, grants and tags."""
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from collections.abc import Iterator
@@ -391,9 +392,9 @@ def _write_result(result: Any, fmt: str, output: Path | None, max_rows: int) -> 
         note(f"wrote {result.num_rows} rows to {output}")
     elif fmt == "csv":
         if output is None:
-            sys.stdout.flush()
-            pacsv.write_csv(result, sys.stdout.buffer)
-            sys.stdout.buffer.flush()
+            sink = io.BytesIO()
+            pacsv.write_csv(result, sink)
+            sys.stdout.write(sink.getvalue().decode())
         else:
             pacsv.write_csv(result, str(output))
             note(f"wrote {result.num_rows} rows to {output}")
