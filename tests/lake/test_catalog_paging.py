@@ -28,11 +28,12 @@ def test_a_page_of_tables_reads_one_page_of_the_catalog(retail):
         listed = erin.lake.tables("retail-data", limit=5).items
     finally:
         event.remove(LakeTable, "load", on_load)
-    assert [t["name"] for t in listed["tables"]] == [f"t{i:04d}" for i in range(5)]
+    assert [t["name"] for t in listed] == [f"t{i:04d}" for i in range(5)]
     assert len(loaded) == 6  # the page and the row after it
-    assert [d["name"] for d in listed["databases"]] == ["bank"]
-    later = erin.lake.tables("retail-data", limit=3, offset=5).items
-    assert [t["name"] for t in later["tables"]] == ["t0005", "t0006", "t0007"]
+    assert [d["name"] for d in erin.lake.databases("retail-data")] == ["bank"]
+    later = erin.lake.tables("retail-data", limit=3, offset=5)
+    assert [t["name"] for t in later.items] == ["t0005", "t0006", "t0007"]
+    assert later.total == 1200
 
 
 def test_tables_and_grants_page_under_grants(retail):

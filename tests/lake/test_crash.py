@@ -91,8 +91,7 @@ def _crash_at_each(home, token: str, points: list[str], tables: list[str], keys:
 def _state(platform, client, tables) -> list[tuple[int, int]]:
     """(rows, successful ingest records of the crashed request) of each table; a table that
     was never created has neither."""
-    existing = {t["name"]: t for t in client.lake.tables("retail-data", database="bank").items
-                ["tables"]}
+    existing = {t["name"]: t for t in client.lake.tables("retail-data", database="bank").items}
     with platform.runtime.db.read() as session:
         records = session.execute(select(AuditEvent.resource, AuditEvent.details).where(
             AuditEvent.action == "lake:IngestTable", AuditEvent.decision == "allow")).all()

@@ -48,7 +48,7 @@ def _restart(platform, token: str) -> list[dict]:
     code, out, err = platform.cli("lake", "tables", "list", "retail-data", "bank", "--json",
                                   token=token)
     assert code == 0, err
-    return json.loads(out)["tables"]
+    return json.loads(out)["items"]
 
 
 def test_a_catalog_entry_left_by_a_crashed_create_does_not_block_the_create(retail):

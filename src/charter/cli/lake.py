@@ -358,9 +358,10 @@ def query(
     output: Annotated[Path | None, typer.Option(
         help="Write every row to this file (parquet needs one).")] = None,
     max_rows: Annotated[int, typer.Option(min=1, help="Rows the table preview shows.")] = 50,
-    output_format_: Annotated[str | None, typer.Option("-o", "--output-format", hidden=True)]
-    = None,
-    json_: Annotated[bool, typer.Option("--json", hidden=True)] = False,
+    output_format_: Annotated[str | None, typer.Option(
+        "-o", "--output-format", hidden=True, help="Same as --format.")] = None,
+    json_: Annotated[bool, typer.Option("--json", hidden=True,
+                                        help="Same as --format json.")] = False,
 ) -> None:
     """Query the lake under your grants: only SELECT, only catalog tables. The table shows
     the first rows; --format csv|parquet --output FILE writes every row.

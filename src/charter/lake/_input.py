@@ -55,7 +55,7 @@ def read_input(data: bytes, fmt: str, declared: dict[str, Any] | None, *,
             options = pacsv.ConvertOptions(column_types=types or {}, strings_can_be_null=True)
             table = pacsv.read_csv(io.BytesIO(data), convert_options=options,
                                    parse_options=pacsv.ParseOptions(delimiter=sep))
-            if table.num_rows == 0:
+            if table.num_rows == 0 and not types:  # declared types: an empty table
                 raise Invalid("the csv file has a header line and no rows: nothing to write",
                               code="no_rows", columns=table.column_names[:100])
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:

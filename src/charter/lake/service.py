@@ -8,6 +8,7 @@ hands the rest to `_sql` (parse, rewrite) and `_query` (check, run); docs/design
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import threading
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from typing import Any, NamedTuple
 import pyarrow as pa
 from cachetools import LRUCache
 from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from charter.access.actions import declare
 from charter.access.authorizer import Target, account_target, current_version, data_version
@@ -230,9 +231,15 @@ def list_tables(ctx: Context, account: str, *, database: str | None = None,
         return kept
 
     page = page or PageParams()
-    found = paginate(ctx.db, _catalog_query(account, database),
-                     key=(LakeTable.database, LakeTable.name, LakeTable.account),
-                     params=page, keep=readable)
+    query = _catalog_query(account, database)
+    # A caller who reads every table of the account is counted in SQL; another's total
+    # takes a decision per table.
+    everything = allowed(ctx, "lake:ReadTable", [lake_target(ctx, account, "table", "*")])[0]
+    found = paginate(ctx.db, query, key=(LakeTable.database, LakeTable.name, LakeTable.account),
+                     params=page, keep=readable, count=not everything)
+    if everything:
+        found = dataclasses.replace(found, total=ctx.db.scalar(
+            select(func.count()).select_from(query.subquery())) or 0)
     tables = [_table_read(ctx, t, policies[(t.account, t.database, t.name)])
               for t in found.rows]
     return found.to_page(TablePage, tables, page)
