@@ -23,13 +23,14 @@ def test_snapshot_ids_are_strings_in_json_and_read_back_either_way(platform):
     first = admin.lake.ingest("retail-data", "bank.customers", CUSTOMERS, mode="create")
     admin.lake.ingest("retail-data", "bank.customers", MORE)
     http = admin._http
-    raw = json.loads(http.get(TABLE + "/snapshots").text)  # as any JSON reader sees it
+    raw = json.loads(http.get(TABLE + "/snapshots").text)["items"]  # as any JSON reader sees it
     assert len(raw) == 2
     for snapshot in raw:
         assert isinstance(snapshot["snapshot_id"], str) and DIGITS.fullmatch(
             snapshot["snapshot_id"])
     assert raw[0]["parent_id"] is None and raw[1]["parent_id"] == raw[0]["snapshot_id"]
-    assert isinstance(first["snapshot_id"], str) and first["snapshot_id"] == raw[0]["snapshot_id"]
+    sent = first.model_dump(mode="json")["snapshot_id"]  # the SDK's typed answer, as JSON
+    assert isinstance(sent, str) and sent == raw[0]["snapshot_id"]
     table = json.loads(http.get(TABLE).text)
     assert table["current_snapshot"] == raw[1]["snapshot_id"]
     iceberg = _iceberg.load(platform.runtime, "retail-data", "bank", "customers")

@@ -26,10 +26,10 @@ def lake(retail):
 
 def _counts(client, account: str) -> tuple[list, list, list]:
     """(counts in the listing, in the table's details, of each snapshot)."""
-    listed = [t["total_records"] for t in client.lake.tables(account)["tables"]]
+    listed = [t["total_records"] for t in client.lake.tables(account).items]
     shown = client.lake.table(account, "bank.customers")["total_records"]
     snaps = [(s["added_records"], s["total_records"])
-             for s in client.lake.snapshots(account, "bank.customers")]
+             for s in client.lake.snapshots(account, "bank.customers").items]
     return listed, [shown], snaps
 
 
@@ -48,7 +48,7 @@ def test_a_row_filtered_reader_sees_no_counts(lake):
     assert code == 0 and "record count withheld (row filter)" in out
     code, out, _ = platform.cli("lake", "snapshots", "retail-data", "bank.customers",
                                 "--json", token=token)
-    assert code == 0 and [s["total_records"] for s in json.loads(out)] == [None, None]
+    assert code == 0 and [s["total_records"] for s in json.loads(out)["items"]] == [None, None]
     # A second grant, of one masked column but every row: the counts are ana's to see.
     platform.admin.groups.create("auditors")
     erin.lake.grant("retail-data", "bank.customers", to="group:auditors", columns=["id"],

@@ -25,14 +25,15 @@ def test_a_page_of_tables_reads_one_page_of_the_catalog(retail):
     erin.lake.tables("retail-data", limit=1)  # signs erin in beforehand
     event.listen(LakeTable, "load", on_load)
     try:
-        listed = erin.lake.tables("retail-data", limit=5)
+        listed = erin.lake.tables("retail-data", limit=5).items
     finally:
         event.remove(LakeTable, "load", on_load)
-    assert [t["name"] for t in listed["tables"]] == [f"t{i:04d}" for i in range(5)]
+    assert [t["name"] for t in listed] == [f"t{i:04d}" for i in range(5)]
     assert len(loaded) == 6  # the page and the row after it
-    assert [d["name"] for d in listed["databases"]] == ["bank"]
+    assert [d["name"] for d in erin.lake.databases("retail-data")] == ["bank"]
     later = erin.lake.tables("retail-data", limit=3, offset=5)
-    assert [t["name"] for t in later["tables"]] == ["t0005", "t0006", "t0007"]
+    assert [t["name"] for t in later.items] == ["t0005", "t0006", "t0007"]
+    assert later.total == 1200
 
 
 def test_tables_and_grants_page_under_grants(retail):
@@ -45,13 +46,13 @@ def test_tables_and_grants_page_under_grants(retail):
     ana, _ = platform.user("ana", "analysts")
     for name in ("alpha", "gamma"):
         erin.lake.grant("retail-data", f"bank.{name}", to="group:analysts")
-    first = ana.lake.tables("retail-data", limit=1)["tables"]
-    second = ana.lake.tables("retail-data", limit=1, offset=1)["tables"]
+    first = ana.lake.tables("retail-data", limit=1).items
+    second = ana.lake.tables("retail-data", limit=1, offset=1).items
     assert [t["name"] for t in first + second] == ["alpha", "gamma"]
-    assert ana.lake.tables("retail-data", limit=1, offset=2)["tables"] == []
-    grants = erin.lake.grants("retail-data")
+    assert ana.lake.tables("retail-data", limit=1, offset=2).items == []
+    grants = erin.lake.grants("retail-data").items
     assert len(grants) == 2
-    assert erin.lake.grants("retail-data", limit=1, offset=1) == grants[1:]
+    assert erin.lake.grants("retail-data", limit=1, offset=1).items == grants[1:]
 
 
 def test_domains_and_tag_keys_page(retail):
@@ -60,9 +61,9 @@ def test_domains_and_tag_keys_page(retail):
     admin.accounts.create("cards-data", ou="/workloads/data/prod", blueprint="data-domain",
                           tags={"owner": "cards", "cost-center": "cc-9"})
     admin.lake.create_domain("cards", account="cards-data")
-    assert [d["name"] for d in admin.lake.domains()] == ["cards", "retail"]
-    assert [d["name"] for d in admin.lake.domains(limit=1, offset=1)] == ["retail"]
+    assert [d["name"] for d in admin.lake.domains().items] == ["cards", "retail"]
+    assert [d["name"] for d in admin.lake.domains(limit=1, offset=1).items] == ["retail"]
     for key in ("pii", "domain"):
         admin.lake.create_tag(key, ["yes", "no"])
-    assert [k["key"] for k in admin.lake.tag_keys()] == ["domain", "pii"]
-    assert [k["key"] for k in admin.lake.tag_keys(limit=1)] == ["domain"]
+    assert [k["key"] for k in admin.lake.tag_keys().items] == ["domain", "pii"]
+    assert [k["key"] for k in admin.lake.tag_keys(limit=1).items] == ["domain"]

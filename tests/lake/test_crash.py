@@ -91,8 +91,7 @@ def _crash_at_each(home, token: str, points: list[str], tables: list[str], keys:
 def _state(platform, client, tables) -> list[tuple[int, int]]:
     """(rows, successful ingest records of the crashed request) of each table; a table that
     was never created has neither."""
-    existing = {t["name"]: t for t in client.lake.tables("retail-data", database="bank")
-                ["tables"]}
+    existing = {t["name"]: t for t in client.lake.tables("retail-data", database="bank").items}
     with platform.runtime.db.read() as session:
         records = session.execute(select(AuditEvent.resource, AuditEvent.details).where(
             AuditEvent.action == "lake:IngestTable", AuditEvent.decision == "allow")).all()
@@ -155,7 +154,7 @@ def test_a_write_killed_waiting_for_the_audit_trail_leaves_nothing(retail):
                 client.lake.ingest("retail-data", "bank.customers", ROWS, mode="append",
                                    idempotency_key="under-load")
             assert _state(platform, client, ["bank.customers"]) == [(3, 0)]
-            assert len(client.lake.snapshots("retail-data", "bank.customers")) == 2
+            assert len(client.lake.snapshots("retail-data", "bank.customers").items) == 2
     finally:
         restarted.stop()
     assert platform.admin.audit.verify()["ok"]

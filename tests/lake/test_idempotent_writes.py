@@ -35,8 +35,8 @@ def test_a_retry_with_the_key_returns_the_first_result_and_writes_nothing(retail
     first = _ingest(erin, "load-1")
     again = _ingest(erin, "load-1")
     assert again == first
-    assert [s["total_records"] for s in erin.lake.snapshots("retail-data", "bank.customers")] \
-        == [2]
+    snapshots = erin.lake.snapshots("retail-data", "bank.customers").items
+    assert [s["total_records"] for s in snapshots] == [2]
     # An append retried after its answer was lost: still once.
     appended = _ingest(erin, "load-2", b"id,name\n3,Cy\n", mode="append")
     assert _ingest(erin, "load-2", b"id,name\n3,Cy\n", mode="append") == appended
@@ -60,7 +60,7 @@ def test_the_key_with_another_request_is_refused(retail):
                      json={"name": "other"}, idempotency_key="load-1")
     assert other_operation.value.code == "idempotency_key_reused"
     assert erin.lake.table("retail-data", "bank.customers")["total_records"] == 2
-    assert "other" not in [d["name"] for d in erin.lake.tables("retail-data")["databases"]]
+    assert "other" not in [d["name"] for d in erin.lake.databases("retail-data").items]
     refused = _records(platform)[-1]
     assert (refused["error_code"], refused["details"]["idempotency_key"]) == \
         ("idempotency_key_reused", "load-1")
@@ -137,7 +137,7 @@ def test_every_kind_of_lake_write_answers_a_retry_with_its_first_result(retail):
     for i, (client, method, path, body) in enumerate(writes):
         first = client.request(method, path, json=body, idempotency_key=f"w-{i}")
         assert client.request(method, path, json=body, idempotency_key=f"w-{i}") == first
-    grant_id = erin.lake.grants("retail-data")[0]["id"]
+    grant_id = erin.lake.grants("retail-data").items[0]["id"]
     path = f"/v1/accounts/retail-data/lake/grants/{grant_id}"
     revoked = erin.request("DELETE", path, idempotency_key="revoke-1")
     assert erin.request("DELETE", path, idempotency_key="revoke-1") == revoked

@@ -27,12 +27,12 @@ def lake(retail):
 
 
 def _refused(erin, data: bytes, code: str, **kw) -> CharterError:
-    before = erin.lake.tables("retail-data")
+    before = erin.lake.tables("retail-data").items
     with pytest.raises(CharterError) as refused:
         erin.lake.ingest("retail-data", "bank.t", data, mode="create", **kw)
     assert refused.value.code == code, refused.value.message
     assert refused.value.http_status == 422
-    assert erin.lake.tables("retail-data") == before
+    assert erin.lake.tables("retail-data").items == before
     return refused.value
 
 
@@ -42,10 +42,9 @@ def _parquet(table: pa.Table) -> bytes:
     return sink.getvalue()
 
 
-@pytest.mark.parametrize("data", [b"a,b\n", b"a,b\n1,\n2,\n"], ids=["header-only", "empty-column"])
-def test_a_column_with_no_value_to_type_it_is_refused(lake, data):
+def test_a_column_with_no_value_to_type_it_is_refused(lake):
     _, erin = lake
-    refused = _refused(erin, data, "untyped_column")
+    refused = _refused(erin, b"a,b\n1,\n2,\n", "untyped_column")
     assert "b" in refused.message and "schema" in refused.message
 
 

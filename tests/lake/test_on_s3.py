@@ -58,7 +58,7 @@ def test_ingest_and_time_travel_keep_tables_in_the_bucket(lake):
                             b"id,name,ssn,region,age\n9,Zed,999-99-9999,EU,60\n",
                             mode="overwrite")
     assert over["total_records"] == 1
-    snapshots = erin.lake.snapshots("retail-data", "bank.customers")
+    snapshots = erin.lake.snapshots("retail-data", "bank.customers").items
     assert [s["total_records"] for s in snapshots][:2] == [3, 4]
     assert snapshots[-1]["total_records"] == 1
     objects = _objects(storage)
@@ -132,13 +132,13 @@ def test_a_write_that_breaks_a_rule_writes_no_snapshot(lake):
     _platform, erin, storage = lake
     erin.lake.ingest("retail-data", "bank.customers", CUSTOMERS, mode="create")
     erin.lake.add_rules("retail-data", "bank.customers", ["unique(id)"])
-    before = erin.lake.snapshots("retail-data", "bank.customers")
+    before = erin.lake.snapshots("retail-data", "bank.customers").items
     objects = _objects(storage)
     with pytest.raises(Invalid) as refused:
         erin.lake.ingest("retail-data", "bank.customers", b"id,name,ssn,region,age\n"
                          b"1,Dup,1,EU,20\n")
     assert refused.value.code == "quality_check_failed"
-    assert erin.lake.snapshots("retail-data", "bank.customers") == before
+    assert erin.lake.snapshots("retail-data", "bank.customers").items == before
     assert _objects(storage) == objects
 
 
@@ -165,7 +165,7 @@ def test_a_store_that_fails_gives_storage_unavailable(lake, change, reason):
                 assert failed.value.details["reason"] == reason
     finally:
         broken.close()
-    tables = erin.lake.tables("retail-data")["tables"]
+    tables = erin.lake.tables("retail-data").items
     assert [t["name"] for t in tables] == ["customers"]  # the failed create left nothing
     record = platform.admin.audit.events(action="lake:IngestTable", limit=1)["items"][0]
     assert (record["outcome"], record["error_code"]) == ("error", "storage_unavailable")

@@ -144,7 +144,7 @@ def test_each_snapshot_reads_its_own_files(tables):
     """File plans are cached per snapshot: a new write is seen, an old snapshot stays."""
     _, erin = tables
     count = "SELECT count(*) AS n FROM bank.customers"
-    first = erin.lake.snapshots("retail-data", "bank.customers")[-1]["snapshot_id"]
+    first = erin.lake.snapshots("retail-data", "bank.customers").items[-1]["snapshot_id"]
     assert erin.lake.query("retail-data", count).column("n").to_pylist() == [2]
     erin.lake.ingest("retail-data", "bank.customers", b"id,name,ssn\n3,Cy,333-3\n")
     assert erin.lake.query("retail-data", count).column("n").to_pylist() == [3]

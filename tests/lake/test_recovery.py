@@ -48,7 +48,7 @@ def _restart(platform, token: str) -> list[dict]:
     code, out, err = platform.cli("lake", "tables", "list", "retail-data", "bank", "--json",
                                   token=token)
     assert code == 0, err
-    return json.loads(out)["tables"]
+    return json.loads(out)["items"]
 
 
 def test_a_catalog_entry_left_by_a_crashed_create_does_not_block_the_create(retail):
@@ -104,12 +104,12 @@ def test_an_older_catalog_file_moves_into_the_metadata_database(retail):
     platform, erin = retail
     erin.lake.ingest("retail-data", "bank.customers", ROWS, mode="create")
     erin.lake.ingest("retail-data", "bank.customers", b"id,name\n3,Cy\n")
-    snapshots = erin.lake.snapshots("retail-data", "bank.customers")
+    snapshots = erin.lake.snapshots("retail-data", "bank.customers").items
     _move_catalog_to_file(platform)
     token = platform.admin.tokens.create(user="erin")["token"]
     (table,) = _restart(platform, token)
     assert table["total_records"] == 3
-    assert erin.lake.snapshots("retail-data", "bank.customers") == snapshots
+    assert erin.lake.snapshots("retail-data", "bank.customers").items == snapshots
     home = platform.settings.home
     assert not (home / "lake-catalog.db").exists()
     assert (home / "lake-catalog.db.imported").exists()

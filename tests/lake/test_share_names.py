@@ -47,7 +47,7 @@ def test_a_consumer_database_never_shadows_a_share(consumer, shared):
     assert refused.value.http_status == 409
     code, _, err = platform.cli("lake", "databases", "create", "cards-data", "bank")
     assert code == 1 and "[database_name_taken]" in err
-    assert carl.lake.tables("cards-data")["databases"] == []
+    assert carl.lake.databases("cards-data").items == []
     assert ana.lake.query("cards-data", SQL).column("id").to_pylist() == [1, 2]
     # Once the share is revoked the name is free; then a new share of it is refused.
     erin.lake.revoke("retail-data", share["id"])
@@ -55,7 +55,7 @@ def test_a_consumer_database_never_shadows_a_share(consumer, shared):
     with pytest.raises(CharterError) as refused:
         erin.lake.share("retail-data", shared, with_account="cards-data")
     assert refused.value.code == "database_name_taken"
-    assert erin.lake.grants("retail-data") == []
+    assert erin.lake.grants("retail-data").items == []
 
 
 def test_a_share_and_a_database_made_at_once_never_both_stand(consumer):

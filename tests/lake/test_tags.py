@@ -48,7 +48,7 @@ def test_no_matching_column_means_no_table(tagged):
     ana, _ = tagged.user("ana", "analysts")
     with pytest.raises(CharterError) as refused:
         ana.lake.query("retail-data", SQL)
-    assert refused.value.code == "query_refused"
+    assert refused.value.code == "table_not_found"
 
 
 @pytest.mark.parametrize("kwargs,code", [

@@ -35,7 +35,7 @@ def test_a_lost_answer_is_retried_with_the_same_key_and_writes_once(retail):
             report = client.lake.ingest("retail-data", "bank.customers", ROWS, mode="create")
             assert dying.proc.returncode == -9  # the first attempt's answer was lost
             assert report["total_records"] == 2
-            (snapshot,) = client.lake.snapshots("retail-data", "bank.customers")
+            (snapshot,) = client.lake.snapshots("retail-data", "bank.customers").items
             assert snapshot["snapshot_id"] == report["snapshot_id"]
     finally:
         dying.proc.kill()  # if the test failed before it died

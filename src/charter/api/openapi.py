@@ -72,6 +72,7 @@ OPERATION_IDS: dict[str, str] = {
     "create_domain": "lake_create_domain",
     "list_domains": "lake_domains",
     "create_database": "lake_create_database",
+    "list_databases": "lake_databases",
     "list_tables": "lake_tables",
     "get_table": "lake_table",
     "list_snapshots": "lake_snapshots",

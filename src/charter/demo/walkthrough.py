@@ -194,7 +194,7 @@ def data_lake(demo: Demo) -> None:
     demo.note("a file that breaks four rules: the append writes nothing")
     demo.run(*eng, "lake", "ingest", PRODUCER, "bank.customers", str(files.bad_customers),
              "--mode", "append", expect_fail=True)
-    snapshots = demo.run(*eng, "lake", "snapshots", PRODUCER, "bank.customers")
+    snapshots = demo.run(*eng, "lake", "snapshots", "list", PRODUCER, "bank.customers")
     first = re.search(r"snapshot (\d+)", created)
     ids = re.findall(r"^\W*(\d+)\b", snapshots, re.MULTILINE)  # first cell of each row
     if not first or ids != [first.group(1)]:
@@ -203,20 +203,22 @@ def data_lake(demo: Demo) -> None:
     demo.note(f"still one snapshot, {ids[0]}: the failed append left no trace")
 
     demo.step("8. Share with team A: EU rows only, PII masked; team A grants it onward")
-    demo.run(*eng, "lake", "share", PRODUCER, "bank.customers", "--with", "team-a-dev",
+    demo.run(*eng, "lake", "grants", "create", PRODUCER, "bank.customers",
+             "--to", "account:team-a-dev",
              "--mask", "ssn=null", "--mask", "email=hash", "--mask", "name=constant",
              "--row-filter", "region = 'EU'", "--grant-option")
-    demo.run(*eng, "lake", "share", PRODUCER, "bank.transactions", "--with", "team-a-dev",
+    demo.run(*eng, "lake", "grants", "create", PRODUCER, "bank.transactions",
+             "--to", "account:team-a-dev",
              "--row-filter", "region = 'EU'", "--grant-option")
     demo.note("refused: an onward grant may not drop the masks of the share it came from")
-    demo.run(*admin, "lake", "grant", "team-a-dev", "bank.customers",
+    demo.run(*admin, "lake", "grants", "create", "team-a-dev", "bank.customers",
              "--to", "group:team-a-data-scientists", expect_fail=True)
-    demo.run(*admin, "lake", "grant", "team-a-dev", "bank.customers",
+    demo.run(*admin, "lake", "grants", "create", "team-a-dev", "bank.customers",
              "--to", "group:team-a-data-scientists", "--mask", "ssn=null",
              "--mask", "email=hash", "--mask", "name=constant")
-    demo.run(*admin, "lake", "grant", "team-a-dev", "bank.transactions",
+    demo.run(*admin, "lake", "grants", "create", "team-a-dev", "bank.transactions",
              "--to", "group:team-a-data-scientists")
-    demo.run(*admin, "lake", "grants", "team-a-dev")
+    demo.run(*admin, "lake", "grants", "list", "team-a-dev")
 
     demo.step("9. The data scientist queries the shared tables under the grants")
     demo.run(*sam, "lake", "query", "team-a-dev",
@@ -235,7 +237,7 @@ def data_lake(demo: Demo) -> None:
              f"SELECT * FROM read_parquet('{demo.home}/objects/**/*.parquet')",
              expect_fail=True)
     demo.note("refused: a data scientist may not grant the unmasked columns to their own group")
-    demo.run(*sam, "lake", "grant", "team-a-dev", "bank.customers",
+    demo.run(*sam, "lake", "grants", "create", "team-a-dev", "bank.customers",
              "--to", "group:team-a-data-scientists", expect_fail=True)
 
 

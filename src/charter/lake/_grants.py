@@ -13,7 +13,7 @@ from charter.core.context import Context
 from charter.core.db import lock
 from charter.core.ids import crn, new_id, split_table_name
 from charter.core.lookup import require
-from charter.core.pagination import PageParams, paginate
+from charter.core.pagination import PageParams, page_of
 from charter.errors import Conflict, Invalid, NotFound
 from charter.identity import service as identity
 from charter.lake import _iceberg, _policy, _tag_expressions, _tag_operations
@@ -26,7 +26,7 @@ from charter.lake._common import (
 )
 from charter.lake._policy import AccessPolicy
 from charter.lake.orm import LakeDatabase, LakeGrant, LakeTable
-from charter.lake.schemas import GrantCreate, GrantRead
+from charter.lake.schemas import GrantCreate, GrantPage, GrantRead
 from charter.org import service as org
 
 
@@ -197,7 +197,7 @@ def revoke_grant(ctx: Context, account: str, grant_id: str) -> GrantRead:
 @operation("lake:ListGrants", "read",
            target=lambda ctx, account, **k: lake_target(ctx, account, "grant", "*"))
 def list_grants(ctx: Context, account: str, *, table: str | None = None,
-                page: PageParams | None = None) -> list[GrantRead]:
+                page: PageParams | None = None) -> GrantPage:
     """Grants this account made and shares it received, oldest first (one page)."""
     org.require_account(ctx.db, account)
     query = select(LakeGrant).where((LakeGrant.account == account)
@@ -206,9 +206,8 @@ def list_grants(ctx: Context, account: str, *, table: str | None = None,
     if table:
         database, name = split_table_name(table)
         query = query.where(LakeGrant.database == database, LakeGrant.table == name)
-    found = paginate(ctx.db, query, key=(LakeGrant.created_at, LakeGrant.id), params=page,
-                     count=False)
-    return [_grant_read(g) for g in found.rows]
+    return page_of(GrantPage, ctx.db, query, key=(LakeGrant.created_at, LakeGrant.id),
+                   params=page, read=lambda rows: [_grant_read(g) for g in rows])
 
 
 def _tag_policies(ctx: Context, account: str, database: str, table: str,

@@ -16,16 +16,10 @@ Key contracts:
 from __future__ import annotations
 
 import copy
-import csv
-import io
-import json
 import threading
 from collections import OrderedDict
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 from pyiceberg.catalog import Catalog, MetastoreCatalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
@@ -38,12 +32,10 @@ from sqlalchemy.orm import Session
 from charter.core import faults
 from charter.core.context import Runtime
 from charter.core.storage import account_prefix, storage_errors
-from charter.errors import Invalid, NotFound
+from charter.errors import NotFound
 
 _lock = threading.Lock()
 _METADATA_KEPT = 512  # parsed table metadata files kept per catalog
-TYPES = {"long": pa.int64(), "int": pa.int32(), "double": pa.float64(), "string": pa.string(),
-         "boolean": pa.bool_(), "date": pa.date32(), "timestamp": pa.timestamp("us")}
 
 
 # Fault points of an Iceberg commit (CHARTER_FAULT_POINT; docs/design.md).
@@ -166,78 +158,6 @@ def load(runtime: Runtime, account: str, database: str, table: str, *,
     except NoSuchTableError:
         raise NotFound(f"table {database}.{table} has no data yet in {account}",
                        code="table_not_found") from None
-
-
-def read_input(data: bytes, fmt: str, declared: dict[str, Any] | None, *,
-               max_columns: int) -> pa.Table:
-    """CSV or Parquet bytes as an Arrow table, typed by the declared schema if given; a
-    file wider than `max_columns` is refused from its header, before its rows are read."""
-    types = _declared_types(declared) if declared else None
-    try:
-        if fmt == "parquet":
-            source = pq.ParquetFile(io.BytesIO(data))
-            _check_width(len(source.schema_arrow), max_columns)
-            table = source.read()
-            table = table.cast(pa.schema([(n, types.get(n, t)) for n, t in
-                                          zip(table.column_names, table.schema.types,
-                                              strict=True)])) if types else table
-        else:
-            _check_width(_csv_width(data), max_columns)
-            # An empty CSV field is a missing value, for strings as for numbers.
-            options = pacsv.ConvertOptions(column_types=types or {}, strings_can_be_null=True)
-            table = pacsv.read_csv(io.BytesIO(data), convert_options=options)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
-        kind = "malformed_csv" if fmt == "csv" else "malformed_parquet"
-        message = str(exc).splitlines()[0][:300]
-        raise Invalid(f"cannot read the {fmt} file: {message}", code=kind) from None
-    return _checked(table, max_columns)
-
-
-def _csv_width(data: bytes) -> int:
-    """The number of fields in a CSV's first record, read without reading the rest."""
-    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace", newline="")
-    try:
-        return len(next(csv.reader(text), []))
-    except csv.Error:
-        return 0  # pyarrow's reader says what is wrong with it
-
-
-def _check_width(columns: int, max_columns: int) -> None:
-    if columns > max_columns:
-        raise Invalid(f"the file has {columns} columns; at most {max_columns} can be ingested "
-                      "(CHARTER_LAKE_INGEST_MAX_COLUMNS)", code="too_many_columns")
-
-
-def _checked(table: pa.Table, max_columns: int) -> pa.Table:
-    """Refuse what a table cannot hold: repeated names, columns with no type."""
-    _check_width(table.num_columns, max_columns)
-    seen: set[str] = set()
-    for name in table.column_names:
-        if name in seen:
-            raise Invalid(f"the file has two columns named {name!r}", code="duplicate_column")
-        seen.add(name)
-    untyped = [f.name for f in table.schema if pa.types.is_null(f.type)]
-    if untyped:
-        raise Invalid(f"no value to infer the type of column(s) {', '.join(untyped[:10])} "
-                      "from (an empty file or an empty column): declare their types with a "
-                      "schema", code="untyped_column")
-    return table
-
-
-def _declared_types(declared: dict[str, Any]) -> dict[str, pa.DataType]:
-    columns = declared.get("columns") if isinstance(declared, dict) else None
-    if not isinstance(columns, list) or not columns:
-        raise Invalid('a schema is {"columns": [{"name": ..., "type": ...}, ...]}',
-                      code="invalid_schema")
-    out = {}
-    for column in columns:
-        name, kind = (column.get("name"), column.get("type")) if isinstance(column, dict) \
-            else (None, None)
-        if not isinstance(name, str) or kind not in TYPES:
-            raise Invalid(f"invalid schema column {json.dumps(column)}: types are "
-                          f"{', '.join(TYPES)}", code="invalid_schema")
-        out[name] = TYPES[kind]
-    return out
 
 
 def snapshot_summary(table: Table, snapshot: Any) -> dict[str, Any]:

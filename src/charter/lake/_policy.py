@@ -276,8 +276,8 @@ def _mask(column: str, kind: str | None, hash_key: str) -> str:
     col = _quoted(column)
     if kind is None:
         return col
-    if kind == "null":
-        return "NULL"
+    if kind == "null":  # NULL of the column's type (a bare NULL reads as Arrow's null type)
+        return f"(CASE WHEN FALSE THEN {col} END)"
     if kind == "constant":
         return "'****'"
     if kind == "hash":  # keyed: equal values hash alike, but no one can hash a guess

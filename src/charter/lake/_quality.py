@@ -93,7 +93,9 @@ def rule_text(rule: dict[str, Any]) -> str:
 
 def check(rules: list[dict[str, Any]], new: pa.Table, existing: pa.Table | None,
           replaces: bool) -> list[dict[str, Any]]:
-    """Every rule the write would break, with the number of failing rows and examples.
+    """Every rule the write would break, with the number of failing rows and examples:
+    the numbers of the first failing rows (1: the file's first row of data), never their
+    values.
 
     `existing` holds the table's current rows when the write appends to them.
     """
@@ -114,8 +116,12 @@ def check(rules: list[dict[str, Any]], new: pa.Table, existing: pa.Table | None,
         mask = _failing(rule, new[column], None if replaces else existing)
         bad = pc.sum(pc.cast(mask, pa.int64())).as_py() or 0
         if bad:
+            # Row numbers only: a failing value may be PII the column is (or will be)
+            # tagged as, and the writer has the file to look them up in.
+            failing = pc.indices_nonzero(pc.fill_null(mask, False).combine_chunks())
             failures.append({"rule": rule_text(rule), "failing_rows": bad,
-                             "examples": new.filter(mask).slice(0, EXAMPLES).to_pylist()})
+                             "examples": [{"row": i + 1} for i in
+                                          failing.slice(0, EXAMPLES).to_pylist()]})
     return failures
 
 

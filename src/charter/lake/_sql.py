@@ -69,6 +69,28 @@ def refused(message: str) -> Invalid:
     return Invalid(message, code="query_refused")
 
 
+_STARTS = ("SELECT", "WITH", "FROM", "VALUES", "(", "TABLE", "PIVOT", "UNPIVOT", "SUMMARIZE",
+           "DESCRIBE", "SHOW")
+
+
+def unreadable(sql: str, exc: SqlglotError) -> Invalid:
+    """`invalid_sql`, in Charter's words: where the text could not be read, never the
+    parser's own message (which names its classes)."""
+    first = sql.split(None, 1)[0] if sql.strip() else ""
+    if first and not first.upper().startswith(_STARTS):
+        return Invalid(f"the SQL could not be read: a query starts with SELECT (or WITH), "
+                       f"not {first[:40]!r}", code="invalid_sql", line=1, column=1)
+    found = (getattr(exc, "errors", None) or [{}])[0]
+    line, column = found.get("line"), found.get("col")
+    if line is None:  # the tokenizer's: the text has no words, such as an open quote
+        return Invalid("the SQL could not be read: check that every quote, bracket and "
+                       "comment is closed", code="invalid_sql")
+    near = str(found.get("highlight") or "")[:40]
+    return Invalid(f"the SQL could not be read at line {line}, column {column}"
+                   + (f", near {near!r}" if near else "") + ": check the words and "
+                   "punctuation up to there", code="invalid_sql", line=line, column=column)
+
+
 @dataclass
 class ParsedQuery:
     tree: exp.Expression
@@ -117,7 +139,7 @@ def _parse(sql: str) -> ParsedQuery:
     try:
         statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
     except SqlglotError as exc:
-        raise refused(f"the query does not parse: {str(exc).splitlines()[0][:200]}") from None
+        raise unreadable(sql, exc) from None
     if len(statements) != 1:
         raise refused("send exactly one statement")
     tree = statements[0]

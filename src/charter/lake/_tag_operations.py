@@ -16,12 +16,12 @@ from charter.core.clock import now
 from charter.core.context import Context
 from charter.core.ids import crn
 from charter.core.lookup import require
-from charter.core.pagination import PageParams, paginate
+from charter.core.pagination import PageParams, page_of
 from charter.errors import Conflict, Invalid
 from charter.lake import _iceberg
 from charter.lake._common import column_names, require_database, require_table
 from charter.lake.orm import LakeTagAssignment, LakeTagKey
-from charter.lake.schemas import TagAssign, TagKeyCreate, TagKeyRead
+from charter.lake.schemas import TagAssign, TagKeyCreate, TagKeyPage, TagKeyRead
 from charter.org import service as org
 
 _KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
@@ -54,11 +54,11 @@ def create_tag_key(ctx: Context, body: TagKeyCreate) -> TagKeyRead:
 
 
 @operation("lake:ListTags", "read", target=_catalog)
-def list_tag_keys(ctx: Context, *, page: PageParams | None = None) -> list[TagKeyRead]:
+def list_tag_keys(ctx: Context, *, page: PageParams | None = None) -> TagKeyPage:
     """Central tag keys and their allowed values, by key (one page)."""
-    found = paginate(ctx.db, select(LakeTagKey), key=(LakeTagKey.key,), params=page,
-                     count=False)
-    return [TagKeyRead(key=k.key, values=k.values["values"]) for k in found.rows]
+    return page_of(TagKeyPage, ctx.db, select(LakeTagKey), key=(LakeTagKey.key,), params=page,
+                   read=lambda rows: [TagKeyRead(key=k.key, values=k.values["values"])
+                                      for k in rows])
 
 
 @operation("lake:AssignTag", "write",

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from charter.core.pagination import Page
 from charter.core.wire import BigId, Schema
 
 
@@ -70,9 +71,10 @@ class TableRead(Schema):
     created_at: datetime
 
 
-class TableList(Schema):
-    databases: list[DatabaseRead]
-    tables: list[TableRead]
+DomainPage = Page[DomainRead]
+DatabasePage = Page[DatabaseRead]
+TablePage = Page[TableRead]
+SnapshotPage = Page[SnapshotRead]
 
 
 class RulesAdd(Schema):
@@ -112,6 +114,9 @@ class TagKeyRead(Schema):
     values: list[str]
 
 
+TagKeyPage = Page[TagKeyRead]
+
+
 class TagAssign(Schema):
     resource: str = Field(max_length=200, description="DB, DB.TABLE or DB.TABLE.COLUMN")
     key: str = Field(max_length=63)
@@ -146,3 +151,6 @@ class GrantRead(Schema):
     grant_option: bool
     created_by: str
     created_at: datetime
+
+
+GrantPage = Page[GrantRead]

@@ -8,6 +8,7 @@ hands the rest to `_sql` (parse, rewrite) and `_query` (check, run); docs/design
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import threading
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from typing import Any, NamedTuple
 import pyarrow as pa
 from cachetools import LRUCache
 from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from charter.access.actions import declare
 from charter.access.authorizer import Target, account_target, current_version, data_version
@@ -28,13 +29,14 @@ from charter.core.clock import now
 from charter.core.context import Context, Runtime
 from charter.core.db import lock
 from charter.core.ids import check_name, crn, split_table_name
-from charter.core.pagination import PageParams, paginate
+from charter.core.pagination import PageParams, page_of, paginate
 from charter.core.storage import storage_errors
 from charter.errors import Conflict, Invalid, NotFound
 from charter.lake import (
     _admission,
     _grants,
     _iceberg,
+    _input,
     _policy,
     _quality,
     _query,
@@ -57,13 +59,16 @@ from charter.lake.orm import LakeDatabase, LakeDomain, LakeGrant, LakeTable
 from charter.lake.schemas import (
     ColumnRead,
     DatabaseCreate,
+    DatabasePage,
     DatabaseRead,
     DomainCreate,
+    DomainPage,
     DomainRead,
     IngestReport,
     RulesAdd,
+    SnapshotPage,
     SnapshotRead,
-    TableList,
+    TablePage,
     TableRead,
 )
 from charter.org import service as org
@@ -120,11 +125,10 @@ def _domain_read(d: LakeDomain) -> DomainRead:
 @operation("lake:ListDomains", "read",
            target=lambda ctx, **k: account_target(DATA_GOVERNANCE,
                                                   crn(DATA_GOVERNANCE, "lake", "domain", "*")))
-def list_domains(ctx: Context, *, page: PageParams | None = None) -> list[DomainRead]:
+def list_domains(ctx: Context, *, page: PageParams | None = None) -> DomainPage:
     """Data domains in the central catalog, by name (one page)."""
-    found = paginate(ctx.db, select(LakeDomain), key=(LakeDomain.name,), params=page,
-                     count=False)
-    return [_domain_read(d) for d in found.rows]
+    return page_of(DomainPage, ctx.db, select(LakeDomain), key=(LakeDomain.name,),
+                   params=page, read=lambda rows: [_domain_read(d) for d in rows])
 
 
 @operation("lake:CreateDatabase", "write",
@@ -195,13 +199,8 @@ def _table_read(ctx: Context, row: LakeTable,
                      created_at=row.created_at)
 
 
-@operation("lake:ListTables", "read",
-           target=lambda ctx, account, **k: lake_target(ctx, account, "table", "*"))
-def list_tables(ctx: Context, account: str, *, database: str | None = None,
-                page: PageParams | None = None) -> TableList:
-    """One page of the tables in an account's catalog (its own and those shared with it)
-    that the caller may read, optionally of one database, with their databases."""
-    org.require_account(ctx.db, account)
+def _catalog_query(account: str, database: str | None) -> Any:
+    """The tables of an account's catalog: its own and those shared with it."""
     shared = select(LakeGrant.id).where(
         LakeGrant.grantee_type == "account", LakeGrant.grantee == account,
         LakeGrant.owner == LakeTable.account, LakeGrant.database == LakeTable.database,
@@ -209,6 +208,16 @@ def list_tables(ctx: Context, account: str, *, database: str | None = None,
     query = select(LakeTable).where((LakeTable.account == account) | shared.exists())
     if database is not None:
         query = query.where(LakeTable.database == database)
+    return query
+
+
+@operation("lake:ListTables", "read",
+           target=lambda ctx, account, **k: lake_target(ctx, account, "table", "*"))
+def list_tables(ctx: Context, account: str, *, database: str | None = None,
+                page: PageParams | None = None) -> TablePage:
+    """One page of the tables in an account's catalog (its own and those shared with it)
+    that the caller may read, optionally of one database; its total counts only those."""
+    org.require_account(ctx.db, account)
     policies: dict[tuple[str, str, str], AccessPolicy | None] = {}
 
     def readable(rows: list[LakeTable]) -> list[bool]:
@@ -221,18 +230,41 @@ def list_tables(ctx: Context, account: str, *, database: str | None = None,
                 policies[(row.account, row.database, row.name)] = found[1]
         return kept
 
+    page = page or PageParams()
+    query = _catalog_query(account, database)
+    # A caller who reads every table of the account is counted in SQL; another's total
+    # takes a decision per table.
+    everything = allowed(ctx, "lake:ReadTable", [lake_target(ctx, account, "table", "*")])[0]
     found = paginate(ctx.db, query, key=(LakeTable.database, LakeTable.name, LakeTable.account),
-                     params=page, keep=readable, count=False)
+                     params=page, keep=readable, count=not everything)
+    if everything:
+        found = dataclasses.replace(found, total=ctx.db.scalar(
+            select(func.count()).select_from(query.subquery())) or 0)
     tables = [_table_read(ctx, t, policies[(t.account, t.database, t.name)])
               for t in found.rows]
-    dbs = select(LakeDatabase).where(LakeDatabase.account == account)
-    if database is not None:
-        dbs = dbs.where(LakeDatabase.name == database)
+    return found.to_page(TablePage, tables, page)
+
+
+@operation("lake:ListDatabases", "read",
+           target=lambda ctx, account, **k: lake_target(ctx, account, "database", "*"))
+def list_databases(ctx: Context, account: str, *,
+                   page: PageParams | None = None) -> DatabasePage:
+    """One page of an account's own databases, by name: all of them for a caller who may
+    read its every table, else those holding a table the caller may read."""
+    org.require_account(ctx.db, account)
+    keep = None
     if not allowed(ctx, "lake:ReadTable", [lake_target(ctx, account, "table", "*")])[0]:
-        dbs = dbs.where(LakeDatabase.name.in_({t.database for t in tables}))
-    return TableList(databases=[_database_read(d) for d in
-                                ctx.db.scalars(dbs.order_by(LakeDatabase.name))],
-                     tables=tables)
+        def keep(rows: list[LakeDatabase]) -> list[bool]:
+            return [any(found is not None and found[0] == account
+                        for found in (_effective(ctx, account, d.name, t) for t in
+                                      ctx.db.scalars(select(LakeTable.name).where(
+                                          LakeTable.account == account,
+                                          LakeTable.database == d.name))))
+                    for d in rows]
+    return page_of(DatabasePage, ctx.db,
+                   select(LakeDatabase).where(LakeDatabase.account == account),
+                   key=(LakeDatabase.name,), params=page, keep=keep,
+                   read=lambda rows: [_database_read(d) for d in rows])
 
 
 @operation("lake:DescribeTable", "read", target=_table_target)
@@ -255,21 +287,26 @@ def _visible(ctx: Context, account: str, database: str,
 
 
 @operation("lake:ListSnapshots", "read", target=_table_target)
-def list_snapshots(ctx: Context, account: str, database: str, table: str) -> list[SnapshotRead]:
-    """Every snapshot of a table, oldest first: each write made one. Under a row filter,
-    without its counts."""
+def list_snapshots(ctx: Context, account: str, database: str, table: str, *,
+                   page: PageParams | None = None) -> SnapshotPage:
+    """One page of a table's snapshots, oldest first: each write made one. Under a row
+    filter, without their counts."""
+    page = page or PageParams()
+    if page.cursor:
+        raise Invalid("snapshots page by --offset, not by cursor", code="invalid_cursor")
     owner, policy = _visible(ctx, account, database, table)
     counts = not _row_filtered(policy)
     iceberg = _iceberg.load(ctx.runtime, owner, database, table)
-    out = []
-    for snap in iceberg.snapshots():
+    every = iceberg.snapshots()  # Iceberg's metadata holds them all, oldest first
+    items = []
+    for snap in every[page.offset:page.offset + page.limit]:
         s = _iceberg.snapshot_summary(iceberg, snap)
-        out.append(SnapshotRead(
+        items.append(SnapshotRead(
             snapshot_id=s["snapshot_id"], parent_id=s["parent_id"],
             timestamp=datetime.fromtimestamp(s["timestamp_ms"] / 1000, UTC),
             operation=s["operation"], added_records=s["added_records"] if counts else None,
             total_records=s["total_records"] if counts else None))
-    return out
+    return SnapshotPage(items=items, total=len(every), limit=page.limit, offset=page.offset)
 
 
 @operation("lake:AddQualityRules", "write", target=_table_target)
@@ -294,7 +331,7 @@ def add_rules(ctx: Context, account: str, database: str, table: str,
 @idempotent
 def ingest(ctx: Context, account: str, database: str, table: str, data: bytes, *,
            fmt: str = "csv", mode: str = "append", schema: dict[str, Any] | None = None,
-           evolve: bool = False) -> IngestReport:
+           evolve: bool = False, delimiter: str | None = None) -> IngestReport:
     """Write a CSV or Parquet file into a table as one snapshot, after its quality rules
     pass; a failing write writes nothing and reports the failing rules with examples.
     The snapshot commits with the operation's transaction (docs/design.md)."""
@@ -315,7 +352,7 @@ def ingest(ctx: Context, account: str, database: str, table: str, data: bytes, *
     if mode != "create" and row is None:
         raise NotFound(f"table {database}.{table} does not exist in {account}; ingest in "
                        "mode create", code="table_not_found")
-    new = _iceberg.read_input(data, fmt, schema,
+    new = _input.read_input(data, fmt, schema, delimiter=delimiter,
                               max_columns=ctx.settings.lake.ingest_max_columns)
     for column in new.column_names:
         check_identifier(column, "column")
@@ -380,6 +417,7 @@ def _write_existing(ctx: Context, row: LakeTable, new: Any, mode: str,
         r["kind"] in ("unique", "row_count") for r in row.rules["rules"])
     existing = iceberg.scan().to_arrow() if needs_existing else None
     _quality_gate(row, new, existing, replaces=mode == "overwrite")
+    _check_types(row, iceberg.schema(), new)
     _fault(ctx, "lake.ingest.checked")
     try:
         with iceberg.transaction() as tx:  # schema change and data: one commit
@@ -391,7 +429,7 @@ def _write_existing(ctx: Context, row: LakeTable, new: Any, mode: str,
             else:
                 tx.append(new)
     except (ValueError, TypeError, ValidationError, pa.ArrowException) as exc:
-        message = str(exc).splitlines()[0][:300]
+        message = str(exc).splitlines()[0][:300].rstrip(":")
         raise Invalid(f"the file does not match the table's schema: {message}",
                       code="schema_mismatch") from None
     except CommitFailedException as exc:
@@ -399,6 +437,17 @@ def _write_existing(ctx: Context, row: LakeTable, new: Any, mode: str,
                        code="concurrent_write") from None
     iceberg = iceberg.refresh()
     return _report(ctx, row, mode, iceberg, new.num_rows, added)
+
+
+def _check_types(row: LakeTable, table: Any, new: pa.Table) -> None:
+    """Refuse a file whose columns the table cannot take, naming each with its types."""
+    columns = _input.mismatched(table, new.schema)
+    if columns:
+        named = ", ".join(f"{c['column']} ({c['found']}, expected {c['expected']})"
+                          for c in columns[:10])
+        raise Invalid(f"the file does not match the schema of {row.database}.{row.name}: "
+                      f"{named}; nothing was written", code="schema_mismatch",
+                      columns=columns)
 
 
 def _report(ctx: Context, row: LakeTable, mode: str, iceberg: Any, rows: int,
@@ -523,11 +572,11 @@ def _readable(ctx: Context, account: str, database: str, table: str, snapshot: i
         found = cache.get(key)
     if found is None:
         found = _plan_readable(ctx, account, database, table, snapshot)
-        if isinstance(found, Invalid) or found[2].arrow is None:  # never keep data itself
+        if isinstance(found, NotFound) or found[2].arrow is None:  # never keep data itself
             with _readable_lock:
                 cache[key] = found
-    if isinstance(found, Invalid):
-        raise _sql.refused(found.message)
+    if isinstance(found, NotFound):
+        raise NotFound(found.message, code=found.code)
     return found
 
 
@@ -535,8 +584,10 @@ def _plan_readable(ctx: Context, account: str, database: str, table: str,
                    snapshot: int | None) -> Any:
     effective = _effective(ctx, account, database, table)
     if effective is None:
-        return _sql.refused(f"no table {database}.{table} that you may read in the catalog "
-                            f"of {account}")
+        # The same answer whether the table is missing or not the caller's to read, as
+        # everywhere in the lake: a query never tells which tables there are.
+        return NotFound(f"no table {database}.{table} that you may read in the catalog of "
+                        f"{account}", code="table_not_found")
     owner, policy = effective
     data, read = _query.source(ctx.runtime, _iceberg.load(ctx.runtime, owner, database, table),
                                snapshot)

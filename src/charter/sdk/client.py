@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from charter.sdk.audit import Audit
     from charter.sdk.controls import Controls
     from charter.sdk.identity import Assignments, Groups, PermissionSets, Tokens, Users
-    from charter.sdk.lake import _Lake
+    from charter.sdk.lake import Lake
     from charter.sdk.org import Accounts, Org
 
 __all__ = ["Client", "new_idempotency_key"]
@@ -53,6 +53,8 @@ class Client:
         tokens: API tokens: create, list, revoke (`Tokens`).
         controls: the control library, enablements and findings (`Controls`).
         audit: the audit trail: events, verify, checkpoints (`Audit`).
+        lake: the data lake: domains, tables, ingestion, governed queries, grants,
+            tags (`Lake`).
     """
 
     # Attached in __init__ from each domain's `charter.sdk.<domain>.PARTS`.
@@ -65,7 +67,7 @@ class Client:
     tokens: Tokens
     controls: Controls
     audit: Audit
-    lake: _Lake
+    lake: Lake
 
     def __init__(self, url: str | None = None, token: str | None = None, *,
                  settings: Settings | None = None, app: Any = None, source: str = "sdk",

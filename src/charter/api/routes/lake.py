@@ -14,19 +14,23 @@ from charter.errors import Invalid
 from charter.lake import service
 from charter.lake.schemas import (
     DatabaseCreate,
+    DatabasePage,
     DatabaseRead,
     DomainCreate,
+    DomainPage,
     DomainRead,
     GrantCreate,
+    GrantPage,
     GrantRead,
     IngestReport,
     QueryRequest,
     RulesAdd,
-    SnapshotRead,
-    TableList,
+    SnapshotPage,
+    TablePage,
     TableRead,
     TagAssign,
     TagKeyCreate,
+    TagKeyPage,
     TagKeyRead,
 )
 
@@ -41,7 +45,7 @@ def create_domain(body: DomainCreate, ctx: Ctx) -> DomainRead:
 
 
 @router.get("/lake/domains")
-def list_domains(ctx: Ctx, page: PageDep) -> list[DomainRead]:
+def list_domains(ctx: Ctx, page: PageDep) -> DomainPage:
     """Data domains in the central catalog."""
     return service.list_domains(ctx, page=page)
 
@@ -52,9 +56,15 @@ def create_database(account: str, body: DatabaseCreate, ctx: Ctx) -> DatabaseRea
     return service.create_database(ctx, account, body)
 
 
+@router.get("/accounts/{account}/lake/databases")
+def list_databases(account: str, ctx: Ctx, page: PageDep) -> DatabasePage:
+    """Databases of an account that the caller may read from."""
+    return service.list_databases(ctx, account, page=page)
+
+
 @router.get("/accounts/{account}/lake/tables")
-def list_tables(account: str, ctx: Ctx, page: PageDep, database: str | None = None) -> TableList:
-    """Databases and tables of an account."""
+def list_tables(account: str, ctx: Ctx, page: PageDep, database: str | None = None) -> TablePage:
+    """Tables of an account's catalog that the caller may read."""
     return service.list_tables(ctx, account, database=database, page=page)
 
 
@@ -65,9 +75,10 @@ def get_table(account: str, database: str, table: str, ctx: Ctx) -> TableRead:
 
 
 @router.get(TABLE + "/snapshots")
-def list_snapshots(account: str, database: str, table: str, ctx: Ctx) -> list[SnapshotRead]:
-    """Every snapshot of a table, oldest first."""
-    return service.list_snapshots(ctx, account, database, table)
+def list_snapshots(account: str, database: str, table: str, ctx: Ctx,
+                   page: PageDep) -> SnapshotPage:
+    """A table's snapshots, oldest first."""
+    return service.list_snapshots(ctx, account, database, table, page=page)
 
 
 @router.post(TABLE + "/rules")
@@ -79,10 +90,12 @@ def add_rules(account: str, database: str, table: str, body: RulesAdd, ctx: Ctx)
 @router.post(TABLE + "/ingest")
 def ingest(
     account: str, database: str, table: str, ctx: Ctx,
-    data: bytes = Body(..., media_type="application/octet-stream"),
+    data: bytes = Body(b"", media_type="application/octet-stream"),
     mode: Literal["create", "append", "overwrite"] = "append",
     format: Literal["csv", "parquet"] = "csv",
     evolve: bool = False,
+    delimiter: str | None = Query(None, max_length=10, description=
+                                  "A CSV's delimiter (default: found from its header line)."),
     schema: str | None = Query(None, max_length=20_000,
                                description='Declared schema: {"columns": [...]} as JSON.'),
 ) -> IngestReport:
@@ -97,7 +110,7 @@ def ingest(
         if refused_in(declared):  # its escapes decode past the query string's check
             raise invalid_text("schema")
     return service.ingest(ctx, account, database, table, data, fmt=format, mode=mode,
-                          schema=declared, evolve=evolve)
+                          schema=declared, evolve=evolve, delimiter=delimiter)
 
 
 @router.post("/accounts/{account}/lake/query", response_class=Response,
@@ -119,7 +132,7 @@ def grant_table(account: str, body: GrantCreate, ctx: Ctx) -> GrantRead:
 
 @router.get("/accounts/{account}/lake/grants")
 def list_grants(account: str, ctx: Ctx, page: PageDep,
-                table: str | None = None) -> list[GrantRead]:
+                table: str | None = None) -> GrantPage:
     """Grants the account made and shares it received."""
     return service.list_grants(ctx, account, table=table, page=page)
 
@@ -137,7 +150,7 @@ def create_tag_key(body: TagKeyCreate, ctx: Ctx) -> TagKeyRead:
 
 
 @router.get("/lake/tags")
-def list_tag_keys(ctx: Ctx, page: PageDep) -> list[TagKeyRead]:
+def list_tag_keys(ctx: Ctx, page: PageDep) -> TagKeyPage:
     """Central tag keys and their allowed values."""
     return service.list_tag_keys(ctx, page=page)
 
