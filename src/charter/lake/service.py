@@ -293,7 +293,7 @@ def list_snapshots(ctx: Context, account: str, database: str, table: str, *,
     filter, without their counts."""
     page = page or PageParams()
     if page.cursor:
-        raise Invalid("snapshots page by --offset, not by cursor", code="invalid_cursor")
+        raise Invalid("snapshots page by offset, not by cursor", code="invalid_cursor")
     owner, policy = _visible(ctx, account, database, table)
     counts = not _row_filtered(policy)
     iceberg = _iceberg.load(ctx.runtime, owner, database, table)
