@@ -100,3 +100,24 @@ def test_tag_grants_carry_row_and_cell_security(tagged):
     assert rows == [{"id": 1, "name": "Ann", "ssn": "*******3333", "region": "EU"}]
     with pytest.raises(CharterError):
         cleo.lake.query("retail-data", SQL)
+
+
+def test_a_tag_grant_without_a_permission_set_says_which_one_is_needed(tagged):
+    """A grant says which data; querying it also takes a permission set that allows the
+    query where the table is. The refusal names them, in the same words for any table."""
+    admin = tagged.admin
+    admin.groups.create("outsiders")  # granted the columns, assigned nothing
+    admin.lake.grant("retail-data", to="group:outsiders", tags="domain=retail")
+    otto, _ = tagged.user("otto", "outsiders")
+    refusals = []
+    for sql in (SQL, "SELECT * FROM bank.nothing"):
+        with pytest.raises(CharterError) as caught:
+            otto.lake.query("retail-data", sql)
+        refusals.append(caught.value)
+    assert {e.code for e in refusals} == {"access_denied"}
+    message = refusals[0].message
+    assert "takes one of the permission sets" in message
+    for needed in ("data-scientist", "ml-team-lead", "data-lake-admin"):
+        assert needed in message
+    assert message.index("data-scientist") < message.index("cloud-admin")
+    assert refusals[0].message == refusals[1].message

@@ -81,6 +81,24 @@ def register_source(name: str, source: Source) -> None:
     _SOURCES[name] = source
 
 
+Holders = Callable[[str], list[str]]
+_holders: list[Holders] = []
+
+
+def register_holders(holders: Holders) -> None:
+    """The identity domain says which permission sets allow an action, so a refusal can
+    name what the caller lacks (called at import)."""
+    _holders[:] = [holders]
+
+
+def _needs(action: str) -> str:
+    names = _holders[0](action) if _holders else []
+    if not names:
+        return ""
+    return (f"; {action} takes one of the permission sets {', '.join(names)}, assigned to "
+            "you or a group of yours where it applies")
+
+
 def uid(kind: str, id_: str) -> dict[str, str]:
     return {"type": kind, "id": id_}
 
@@ -206,7 +224,8 @@ class Authorizer:
         errors = result.diagnostics.errors
         extra = f" (policy errors: {errors})" if errors else ""
         # Worded the same for every target, so a refusal never tells whether it exists.
-        return Decision(False, f"none of your permission sets permits it here{extra}", [])
+        return Decision(False, f"none of your permission sets permits it here{_needs(action)}"
+                               f"{extra}", [])
 
 
 _lock = threading.Lock()

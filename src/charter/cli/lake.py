@@ -490,7 +490,7 @@ grants_app.command("create")(grants_create)
 lake_app.command("grant", hidden=True)(grants_create)
 
 
-@lake_app.command("share", hidden=True)
+@lake_app.command("share")
 def share(
     ctx: typer.Context, account: AccountArg,
     name: Annotated[str, typer.Argument(help="DB.TABLE, or DB for all its tables.")],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from charter.access.actions import expand
 from charter.core.lookup import require
 
 # What every persona may read about the accounts it is assigned in.
@@ -67,6 +68,13 @@ PERMISSION_SETS: dict[str, PermissionSet] = {
                       "Cost and usage reports.", ("cost:*", "org:DescribeAccount")),
     )
 }
+
+
+def holders(action: str) -> list[str]:
+    """The permission sets that allow `action`, the narrowest first (cloud-admin, which
+    allows everything, last)."""
+    names = [p.name for p in PERMISSION_SETS.values() if action in expand(list(p.actions))]
+    return sorted(names, key=lambda name: (name == "cloud-admin", name))
 
 
 def get_permission_set(name: str) -> PermissionSet:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from charter.access.authorizer import register_source
+from charter.access.authorizer import register_holders, register_source
 from charter.identity import _cedar as cedar
 from charter.identity import _lockout as lockout
+from charter.identity import permission_sets
 from charter.identity._assignments import (
     assign,
     blueprint_groups,
@@ -67,6 +68,7 @@ __all__ = [
 ]
 
 register_source("identity", cedar.fragment)
+register_holders(permission_sets.holders)
 # A vended account's teams get their groups and permission sets in the same transaction.
 org.register_baseline_step(blueprint_groups)
 
