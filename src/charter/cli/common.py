@@ -3,6 +3,7 @@ built from them, paging options, confirmations and groups with a default command
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import sys
@@ -56,6 +57,9 @@ class State:
             if not profile.url:
                 _log_to_home(settings)
             self._client = Client(profile.url, profile.token, settings=settings, source="cli")
+            # Closed before the interpreter shuts down: in-process, the platform's query
+            # engines hold native resources that must not outlive it.
+            atexit.register(self._client.close)
         return self._client
 
 

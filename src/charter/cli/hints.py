@@ -30,8 +30,7 @@ HINTS: dict[str, str] = {
     "control_violation": "see `charter controls list` for what each control requires",
     "no_data_domain": "register one: `charter lake domains create NAME --account ACCOUNT`",
     "table_exists": "add `--mode append` or `--mode overwrite`",
-    "table_not_found": "see `charter lake tables list ACCOUNT`; a new table is ingested "
-                       "with `--mode create`",
+    "table_not_found": "see `charter lake tables list ACCOUNT`",
     "database_not_found": "see `charter lake tables list ACCOUNT`",
     "snapshot_not_found": "see `charter lake snapshots list ACCOUNT DB.TABLE`",
     "grant_not_found": "see `charter lake grants list ACCOUNT`",

@@ -26,7 +26,7 @@ app = typer.Typer(
     name="charter",
     help="Charter: govern the ML lifecycle across accounts. Every command is authorized "
     "with Cedar and written to the audit trail.\n\nStart with `charter init`, then "
-    "`charter whoami` and `charter ou tree`.",
+    "`charter whoami` and `charter ous tree`.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -116,7 +116,7 @@ def init(
                           "the host (audited).")
         if d["admin_token_saved"]:
             console.print(f"\nProfile [bold]{d['profile']}[/bold] holds the administrator "
-                          "token. Next: `charter whoami`, `charter ou tree`.")
+                          "token. Next: `charter whoami`, `charter ous tree`.")
         else:
             console.print("The administrator's token stays in the profile of the first "
                           "`charter init`; a lost token is replaced with "

@@ -15,9 +15,11 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -193,9 +195,17 @@ def _natural_width(cells: list[list[str]], names: Sequence[str], shown: list[int
                for name, i in zip(names, shown, strict=True)) + 1
 
 
+# An ISO 8601 time as the API writes it: shown to the second in tables (JSON keeps it all).
+_ISO_TIME = re.compile(r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]00:00)?")
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    if isinstance(value, str) and len(value) <= 40 and (time := _ISO_TIME.fullmatch(value)):
+        return f"{time[1]} {time[2]}" + ("Z" if time[3] else "")
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
     if isinstance(value, dict):

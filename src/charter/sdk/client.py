@@ -85,9 +85,10 @@ class Client:
                 warnings.filterwarnings("ignore", message="Using `httpx` with")
                 from fastapi.testclient import TestClient
 
-            self._http = TestClient(app or create_app(settings or load_settings()),
-                                    base_url="http://charter.local", headers=headers,
-                                    raise_server_exceptions=False)
+            own = None if app is not None else create_app(settings or load_settings())
+            self._own_app = own  # built here: its platform is closed with this client
+            self._http = TestClient(app or own, base_url="http://charter.local",
+                                    headers=headers, raise_server_exceptions=False)
         self.url = url
         self.retries, self.backoff = retries, backoff
         for domain in domain_names(sdk=True):
@@ -139,7 +140,13 @@ class Client:
         return self.request("GET", "/v1/identity/whoami")
 
     def close(self) -> None:
+        """Close the connection; in-process, also the platform this client started (its
+        database connections and query engines)."""
         self._http.close()
+        own = getattr(self, "_own_app", None)
+        if own is not None:
+            self._own_app = None
+            own.state.runtime.close()
 
     def __enter__(self) -> Client:
         return self
