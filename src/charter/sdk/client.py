@@ -20,6 +20,7 @@ import httpx
 
 from charter.domains import domain_names
 from charter.errors import CharterError, Invalid, error_from_dict
+from charter.identity.schemas import WhoAmI
 from charter.sdk._part import Json, new_idempotency_key
 from charter.settings import Settings, load_settings
 
@@ -134,10 +135,12 @@ class Client:
         raise AssertionError("not reached: the last attempt returns or raises")
 
     def healthz(self) -> Json:
+        """Whether the server answers, and its version (no token needed)."""
         return self.request("GET", "/healthz")
 
-    def whoami(self) -> Json:
-        return self.request("GET", "/v1/identity/whoami")
+    def whoami(self) -> WhoAmI:
+        """Who the token belongs to: the user, the token's id, groups and assignments."""
+        return WhoAmI.model_validate(self.request("GET", "/v1/identity/whoami"))
 
     def close(self) -> None:
         """Close the connection; in-process, also the platform this client started (its
