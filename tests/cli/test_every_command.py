@@ -237,7 +237,8 @@ LISTS = [
     ("lake", "tables", "list", "retail-data"), ("lake", "rules", "list", "retail-data",
                                                  "bank.customers"),
     ("lake", "snapshots", "list", "retail-data", "bank.customers"), ("lake", "tags", "list"),
-    ("lake", "grants", "list", "retail-data"), ("audit", "events", "list"),
+    ("lake", "grants", "list", "retail-data"),
+    ("audit", "events", "list", "--limit", "1000"),  # each listing adds a record: all of them
     ("audit", "checkpoints"), ("profiles",),
 ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 from charter.cli.common import (
     CursorOpt,
@@ -77,10 +78,10 @@ def audit_events_show(
 
 
 def _render_event(d: Any) -> None:
-    color = "green" if d.decision == "allow" else "red"
-    lines = [f"[bold]record {d.seq}[/bold]  {d.time}",
-             f"  action:     {d.action}",
-             f"  decision:   [{color}]{d.decision}[/{color}] ({d.outcome})"]
+    console.print(Text(f"record {d.seq}", style="bold"), f" {d.time}")
+    console.print("  decision:   ", Text(d.decision, style="green" if d.decision == "allow"
+                                         else "red"), f" ({d.outcome})", sep="")
+    lines = [f"  action:     {d.action}"]
     if d.error_code:  # a failure records its error's message as the reason
         lines += [f"  error:      {d.error_code}", f"  message:    {d.reason or '-'}"]
     else:
@@ -110,14 +111,16 @@ def audit_verify(ctx: typer.Context, output: OutputOpt = None, json_: JsonOpt = 
 def _render_verify(d: Any) -> None:
     if d.ok:
         last = d.last_checkpoint_seq
-        console.print(f"[green]audit trail verified[/green]: {d.records} records, "
-                      f"chain unbroken, {d.checkpoints} signed checkpoints"
-                      + (f" (the last at record {last})" if last else ""))
+        console.print(Text("audit trail verified", style="green"),
+                      f": {d.records} records, chain unbroken, {d.checkpoints} signed "
+                      "checkpoints" + (f" (the last at record {last})" if last else ""),
+                      sep="")
     elif d.first_bad_seq is None:
-        console.print(f"[red]audit trail NOT VERIFIED[/red]: {d.problem}")
+        console.print(Text("audit trail NOT VERIFIED", style="red"), f": {d.problem}", sep="")
     else:
-        console.print(f"[red]audit trail BROKEN[/red] at record {d.first_bad_seq} "
-                      f"({d.records} records checked out before it): {d.problem}")
+        console.print(Text("audit trail BROKEN", style="red"),
+                      f" at record {d.first_bad_seq} ({d.records} records checked out "
+                      f"before it): {d.problem}", sep="")
         for fault in d.faults[1:]:
             console.print(f"  also at record {fault.seq}: {fault.problem}")
 

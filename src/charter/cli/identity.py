@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 from charter.cli.common import (
     CursorOpt,
@@ -17,7 +18,7 @@ from charter.cli.common import (
     out,
     state,
 )
-from charter.cli.output import View, console
+from charter.cli.output import View, console, note
 
 users_app = typer.Typer(help="Users of the organisation.", no_args_is_help=True)
 groups_app = typer.Typer(help="Groups: teams that permission sets are assigned to.",
@@ -66,7 +67,7 @@ def users_list(ctx: typer.Context, limit: LimitOpt = 100, offset: OffsetOpt = 0,
 
 
 def _render_user(d: Any) -> None:
-    console.print(f"[bold]{d.name}[/bold]  {d.crn}", highlight=False)
+    console.print(Text(d.name, style="bold"), f" {d.crn}", highlight=False)
     console.print(f"  display name: {d.display_name or '-'}   email: {d.email or '-'}",
                   highlight=False)
     console.print(f"  groups: {', '.join(d.groups) or '-'}   created: {d.created_at}",
@@ -136,7 +137,7 @@ def groups_show(ctx: typer.Context, name: GroupArg, output: OutputOpt = None,
     Example: charter groups show cloud-engineering
     """
     def render(d: Any) -> None:
-        console.print(f"[bold]{d.name}[/bold]  {d.crn}", highlight=False)
+        console.print(Text(d.name, style="bold"), f" {d.crn}", highlight=False)
         console.print(f"  {d.description or '-'}", highlight=False)
         console.print(f"  members: {', '.join(d.members) or '-'}", highlight=False)
 
@@ -193,7 +194,8 @@ def permission_sets_show(
     Example: charter permission-sets show data-scientist
     """
     def render(d: Any) -> None:
-        console.print(f"[bold]{d.name}[/bold]  {d.persona} ({d.team})", highlight=False)
+        console.print(Text(d.name, style="bold"), f" {d.persona} ({d.team})",
+                      highlight=False)
         console.print(f"  {d.description}", highlight=False)
         console.print(f"  patterns: {', '.join(d.patterns)}", highlight=False)
         console.print(f"  actions ({len(d.actions)}):", highlight=False)
@@ -276,12 +278,15 @@ def tokens_create(
     """
     data = state(ctx).client().tokens.create(user=user, expires_in=expires_in,
                                              description=description)
-    out(ctx, data, lambda d: console.print(
-        f"token {d.id} for {d.user}, expires {d.expires_at}"
-        + (f" (made with {d.parent_id}: expires no later, revoked with it)"
-           if d.parent_id else "")
-        + f"\n{d.token}\n[dim]This is the only time the secret is shown.[/dim]",
-        highlight=False), json_=json_, output=output)
+
+    def render(d: Any) -> None:
+        console.print(f"token {d.id} for {d.user}, expires {d.expires_at}"
+                      + (f" (made with {d.parent_id}: expires no later, revoked with it)"
+                         if d.parent_id else ""), highlight=False)
+        console.print(d.token, highlight=False)
+        note("This is the only time the secret is shown.")
+
+    out(ctx, data, render, json_=json_, output=output)
 
 
 @tokens_app.command("list")

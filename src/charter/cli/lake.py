@@ -20,6 +20,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TransferSpeedColumn,
 )
+from rich.text import Text
 
 from charter.cli.common import (
     JsonOpt,
@@ -172,7 +173,7 @@ def tables_show(ctx: typer.Context, account: AccountArg, name: TableArg,
     data = state(ctx).client().lake.table(account, name)
 
     def render(d: Any) -> None:
-        console.print(f"[bold]{d.database}.{d.name}[/bold]  {d.crn}")
+        console.print(Text(f"{d.database}.{d.name}", style="bold"), f" {d.crn}")
         counted = "record count withheld (row filter)" if d.total_records is None else \
             f"{d.total_records} records"
         console.print(f"  {counted}, snapshot {d.current_snapshot}")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 from typer.core import TyperArgument, TyperGroup
 
 import charter
@@ -99,23 +100,23 @@ def init(
 
     def render(d: dict) -> None:
         for line in d["recovered"]:
-            console.print(f"[yellow]recovered[/yellow] {line}")
+            console.print(Text("recovered", style="yellow"), line)
         if d["already_initialized"]:
             console.print(f"Charter at {d['home']} is already initialised: nothing created; "
                           f"found {len(d['found'])} existing items.")
         else:
             for line in d["created"]:
-                console.print(f"[green]created[/green] {line}")
+                console.print(Text("created", style="green"), line)
             for line in d["found"]:
-                console.print(f"[dim]found[/dim]   {line}")
+                console.print(Text("found  ", style="dim"), line)
         for line in d["missing"]:
-            console.print(f"[red]missing[/red] {line}")
+            console.print(Text("missing", style="red"), line)
         if d["missing"]:
             console.print("`charter init` never makes anyone an administrator; if the "
                           "administrator lost access, run `charter init --recover-admin` on "
                           "the host (audited).")
         if d["admin_token_saved"]:
-            console.print(f"\nProfile [bold]{d['profile']}[/bold] holds the administrator "
+            console.print(f"\nProfile {d['profile']} holds the administrator "
                           "token. Next: `charter whoami`, `charter ous tree`.")
         else:
             console.print("The administrator's token stays in the profile of the first "
@@ -206,7 +207,7 @@ def whoami(ctx: typer.Context, output: OutputOpt = None, json_: JsonOpt = False)
     data = {**jsonable(client.whoami()), "via": via}
 
     def render(d: dict) -> None:
-        console.print(f"[bold]{d['name']}[/bold] (token {d['token_id']}); groups: "
+        console.print(Text(d["name"], style="bold"), f"(token {d['token_id']}); groups: "
                       f"{', '.join(d['groups']) or '-'}")
         console.print(f"via {d['via']}", highlight=False, soft_wrap=True)
         table(d["assignments"], ["permission_set", "principal_type", "principal_name",

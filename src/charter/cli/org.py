@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 from rich.tree import Tree
 
 from charter.cli.common import (
@@ -41,7 +42,7 @@ def ous_tree(ctx: typer.Context, output: OutputOpt = None, json_: JsonOpt = Fals
     data = state(ctx).client().org.tree()
 
     def render(node: Any) -> None:
-        root = Tree(f"[bold]{node.path}[/bold]")
+        root = Tree(Text(node.path, style="bold"))
         _grow(root, node)
         console.print(root)
 
@@ -50,9 +51,10 @@ def ous_tree(ctx: typer.Context, output: OutputOpt = None, json_: JsonOpt = Fals
 
 def _grow(branch: Tree, node: Any) -> None:
     for account in node.accounts:
-        branch.add(f"[cyan]{account}[/cyan]")
+        branch.add(Text(account, style="cyan"))
     for child in node.children:
-        _grow(branch.add(f"[bold]{child.path}[/bold] [dim]{child.description}[/dim]"), child)
+        label = Text.assemble((child.path, "bold"), " ", (child.description, "dim"))
+        _grow(branch.add(label), child)
 
 
 def ous_create(ctx: typer.Context,
@@ -93,7 +95,7 @@ def accounts_create(
 
 
 def _render_account(d: Any) -> None:
-    console.print(f"[bold]{d.name}[/bold]  {d.crn}", highlight=False)
+    console.print(Text(d.name, style="bold"), f" {d.crn}", highlight=False)
     console.print(f"  OU: {d.ou}   blueprint: {d.blueprint}   status: {d.status}",
                   highlight=False)
     console.print(f"  tags: {', '.join(f'{k}={v}' for k, v in d.tags.items()) or '-'}",
@@ -189,7 +191,7 @@ def blueprints_show(
     Example: charter blueprints show ml-team-dev
     """
     def render(d: Any) -> None:
-        console.print(f"[bold]{d.name}[/bold]  {d.description}", highlight=False)
+        console.print(Text(d.name, style="bold"), f" {d.description}", highlight=False)
         console.print(f"  OUs: {', '.join(d.ous)}   budget: {d.budget} USD/month", highlight=False)
         if d.name_suffix:
             console.print(f"  account names: <team>-{d.name_suffix}", highlight=False)

@@ -26,26 +26,49 @@ from pydantic import BaseModel
 from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from charter.cli.hints import hint
 from charter.errors import CharterError
 
+# Characters a terminal acts on rather than shows: C0 and C1 controls (escape sequences
+# that retitle, clear or hyperlink), and the bidirectional overrides that reorder text.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(text: str) -> str:
+    """`text` with every control character shown as an escape (`\x1b`), never acted on."""
+    return _CONTROL.sub(lambda m: m[0].encode("unicode_escape").decode(), text)
+
 
 class _Console(Console):
     """A console as wide as COLUMNS says at each print, else the terminal; piped output is
-    read by people in logs and by grep, so it is not squeezed to 80 columns."""
+    read by people in logs and by grep, so it is not squeezed to 80 columns.
+
+    Text is never markup unless a print says so (`markup=True`, with the values in it
+    escaped): names, descriptions and data come from other users. Control characters in
+    any text are shown escaped."""
+
+    def render_str(self, text: str, **options: Any) -> Text:
+        return super().render_str(clean(text), **options)
+
+    def __init__(self, *, width: int | None = None, **options: Any) -> None:
+        super().__init__(width=width, **options)
+        self.fixed_width = width
 
     @property
     def size(self) -> ConsoleDimensions:
         measured = super().size
+        if self.fixed_width is not None:
+            return measured
         columns = os.environ.get("COLUMNS", "")
         if columns.isdigit():
             return ConsoleDimensions(int(columns), measured.height)
         return measured if self.is_terminal else ConsoleDimensions(200, measured.height)
 
 
-console = _Console()
-err_console = _Console(stderr=True)
+console = _Console(markup=False)
+err_console = _Console(stderr=True, markup=False)
 
 FORMATS = ("table", "wide", "json", "yaml", "csv")
 # Column names that hold what a user types back into the next command.
@@ -99,11 +122,18 @@ def _columns_of(rows: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def _csv_cell(value: Any) -> str:
+    """A value as a CSV cell: nested values as JSON; text a spreadsheet would run as a
+    formula (starting with = + - @, a tab or a carriage return) behind a quote `'`."""
     if value is None:
         return ""
     if isinstance(value, dict | list):
         return json.dumps(value, default=str)
-    return str(value)
+    if isinstance(value, str) and value[:1] in _FORMULA:
+        return "'" + clean(value)
+    return clean(str(value)) if isinstance(value, str) else str(value)
+
+
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -139,12 +169,12 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str | N
         else:
             out.add_column(name, overflow="fold")
     for row in cells:
-        out.add_row(*[escape(row[i]) for i in shown])
+        out.add_row(*[row[i] for i in shown])
     needed = _natural_width(cells, [columns[i] for i in shown], shown) if wide else \
         _least_width(cells, columns, key_set, shown)
     if needed > console.width:  # ids whole, though the terminal wraps the line
-        Console(width=needed, color_system=console.color_system, force_terminal=
-                console.is_terminal, file=console.file).print(out)
+        _Console(width=needed, color_system=console.color_system, markup=False,
+                 force_terminal=console.is_terminal, file=console.file).print(out)
     else:
         console.print(out)
     hidden = [columns[i] for i in range(len(columns)) if i not in shown]
@@ -161,7 +191,8 @@ def page_note(count: int, *, total: int | None, offset: int = 0,
 
 
 def note(text: str) -> None:
-    err_console.print(f"[dim]{escape(text)}[/dim]", highlight=False, soft_wrap=True)
+    err_console.print(f"[dim]{escape(text)}[/dim]", markup=True, highlight=False,
+                      soft_wrap=True)
 
 
 _FLOOR = 8  # the narrowest a wrapping column is squeezed to
@@ -267,4 +298,4 @@ def fail(error: CharterError, as_json: bool) -> None:
         advice = hint(error.code)
         text = error.message + (f"; {advice}" if advice else "")
         err_console.print(f"[red]error[/red] {escape(f'[{error.code}]')}: {escape(text)}",
-                          highlight=False, soft_wrap=True)
+                          markup=True, highlight=False, soft_wrap=True)
