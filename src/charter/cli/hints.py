@@ -37,7 +37,6 @@ HINTS: dict[str, str] = {
     "tag_not_found": "create it with `charter lake tags create KEY --values A,B`",
     "invalid_tag_expression": "see `charter lake tags list`",
     "audit_trail_damaged": "`charter audit verify` names the damaged records",
-    "confirmation_required": "add --yes",
 }
 
 

@@ -53,8 +53,9 @@ class Pager(Generic[M]):
     its offset where the listing has no cursor) when the one before is used up. The first
     page is fetched at once, so a refused or invalid call raises where it is made:
     `items`, `total`, `limit`, `offset` and `next_cursor` describe that page.
-    `pages()` yields whole pages. For code written against the dicts this call used to
-    return, `pager["items"]` and `pager["total"]` read the first page too.
+    `pages()` yields whole pages. For code written against what this call used to return,
+    `pager["items"]` and `pager["total"]` read the first page too, and `pager[0]` its
+    first item. To serialise an answer, use `model_dump(mode="json")`.
     """
 
     def __init__(self, fetch: Callable[[dict[str, Any]], Page[M]]) -> None:
@@ -96,7 +97,11 @@ class Pager(Generic[M]):
         for page in self.pages():
             yield from page.items
 
-    def __getitem__(self, key: str) -> Any:
+    def __getitem__(self, key: str | int | slice) -> Any:
+        """`pager["items"]`, `pager["total"]`: the first page's fields; `pager[0]`: its first
+        item (as from the lists this call used to return)."""
+        if isinstance(key, int | slice):
+            return self.page.items[key]
         return self.page[key]
 
     def __repr__(self) -> str:
