@@ -140,11 +140,15 @@ def ran(platform, tmp_path) -> dict[str, Any]:
     return results
 
 
-def test_every_command_prints_json_alone(ran, tmp_path) -> None:
+def test_every_command_prints_json_alone_and_every_listing_keeps_its_ids_whole(
+        ran, platform, tmp_path, monkeypatch) -> None:
+    """One scenario (it takes a while) for both: every command's JSON, then every listing
+    at 100 columns."""
     covered = {_path_of(args) for _, args in _steps(tmp_path)} | REFUSED_ALWAYS | NOT_RUN
     missing = set(_leaves(command())) - covered
     assert not missing, f"commands this test does not run: {sorted(missing)}"
     assert ran["rows"]["rows"] if isinstance(ran["rows"], dict) else ran["rows"]
+    _listings_keep_their_ids_whole(platform, monkeypatch)
 
 
 def _failures(platform, tmp_path: Path) -> list[tuple[str, tuple[str, ...], dict[str, str]]]:
@@ -250,7 +254,7 @@ def _keys(data: Any) -> set[str]:
             if isinstance(row.get(field), str | int) and not isinstance(row[field], bool)}
 
 
-def test_every_listing_keeps_its_ids_whole_at_100_columns(ran, platform, monkeypatch) -> None:
+def _listings_keep_their_ids_whole(platform, monkeypatch) -> None:
     """Long ids (tok-..., asg-..., grt-..., 19-digit snapshot ids, crn:...) and long names,
     beside long descriptions: every one appears whole on one line of the table."""
     monkeypatch.setenv("COLUMNS", "100")
