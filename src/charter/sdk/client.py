@@ -39,7 +39,8 @@ class Client:
     """A Charter API client.
 
     Args:
-        url: server URL such as `http://127.0.0.1:8787`; None runs in-process.
+        url: the server's root, such as `http://127.0.0.1:8787` (no path, query or
+            credentials); None runs in-process on an initialised platform.
         token: API token (`chr_...`).
         settings: platform settings for in-process mode (default: from CHARTER_* env).
         app: an already built Charter ASGI app to run in-process (shares its platform).
