@@ -4,10 +4,14 @@ input is recorded as `deny` / `rejected`."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select
 
+from charter.access import authorizer as authz
 from charter.audit.orm import AuditEvent
+from charter.core.accounts import MANAGEMENT
 
 
 @pytest.fixture
@@ -96,3 +100,58 @@ def test_audit_events_page_with_a_cursor_that_survives_new_records(people):
     assert seqs[5] == seqs[4] - 1
     response = auditor._http.get("/v1/audit/events", params={"cursor": "not-a-cursor"})
     assert response.status_code == 422 and response.json()["code"] == "invalid_cursor"
+
+
+def _record_of(platform, account: str) -> int:
+    record = _last(platform, account=account)
+    assert record is not None, account
+    return record.seq
+
+
+def _answer(client, seq: int) -> tuple[int, bytes]:
+    response = client._http.get(f"/v1/audit/events/{seq}")
+    return response.status_code, response.content
+
+
+def test_a_refused_record_tells_neither_its_account_nor_that_it_exists(people):
+    platform, alice, auditor = people
+    platform.vend("team-b-dev")
+    nobody, _ = platform.user("nobody")
+    foreign, central = _record_of(platform, "team-b-dev"), _record_of(platform, MANAGEMENT)
+    missing = foreign + 10**9
+    own = _record_of(platform, "team-a-dev")
+    for reader in (nobody, alice):  # no rights at all; rights in another account
+        answers = {seq: _answer(reader, seq) for seq in (foreign, central, missing)}
+        assert {a for a in answers.values()} == {answers[missing]}, answers
+        status, body = answers[missing]
+        assert status == 403 and json.loads(body)["code"] == "access_denied"
+        for secret in ("team-b-dev", MANAGEMENT, str(foreign), str(central), str(missing)):
+            assert secret.encode() not in body
+    # exactly as strict as before: a reader of the account reads it, the auditor all
+    assert alice.audit.event(own).seq == own
+    assert nobody._http.get(f"/v1/audit/events/{own}").status_code == 403
+    assert auditor.audit.event(foreign).account == "team-b-dev"
+    assert _answer(auditor, missing)[0] == 404
+
+
+def test_a_refused_record_is_worded_alike_whatever_policy_refuses_it(people, monkeypatch):
+    """A forbid policy on one account does not make its records' refusals read apart."""
+    platform, alice, _ = people
+    platform.vend("team-b-dev")
+    forbid = ('@id("test:no-reads-in-b")\nforbid(principal, action in '
+              '[Action::"audit:DescribeEvent", Action::"audit:ListEvents"], '
+              'resource in Account::"team-b-dev");')
+    monkeypatch.setitem(authz._SOURCES, "test-forbid",
+                        lambda session: authz.Fragment(policies=[forbid]))
+    with platform.runtime.db.transaction() as session:
+        authz.bump_version(session)
+    foreign = _record_of(platform, "team-b-dev")
+    assert _answer(alice, foreign) == _answer(alice, foreign + 10**9)
+    refused = [_refusal(alice, f"/v1/audit/events?account={name}")
+               for name in ("team-b-dev", "zz-nonexist")]
+    assert refused[0][0] == refused[1][0] == 403
+    assert refused[0][1] == refused[1][1].replace("zz-nonexist", "team-b-dev")
+    assert "test:no-reads-in-b" not in refused[0][1]
+    record = _last(platform, principal="alice", account="team-b-dev")  # the trail knows
+    assert (record.action, record.decision) == ("audit:ListEvents", "deny")
+    assert "test:no-reads-in-b" in json.loads(record.details)["refused_by"]

@@ -33,13 +33,19 @@ from charter.core.context import Principal, Runtime
 
 @dataclass(frozen=True)
 class Target:
-    """What an operation acts on: its container (Account or OU) and its name."""
+    """What an operation acts on: its container (Account or OU) and its name.
+
+    `shown_as` is set where the crn would tell a refused caller what they may not know
+    (whose a record is, whether it exists): the refusal then names `shown_as` and gives
+    the same reason whatever the container and its policies (see `pipeline`).
+    """
 
     kind: str  # Account | OU
     id: str
     crn: str
     owner: str | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
+    shown_as: str | None = None
 
     @property
     def account(self) -> str:
@@ -97,6 +103,12 @@ def _needs(action: str) -> str:
         return ""
     return (f"; {action} takes one of the permission sets {', '.join(names)}, assigned to "
             "you or a group of yours where it applies")
+
+
+def refusal_reason(action: str) -> str:
+    """Why a request no policy permits is refused, worded the same for every target, so a
+    refusal never tells whether the target exists."""
+    return f"none of your permission sets permits it here{_needs(action)}"
 
 
 def uid(kind: str, id_: str) -> dict[str, str]:
@@ -223,9 +235,7 @@ class Authorizer:
             return Decision(False, f"forbidden by {', '.join(ids)}: {why}", ids)
         errors = result.diagnostics.errors
         extra = f" (policy errors: {errors})" if errors else ""
-        # Worded the same for every target, so a refusal never tells whether it exists.
-        return Decision(False, f"none of your permission sets permits it here{_needs(action)}"
-                               f"{extra}", [])
+        return Decision(False, f"{refusal_reason(action)}{extra}", [])
 
 
 _lock = threading.Lock()

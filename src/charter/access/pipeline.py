@@ -24,7 +24,14 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 from charter.access.actions import declare
-from charter.access.authorizer import Target, authorizer, bump_data_version, bump_version
+from charter.access.authorizer import (
+    Decision,
+    Target,
+    authorizer,
+    bump_data_version,
+    bump_version,
+    refusal_reason,
+)
 from charter.access.records import AuditRecord, record
 from charter.core import events
 from charter.core.context import Context
@@ -135,11 +142,7 @@ def _execute(ctx: Context, action: str, fn: Callable[..., Any], target_fn: Targe
         verdict = authorizer(ctx.runtime, ctx.db).decide(ctx.principal, action, target)
         if not verdict.allowed:
             decision = "deny"
-            raise Denied(
-                f"{ctx.principal.name} may not {action} on {target.crn}: {verdict.reason}",
-                code="access_denied", action=action, resource=target.crn,
-                policies=verdict.policies,
-            )
+            raise _refusal(ctx, action, target, verdict)
         if proposed_fn is not None:
             proposal = proposed_fn(ctx, *args, **kwargs)
             for check in _PROACTIVE.get(action, []):
@@ -160,6 +163,20 @@ def _execute(ctx: Context, action: str, fn: Callable[..., Any], target_fn: Targe
         raise _Failure(error, target, decision) from error
     except Exception as error:
         raise _Failure(error, target, decision) from error
+
+
+def _refusal(ctx: Context, action: str, target: Target, verdict: Decision) -> Denied:
+    """The refusal the caller reads. A target shown under another name is refused in the
+    same words whatever it is, holds or is decided by: neither its crn nor the policies
+    that refused it (the audit record keeps the crn)."""
+    if target.shown_as is None:
+        return Denied(f"{ctx.principal.name} may not {action} on {target.crn}: "
+                      f"{verdict.reason}", code="access_denied", action=action,
+                      resource=target.crn, policies=verdict.policies)
+    ctx.audit_details["refused_by"] = verdict.reason  # for the trail's readers only
+    return Denied(f"{ctx.principal.name} may not {action} on {target.shown_as}: "
+                  f"{refusal_reason(action)}", code="access_denied", action=action,
+                  resource=target.shown_as, policies=[])
 
 
 def _record(ctx: Context, action: str, target: Target | None, decision: str, outcome: str,

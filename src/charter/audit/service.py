@@ -3,6 +3,7 @@ trail cannot be stopped or pruned (preventive control CHARTER-PREV-1)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -33,6 +34,7 @@ LOG_ARCHIVE = chain.LOG_ARCHIVE
 # Decided per account to filter listings; not an operation of its own.
 declare("audit:ReadEvents", "read", "Read the audit records of an account")
 TRAIL = crn(LOG_ARCHIVE, "audit", "trail", "main")
+EVENTS = crn(LOG_ARCHIVE, "audit", "event", "*")
 
 register_recorder(lambda session, records, key: chain.append(session, records, key=key))
 
@@ -43,9 +45,12 @@ def _trail(ctx: Context, *args: Any, **kwargs: Any) -> Target:
 
 def _events_target(ctx: Context, query: AuditQuery, **kw: Any) -> Target:
     if query.account is None:
-        return ou_target("/", crn(LOG_ARCHIVE, "audit", "event", "*"))
-    return org.target_in_account(ctx.db, query.account,
-                                 crn(LOG_ARCHIVE, "audit", "event", f"{query.account}/*"))
+        return ou_target("/", EVENTS)
+    # Refused in the same words whether the named account exists or not, and whatever
+    # policies apply where it does.
+    events = crn(LOG_ARCHIVE, "audit", "event", f"{query.account}/*")
+    target = org.target_in_account(ctx.db, query.account, events)
+    return replace(target, shown_as=events)
 
 
 @operation("audit:ListEvents", "read", target=_events_target)
@@ -76,12 +81,14 @@ def list_events(ctx: Context, query: AuditQuery, *,
 def _event_target(ctx: Context, seq: int) -> Target:
     """The record's account, where its reader is decided as for the listing; a record about
     no existing account (or no record at all) is decided at the root, so only
-    organisation-wide readers learn which sequence numbers exist."""
+    organisation-wide readers learn which sequence numbers exist. A refusal names neither
+    the record nor its account: the same words for every sequence number, so walking them
+    tells nothing about the accounts or their activity."""
     account = ctx.db.scalar(select(AuditEvent.account).where(AuditEvent.seq == seq))
     resource = crn(LOG_ARCHIVE, "audit", "event", f"{account or '*'}/{seq}")
     if account is not None and org.account_exists(ctx.db, account):
-        return account_target(account, resource)
-    return ou_target("/", resource, attrs={"account": account or "*"})
+        return account_target(account, resource, shown_as=EVENTS)
+    return ou_target("/", resource, attrs={"account": account or "*"}, shown_as=EVENTS)
 
 
 @operation("audit:DescribeEvent", "read", target=_event_target)

@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 from charter.cli.config import load_profile
 from charter.cli.output import FORMATS, View, emit
 from charter.errors import Invalid, Unauthenticated
+from charter.platform.runtime import require_initialized
 from charter.sdk import Client
 from charter.settings import Settings, load_settings
 
@@ -55,6 +56,7 @@ class State:
                 raise Unauthenticated(f"no token for profile {self.profile!r}",
                                       code="not_logged_in")
             if not profile.url:
+                require_initialized(settings)  # before the log file: a wrong home stays empty
                 _log_to_home(settings)
             self._client = Client(profile.url, profile.token, settings=settings, source="cli")
             # Closed before the interpreter shuts down: in-process, the platform's query

@@ -7,13 +7,17 @@ import importlib.util
 import os
 import secrets
 import tempfile
+from pathlib import Path
 from types import ModuleType
+
+from sqlalchemy import create_engine, inspect, make_url, text
+from sqlalchemy.pool import NullPool
 
 from charter.core.context import Runtime
 from charter.core.db import Database
 from charter.core.storage import open_store
 from charter.domains import DOMAINS
-from charter.errors import Invalid
+from charter.errors import Invalid, NotFound
 from charter.settings import Settings
 
 
@@ -67,6 +71,30 @@ def _checked_key(text: str, where: str) -> bytes:
                       "`python -c 'import secrets; print(secrets.token_hex(32))'`); "
                       "Charter does not start without one", code="invalid_audit_key")
     return key.encode()
+
+
+def require_initialized(settings: Settings) -> None:
+    """Refuse, with NotFound `not_initialized` and before anything is created, a platform
+    whose database was never migrated (`init` has not run for it): building one would
+    make files in its home and then fail on the first missing table."""
+    url = make_url(settings.resolved_database_url)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        migrated = False  # connecting would create the file
+    else:
+        engine = create_engine(url, poolclass=NullPool)
+        try:
+            with engine.connect() as connection:
+                migrated = (inspect(connection).has_table("alembic_version") and
+                            connection.scalar(text("SELECT version_num FROM alembic_version"))
+                            is not None)
+        finally:
+            engine.dispose()
+    if not migrated:
+        where = (f"at {settings.home}" if settings.database_url is None
+                 else "in the database CHARTER_DATABASE_URL names")
+        raise NotFound(f"no Charter platform is initialised {where}: initialise it first, or "
+                       "choose another home (CHARTER_HOME) or a server (CHARTER_URL)",
+                       code="not_initialized")
 
 
 def build_runtime(settings: Settings) -> Runtime:

@@ -11,6 +11,7 @@ Cedar authorization and the audit trail. The calls of domain `x` live in
 from __future__ import annotations
 
 import importlib
+import re
 import time
 import warnings
 from collections.abc import Iterable, Iterator
@@ -38,7 +39,8 @@ class Client:
     """A Charter API client.
 
     Args:
-        url: server URL such as `http://127.0.0.1:8787`; None runs in-process.
+        url: the server's root, such as `http://127.0.0.1:8787` (no path, query or
+            credentials); None runs in-process on an initialised platform.
         token: API token (`chr_...`).
         settings: platform settings for in-process mode (default: from CHARTER_* env).
         app: an already built Charter ASGI app to run in-process (shares its platform).
@@ -77,16 +79,22 @@ class Client:
         if token:
             headers["authorization"] = f"Bearer {token}"
         if url:
-            self._http: httpx.Client = httpx.Client(base_url=_server_url(url),
-                                                    headers=headers, timeout=timeout)
+            url = _server_url(url)
+            self._http: httpx.Client = httpx.Client(base_url=url, headers=headers,
+                                                    timeout=timeout)
         else:
             from charter.api.app import create_app
+            from charter.platform.runtime import require_initialized
 
             with warnings.catch_warnings():  # starlette's notice about its httpx transport
                 warnings.filterwarnings("ignore", message="Using `httpx` with")
                 from fastapi.testclient import TestClient
 
-            own = None if app is not None else create_app(settings or load_settings())
+            own = None
+            if app is None:
+                settings = settings or load_settings()
+                require_initialized(settings)  # before the platform makes any file
+                own = create_app(settings)
             self._own_app = own  # built here: its platform is closed with this client
             self._http = TestClient(app or own, base_url="http://charter.local",
                                     headers=headers, raise_server_exceptions=False)
@@ -159,16 +167,30 @@ class Client:
 
 
 def _server_url(url: str) -> str:
-    """`url` if it can name a Charter server (http or https, a host, a numeric port), else
-    Invalid `invalid_url` saying what is wrong with it."""
+    """The root of the Charter server `url` names (http or https, a host, a numeric port),
+    else Invalid `invalid_url` saying what is wrong with it, never with a secret it holds.
+
+    A user name or password is refused (httpx would send it as Basic auth in place of the
+    token), and so are a path, a query and a fragment: routes are absolute (`/v1/...`), so
+    any of them would only send requests where no route is."""
+    if "@" in url:  # the userinfo is not echoed: its password may hold any character
+        raise Invalid("the server URL carries a user name or password, which Charter does "
+                      "not use: give the server as http://HOST:PORT and the token on its own "
+                      "(CHARTER_TOKEN, --token or the client's token=)", code="invalid_url")
+    shown = re.split(r"[?#]", url, maxsplit=1)[0]  # a query may hold a secret too
     try:
-        parsed = httpx.URL(url.rstrip("/"))
+        parsed = httpx.URL(url)
     except (httpx.InvalidURL, ValueError) as exc:
-        raise Invalid(f"{url!r} is not a server URL: {exc}", code="invalid_url") from None
+        raise Invalid(f"{shown!r} is not a server URL: {exc}", code="invalid_url") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise Invalid(f"{url!r} is not a server URL: write it as http://HOST:PORT or "
+        raise Invalid(f"{shown!r} is not a server URL: write it as http://HOST:PORT or "
                       "https://HOST", code="invalid_url")
-    return str(parsed)
+    if parsed.path.rstrip("/") or parsed.query or parsed.fragment or "?" in url or "#" in url:
+        raise Invalid(f"{shown!r} is not a server URL: give the server's root, "
+                      "http://HOST:PORT or https://HOST, without a path (such as /v1), query "
+                      "or fragment",
+                      code="invalid_url")
+    return str(httpx.URL(scheme=parsed.scheme, host=parsed.host, port=parsed.port))
 
 
 _GATEWAY = (502, 504)  # a proxy lost the server: the request may not have arrived
