@@ -21,7 +21,7 @@ from charter.cli.output import View, console, fail, jsonable, print_json, show, 
 from charter.domains import domain_names
 from charter.errors import CharterError
 from charter.sdk import Client
-from charter.settings import load_settings
+from charter.settings import load_settings, mask_url
 
 app = typer.Typer(
     name="charter",
@@ -223,7 +223,8 @@ def profiles(ctx: typer.Context, output: OutputOpt = None, json_: JsonOpt = Fals
 
     Example: charter profiles
     """
-    rows = [{"name": p.name, "url": p.url or "(in-process)", "token": "set" if p.token else ""}
+    rows = [{"name": p.name, "url": mask_url(p.url) if p.url else "(in-process)",
+             "token": "set" if p.token else ""}
             for p in list_profiles(load_settings().home)]
     out(ctx, rows, json_=json_, output=output, view=View(["name", "url", "token"]))
 
