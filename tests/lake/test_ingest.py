@@ -89,7 +89,7 @@ def test_schema_evolution_only_on_request(lake):
     assert "email" in [c["name"] for c in erin.lake.table("retail-data", "bank.customers")
                        ["columns"]]
     for bad in (b"id,name,age,segment,email\nnot-a-number,X,1,retail,x@y.z\n",
-                b"id,name,age,segment,email\n8,X,1,retail,5\n"):  # email: string -> long
+                b"id,name,age,segment,email\n8,X,old,retail,5\n"):  # age: no long
         with pytest.raises(Invalid) as mismatch:
             erin.lake.ingest("retail-data", "bank.customers", bad)
         assert mismatch.value.code == "schema_mismatch"

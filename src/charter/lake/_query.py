@@ -28,7 +28,10 @@ Key contracts:
 - File plans are cached per (table uuid, snapshot id): a snapshot never changes. A
   query text whose tree passed the check is kept per caller (`_check_once`).
 - A caller sees the first line of DuckDB's error only (the rest quotes the SQL, views
-  included), without hash mask keys or data file paths (`_said`).
+  included), without hash mask keys, data file paths or quoted literals (`_said`). An
+  error about a value (a cast, an overflow, a function's input such as `error()`) may
+  quote a cell the caller may not read and reaches the audit trail: it is told by its
+  class and, where DuckDB names it, the column, never by its message.
 """
 
 from __future__ import annotations
@@ -546,13 +549,38 @@ def run(runtime: Runtime, sql: str, sources: dict[str, Source],
             timer.cancel()
 
 
+# DuckDB errors about the query's text or the engine: their first line is told, quoted
+# literals aside. Any other class may be about a value the query read, and is told by its
+# class alone (`_ABOUT_VALUES` says what such an error means).
+_ABOUT_QUERY = (duckdb.BinderException, duckdb.CatalogException, duckdb.ParserException,
+                duckdb.SyntaxException, duckdb.NotImplementedException,
+                duckdb.OutOfMemoryException, duckdb.PermissionException)
+_ABOUT_VALUES: tuple[tuple[type[duckdb.Error], str], ...] = (
+    (duckdb.ConversionException, "a value could not be converted to the type asked for"),
+    (duckdb.OutOfRangeException, "a value is out of the range of its type"),
+    (duckdb.InvalidInputException, "a function refused a value it was given"),
+    (duckdb.TypeMismatchException, "a value is not of the type asked for"))
+_CLASS = re.compile(r"([A-Z][A-Za-z ]{0,40} Error):")
+_SOURCE_COLUMN = re.compile(r"when casting from source column ([A-Za-z_][A-Za-z0-9_]*)\b")
+_LITERAL = re.compile(r"'(?:[^']|'')*'")
+
+
 def _said(error: duckdb.Error, secrets: tuple[str, ...], files: frozenset[str]) -> str:
-    """What DuckDB said, for the caller: its first line only (the lines after quote the
-    SQL, views included), without the `secrets` (in any letter case) or the data files'
-    paths should a message ever hold one, cut short only once they are out."""
-    said = str(error).splitlines()[0] if str(error) else ""
+    """What DuckDB said, for the caller. An error about the query: its first line only
+    (the lines after quote the SQL, views included), without the `secrets` (in any letter
+    case), the data files' paths or quoted literals, cut short only once they are out.
+    Any other: its class, what it means and the column DuckDB names, no value."""
+    first = str(error).splitlines()[0] if str(error) else ""
+    named = _CLASS.match(first)
+    kind = named.group(1) if named else type(error).__name__
+    if not isinstance(error, _ABOUT_QUERY):
+        meaning = next((m for cls, m in _ABOUT_VALUES if isinstance(error, cls)), None)
+        column = _SOURCE_COLUMN.search(first)
+        said = kind + (f": {meaning}" if meaning else "")
+        said += f" (column {column.group(1)})" if column else ""
+        return said + "; values are not shown in errors"
     for secret in secrets:
-        said = re.sub(re.escape(secret), "<key>", said, flags=re.IGNORECASE)
+        first = re.sub(re.escape(secret), "<key>", first, flags=re.IGNORECASE)
     for path in files:
-        said = said.replace(path, "<data file>")
-    return said[:300]
+        first = first.replace(path, "<data file>")
+    return _LITERAL.sub("'...'", first)[:300]

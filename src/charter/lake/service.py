@@ -352,8 +352,13 @@ def ingest(ctx: Context, account: str, database: str, table: str, data: bytes, *
     if mode != "create" and row is None:
         raise NotFound(f"table {database}.{table} does not exist in {account}; ingest in "
                        "mode create", code="table_not_found")
+    iceberg = None
+    if row is not None:  # a CSV is read with the table's types
+        with storage_errors(ctx.runtime.storage):
+            iceberg = _iceberg.load(ctx.runtime, account, database, table, session=ctx.db)
     new = _input.read_input(data, fmt, schema, delimiter=delimiter,
-                              max_columns=ctx.settings.lake.ingest_max_columns)
+                            max_columns=ctx.settings.lake.ingest_max_columns,
+                            table=iceberg.schema() if iceberg is not None else None)
     for column in new.column_names:
         check_identifier(column, "column")
     _fault(ctx, "lake.ingest.read")
@@ -366,7 +371,7 @@ def ingest(ctx: Context, account: str, database: str, table: str, data: bytes, *
             ctx.db.flush()
             report = _write_new(ctx, row, new)
         else:
-            report = _write_existing(ctx, row, new, mode, evolve)
+            report = _write_existing(ctx, row, iceberg, new, mode, evolve)
     _fault(ctx, "lake.ingest.written")
     return report
 
@@ -404,20 +409,19 @@ def _write_new(ctx: Context, row: LakeTable, new: Any) -> IngestReport:
     return _report(ctx, row, "create", iceberg, new.num_rows, [])
 
 
-def _write_existing(ctx: Context, row: LakeTable, new: Any, mode: str,
+def _write_existing(ctx: Context, row: LakeTable, iceberg: Any, new: Any, mode: str,
                     evolve: bool) -> IngestReport:
-    iceberg = _iceberg.load(ctx.runtime, row.account, row.database, row.name, session=ctx.db)
     current = set(column_names(iceberg))
     added = [c for c in new.column_names if c not in current]
     if added and not evolve:
         raise Invalid(f"the file has columns the table does not: {', '.join(added)}; ingest "
                       "with evolve to add them to the table", code="schema_mismatch",
                       columns=added)
+    _check_types(row, iceberg.schema(), new)  # rules read values of the table's types
     needs_existing = mode == "append" and any(
         r["kind"] in ("unique", "row_count") for r in row.rules["rules"])
     existing = iceberg.scan().to_arrow() if needs_existing else None
     _quality_gate(row, new, existing, replaces=mode == "overwrite")
-    _check_types(row, iceberg.schema(), new)
     _fault(ctx, "lake.ingest.checked")
     try:
         with iceberg.transaction() as tx:  # schema change and data: one commit
@@ -429,7 +433,7 @@ def _write_existing(ctx: Context, row: LakeTable, new: Any, mode: str,
             else:
                 tx.append(new)
     except (ValueError, TypeError, ValidationError, pa.ArrowException) as exc:
-        message = str(exc).splitlines()[0][:300].rstrip(":")
+        message = _input.redacted(str(exc)).rstrip(":")
         raise Invalid(f"the file does not match the table's schema: {message}",
                       code="schema_mismatch") from None
     except CommitFailedException as exc:
