@@ -17,7 +17,7 @@ from charter.sdk._part import Pager, Part
 
 PARTS = {"org": "Org", "accounts": "Accounts", "users": "Users", "groups": "Groups",
          "permission_sets": "PermissionSets", "assignments": "Assignments",
-         "tokens": "Tokens", "controls": "Controls", "audit": "Audit"}
+         "tokens": "Tokens", "controls": "Controls", "audit": "Audit", "lake": "Lake"}
 
 
 def test_help_of_the_client_lists_the_parts_with_their_docstrings(platform):
