@@ -3,7 +3,6 @@ built from them, paging options, confirmations and groups with a default command
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
 import sys
@@ -59,10 +58,18 @@ class State:
                 require_initialized(settings)  # before the log file: a wrong home stays empty
                 _log_to_home(settings)
             self._client = Client(profile.url, profile.token, settings=settings, source="cli")
-            # Closed before the interpreter shuts down: in-process, the platform's query
-            # engines hold native resources that must not outlive it.
-            atexit.register(self._client.close)
+            _OPENED.append(self._client)
         return self._client
+
+
+# Clients a command opened; `charter.cli.main.run` closes them when the command ends (in
+# process, each holds a platform: database connections, query engines).
+_OPENED: list[Client] = []
+
+
+def close_clients() -> None:
+    while _OPENED:
+        _OPENED.pop().close()
 
 
 def _log_to_home(settings: Settings) -> None:

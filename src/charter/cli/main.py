@@ -14,7 +14,7 @@ from rich.text import Text
 from typer.core import TyperArgument, TyperGroup
 
 import charter
-from charter.cli.common import JsonOpt, OutputOpt, State, out, state, want_json
+from charter.cli.common import JsonOpt, OutputOpt, State, close_clients, out, state, want_json
 from charter.cli.config import Profile, list_profiles, save_profile
 from charter.cli.configuration import config_app
 from charter.cli.output import View, console, fail, jsonable, print_json, show, table
@@ -287,7 +287,15 @@ def _wants_json(args: list[str]) -> bool:
 
 
 def run(args: list[str]) -> int:
-    """Run one command line; return its exit code. One-line errors with a stable code."""
+    """Run one command line; return its exit code. One-line errors with a stable code.
+    What the command opened (an in-process platform) is closed when it ends."""
+    try:
+        return _run(args)
+    finally:
+        close_clients()
+
+
+def _run(args: list[str]) -> int:
     as_json = _wants_json(args)
     try:
         result = command().main(args=args, standalone_mode=False, prog_name="charter")
