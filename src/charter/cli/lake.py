@@ -247,8 +247,8 @@ def _explain_failure(error: CharterError, key: str, as_json: bool) -> None:
                           highlight=False, markup=False)
     for column in error.details.get("columns", []):
         if isinstance(column, dict):
-            err_console.print(f"  {column['column']}: the file has {column['found']}, the "
-                              f"table {column['expected']}", highlight=False, markup=False)
+            err_console.print(f"  {column['column']}: the table holds {column['expected']}; "
+                              f"the file has {column['found']}", highlight=False, markup=False)
     if lost:
         err_console.print("  the write may have happened: run the same command with "
                           f"--idempotency-key {key} to finish it, never twice",
