@@ -91,11 +91,6 @@ def state(ctx: typer.Context) -> State:
     return root.obj
 
 
-def want_json(ctx: typer.Context, flag: bool) -> bool:
-    """Whether the result is printed for a program (JSON or YAML), not as a table."""
-    return output_format(ctx, flag) in ("json", "yaml")
-
-
 def output_format(ctx: typer.Context, json_flag: bool = False, output: str | None = None) -> str:
     """The format chosen by `-o` (the command's, else the root's), else `--json`, else
     table."""
@@ -157,6 +152,3 @@ def parse_tags(values: list[str] | None) -> dict[str, str]:
     return parse_pairs(values, what="--tag", form="KEY=VALUE (e.g. owner=team-a)",
                        code="invalid_tag")
 
-
-def page_rows(data: dict[str, Any]) -> tuple[list[dict[str, Any]], int, int]:
-    return data["items"], data["total"], data["offset"]

@@ -14,10 +14,10 @@ from rich.text import Text
 from typer.core import TyperArgument, TyperGroup
 
 import charter
-from charter.cli.common import JsonOpt, OutputOpt, State, close_clients, out, state, want_json
+from charter.cli.common import JsonOpt, OutputOpt, State, close_clients, out, state
 from charter.cli.config import Profile, list_profiles, save_profile
 from charter.cli.configuration import config_app
-from charter.cli.output import View, console, fail, jsonable, print_json, show, table
+from charter.cli.output import View, console, fail, jsonable, print_json, table
 from charter.domains import domain_names
 from charter.errors import CharterError
 from charter.sdk import Client
@@ -160,8 +160,8 @@ def server(
     checkpointer.start()
     info = {"url": f"http://{host}:{port}", "docs": f"http://{host}:{port}/docs",
             "home": str(settings.home)}
-    show(info, want_json(ctx, json_), lambda d: console.print(
-        f"Charter serving {d['url']} (OpenAPI at {d['docs']}, home {d['home']})"))
+    out(ctx, info, lambda d: console.print(
+        f"Charter serving {d['url']} (OpenAPI at {d['docs']}, home {d['home']})"), json_=json_)
     configure_access_log(settings.api.log_format)  # one line per request, in place of uvicorn's
     try:
         uvicorn.run(create_app(runtime=runtime), host=host, port=port, log_level="warning",

@@ -284,11 +284,6 @@ def emit(fmt: str, data: Any, render: Callable[[Any], None] | None = None, *,
         print_yaml(data)
 
 
-def show(data: Any, as_json: bool, render: Callable[[Any], None]) -> None:
-    """`emit` for a command that knows only table or JSON."""
-    emit("json" if as_json else "table", data, render)
-
-
 def fail(error: CharterError, as_json: bool) -> None:
     """An error: under `--json` (or `-o json|yaml`) as `{code, message, details}` on stdout,
     the object the API answers in its body; otherwise one line on stderr."""
