@@ -53,6 +53,9 @@ DOMAINS: tuple[Domain, ...] = (
            summary="preventive, proactive and detective controls; findings"),
     Domain("lake", uses=("access", "org", "identity"),
            summary="data domains, Iceberg tables, grants, tags and governed SQL"),
+    Domain("registry", uses=("access", "org", "identity", "lake", "experiments"),
+           summary="model groups, versions, approval and safe model artifacts",
+           exports=("service", "schemas", "artifacts")),
 )
 
 
