@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-
 revision = "0009"
 down_revision = "0007"  # lead: 0008 at merge
 branch_labels = None
