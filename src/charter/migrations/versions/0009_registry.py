@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0009"
-down_revision = "0007"  # lead: 0008 at merge
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
