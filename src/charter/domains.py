@@ -56,6 +56,9 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("experiments", uses=("access", "org", "identity", "lake"), api=False, cli=False,
            sdk=False,
            summary="experiments, runs, metrics, params, lake inputs and artifacts"),
+    Domain("registry", uses=("access", "org", "identity", "lake", "experiments"),
+           summary="model groups, versions, approval and safe model artifacts",
+           exports=("service", "schemas", "artifacts")),
 )
 
 
