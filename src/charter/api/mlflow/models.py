@@ -14,7 +14,7 @@ from charter.api.mlflow.tracking import RunRef, Tag
 from charter.core.pagination import MAX_LIMIT, PageParams
 from charter.errors import Invalid
 from charter.experiments import service
-from charter.experiments.schemas import LoggedModelCreate
+from charter.experiments.schemas import LoggedModelCreate, LoggedModelUpdate
 
 router = APIRouter(prefix="/{account}/api/2.0/mlflow")
 
@@ -76,7 +76,8 @@ def finalize_logged_model(account: str, model_id: str, body: StatusIn, ctx: Mlfl
     if status is None:
         raise Invalid(f"status {body.status!r} is not one of "
                       f"{', '.join(sorted(shapes.MODEL_STATUS_IN))}", code="invalid_status")
-    changed = service.update_logged_model(ctx, account, model_id, status=status)
+    changed = service.update_logged_model(ctx, account, model_id,
+                                          LoggedModelUpdate(status=status))
     return {"model": shapes.logged_model(changed)}
 
 
@@ -91,14 +92,25 @@ def set_logged_model_tags(account: str, model_id: str, body: TagsIn, ctx: Mlflow
 @router.post("/logged-models/search")
 def search_logged_models(account: str, body: ModelSearchIn, ctx: MlflowCtx
                          ) -> dict[str, Any]:
-    """Logged models of the given experiments (MLflow's client asks by name)."""
-    page = service.search_logged_models(
-        ctx, account, body.experiment_ids, page=PageParams(
-            limit=min(body.max_results, MAX_LIMIT), cursor=body.page_token),
-        **_name_filter(body.filter))
-    answer: dict[str, Any] = {"models": [shapes.logged_model(m) for m in page.items]}
-    if page.next_cursor:
-        answer["next_page_token"] = page.next_cursor
+    """Logged models of the given experiments, optionally by name (the one filter the
+    client sends: `name = '<name>'`)."""
+    name = _name_filter(body.filter)
+    params = PageParams(limit=min(body.max_results, MAX_LIMIT), cursor=body.page_token)
+    page = service.search_logged_models(ctx, account, body.experiment_ids, page=params)
+    if name is None:
+        found, token = page.items, page.next_cursor
+    else:
+        # The service searches without a name; its pages are read through here, so the
+        # answer is every model of that name, on one page.
+        found, token = [m for m in page.items if m.name == name], None
+        while page.next_cursor:
+            page = service.search_logged_models(ctx, account, body.experiment_ids,
+                                                page=PageParams(limit=MAX_LIMIT,
+                                                                cursor=page.next_cursor))
+            found += [m for m in page.items if m.name == name]
+    answer: dict[str, Any] = {"models": [shapes.logged_model(m) for m in found]}
+    if token:
+        answer["next_page_token"] = token
     return answer
 
 
@@ -115,13 +127,13 @@ def log_outputs(account: str, body: OutputsIn, ctx: MlflowCtx) -> dict[str, Any]
     return {}
 
 
-def _name_filter(text: str) -> dict[str, str]:
-    """The one filter the client sends: `name = '<name>'`."""
+def _name_filter(text: str) -> str | None:
+    """The name in `name = '<name>'`, None for no filter."""
     if not text.strip():
-        return {}
+        return None
     field, op, value = (part.strip() for part in text.partition("="))
     if field != "name" or op != "=" or len(value) < 2 or value[0] != value[-1] \
             or value[0] not in "'\"" or value[0] in value[1:-1]:
         raise Invalid(f"logged models are searched by name only (name = '...'), not "
                       f"{text!r}", code="invalid_filter")
-    return {"name": value[1:-1]}
+    return value[1:-1]

@@ -8,14 +8,14 @@ from typing import Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from charter.api.mlflow import shapes
+from charter.api.mlflow import artifacts, shapes
 from charter.api.mlflow.deps import MlflowCtx
 from charter.api.mlflow.tracking import Tag
 from charter.core.context import Context
 from charter.errors import Invalid
 from charter.experiments import service as experiments
 from charter.registry import service
-from charter.registry.schemas import GroupCreate, VersionCreate
+from charter.registry.schemas import ModelGroupCreate, ModelVersionCreate
 
 router = APIRouter(prefix="/{account}/api/2.0/mlflow")
 
@@ -35,9 +35,21 @@ class VersionIn(BaseModel):
     tags: list[Tag] = []
 
 
-class AliasIn(BaseModel):
+class AliasRef(BaseModel):
     name: str
     alias: str
+
+
+class AliasIn(AliasRef):
+    version: str
+
+
+class KeyIn(BaseModel):
+    name: str
+    key: str
+
+
+class VersionKeyIn(KeyIn):
     version: str
 
 
@@ -54,7 +66,7 @@ class VersionTagIn(ModelTagIn):
 @router.post("/registered-models/create")
 def create_registered_model(account: str, body: ModelIn, ctx: MlflowCtx) -> dict[str, Any]:
     """A model group (MLflow's registered model)."""
-    made = service.create_group(ctx, account, GroupCreate(
+    made = service.create_group(ctx, account, ModelGroupCreate(
         name=body.name, description=body.description, tags=shapes.tag_dict(body.tags)))
     return {"registered_model": shapes.registered_model(made, None)}
 
@@ -78,10 +90,9 @@ def set_registered_model_tag(account: str, body: ModelTagIn, ctx: MlflowCtx
 
 
 @router.delete("/registered-models/delete-tag")
-def delete_registered_model_tag(account: str, ctx: MlflowCtx, name: str = Query(...),
-                                key: str = Query(...)) -> dict[str, Any]:
+def delete_registered_model_tag(account: str, body: KeyIn, ctx: MlflowCtx) -> dict[str, Any]:
     """Remove a tag of a model group."""
-    service.delete_group_tag(ctx, account, name, key)
+    service.delete_group_tag(ctx, account, body.name, body.key)
     return {}
 
 
@@ -101,17 +112,16 @@ def get_version_by_alias(account: str, ctx: MlflowCtx, name: str = Query(...),
 
 
 @router.delete("/registered-models/alias")
-def delete_alias(account: str, ctx: MlflowCtx, name: str = Query(...),
-                 alias: str = Query(...)) -> dict[str, Any]:
+def delete_alias(account: str, body: AliasRef, ctx: MlflowCtx) -> dict[str, Any]:
     """Remove an alias."""
-    service.delete_alias(ctx, account, name, alias)
+    service.delete_alias(ctx, account, body.name, body.alias)
     return {}
 
 
 @router.post("/model-versions/create")
 def create_model_version(account: str, body: VersionIn, ctx: MlflowCtx) -> dict[str, Any]:
     """A new version, READY at once, awaiting approval (PendingManualApproval)."""
-    made = service.create_version(ctx, account, body.name, VersionCreate(
+    made = service.create_version(ctx, account, body.name, ModelVersionCreate(
         source=_source_path(ctx, account, body), run_id=body.run_id, model_id=body.model_id,
         description=body.description, tags=shapes.tag_dict(body.tags)))
     return {"model_version": shapes.model_version(made)}
@@ -131,7 +141,8 @@ def get_model_version_download_uri(account: str, ctx: MlflowCtx, name: str = Que
     """Where a version's files are read from (the artifact proxy, which checks each file
     against the digest recorded at registration)."""
     found = service.get_version(ctx, account, name, _number(version))
-    return {"artifact_uri": shapes.artifact_uri(found.source)}
+    return {"artifact_uri": shapes.artifact_uri(
+        f"{artifacts.VERSIONS}/{found.group}/{found.version}")}
 
 
 @router.post("/model-versions/set-tag")
@@ -144,11 +155,10 @@ def set_model_version_tag(account: str, body: VersionTagIn, ctx: MlflowCtx
 
 
 @router.delete("/model-versions/delete-tag")
-def delete_model_version_tag(account: str, ctx: MlflowCtx, name: str = Query(...),
-                             version: str = Query(...), key: str = Query(...)
+def delete_model_version_tag(account: str, body: VersionKeyIn, ctx: MlflowCtx
                              ) -> dict[str, Any]:
     """Remove a tag of a version."""
-    service.delete_version_tag(ctx, account, name, _number(version), key)
+    service.delete_version_tag(ctx, account, body.name, _number(body.version), body.key)
     return {}
 
 
