@@ -37,6 +37,7 @@ def main() -> None:
             notes = Path(tmp, "notes.txt")
             notes.write_text("trained on synthetic data\n")
             mlflow.log_artifact(str(notes), artifact_path="docs")
+        mlflow.log_dict({"threshold": 0.5}, "config/serving.json")
         info = mlflow.sklearn.log_model(model, name="model", registered_model_name=MODEL,
                                         input_example=x_train[:2])
     client = MlflowClient()
@@ -70,6 +71,8 @@ def main() -> None:
         "search_columns": sorted(runs.columns),
         "search_run_ids": list(runs["run_id"]),
         "listed": listed,
+        "config": mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/config/serving.json"),
+        "user": fetched.info.user_id,
         "notes_back": notes_back,
         "version_status": version.status,
         "version_source": version.source,
