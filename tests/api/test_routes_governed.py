@@ -27,6 +27,7 @@ PATH_VALUES = {
     "seq": "1",
     "version": "1",
     "alias": "champion",
+    "path": "model.skops",
 }
 
 BODIES = {
