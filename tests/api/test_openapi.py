@@ -33,7 +33,7 @@ OPERATION_IDS = sorted([
     "models_delete_group_tag", "models_set_alias", "models_delete_alias", "models_version_by_alias",
     "models_create_version", "models_versions", "models_version", "models_set_version_tag",
     "models_delete_version_tag", "models_approve", "models_reject",
-    "models_version_file",
+    "models_download",
 ])
 ERROR_REF = "#/components/schemas/Error"
 

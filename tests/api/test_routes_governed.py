@@ -27,7 +27,6 @@ PATH_VALUES = {
     "seq": "1",
     "version": "1",
     "alias": "champion",
-    "path": "model.skops",
 }
 
 BODIES = {

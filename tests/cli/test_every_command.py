@@ -10,9 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sklearn.linear_model import LogisticRegression
 from typer.core import TyperGroup
 
 from charter.cli.main import command
+from charter.core.context import Context, Principal
+from charter.core.ids import new_request_id
+from charter.experiments import service as experiments
+from charter.experiments.schemas import ExperimentCreate, RunCreate
+from charter.registry import artifacts
+from charter.registry import service as registry
+from charter.registry.schemas import ModelGroupCreate, ModelVersionCreate
 
 CUSTOMERS = "id,name,ssn,region\n1,Ann,111-11-1111,EU\n2,Bob,222-22-2222,US\n"
 # Fields a user types back into the next command: shown whole in every table.
@@ -86,6 +94,13 @@ def _steps(tmp: Path) -> list[tuple[str, tuple[Arg, ...]]]:
         ("rows", ("lake", "query", "retail-data", "SELECT * FROM bank.customers")),
         ("ungranted", ("lake", "grants", "revoke", "retail-data",
                        lambda r: r["grant"]["id"], "--yes")),
+        ("admin", ("whoami",)),
+        ("lead", ("groups", "add-member", "team-a-leads", lambda r: r["admin"]["name"])),
+        ("model_groups", ("models", "groups", "team-a-dev")),
+        ("model_versions", ("models", "versions", "team-a-dev", _registered_model)),
+        ("model", ("models", "show", "team-a-dev", "churn", "1")),
+        ("approved", ("models", "approve", "team-a-dev", "churn", "1", "--reason", "ok")),
+        ("rejected", ("models", "reject", "team-a-dev", "churn", "1", "--reason", "drift")),
         ("events", ("audit", "events", "list", "--limit", "20")),
         ("event", ("audit", "events", "show", lambda r: str(r["events"]["items"][0]["seq"]))),
         ("verified", ("audit", "verify")),
@@ -99,6 +114,23 @@ def _steps(tmp: Path) -> list[tuple[str, tuple[Arg, ...]]]:
         ("profiles", ("profiles",)),
         ("config", ("config", "show")),
     ]
+
+
+def _registered_model(results: dict[str, Any]) -> str:
+    """Version 1 of team-a-dev's model group churn, registered as the administrator from
+    a run's artifacts (no command stores a model: the SDK and MLflow clients do)."""
+    platform, account = results["__platform__"], "team-a-dev"
+    ctx = Context(platform.runtime, Principal(results["admin"]["name"]), new_request_id())
+    exp = experiments.create_experiment(ctx, account, ExperimentCreate(name="cli"))
+    run = experiments.create_run(ctx, account, RunCreate(experiment_id=exp.id))
+    source = f"{exp.id}/{run.id}/artifacts/model"
+    model = LogisticRegression().fit([[0.0], [1.0]], [0, 1])
+    for name, data in artifacts.dump_model(model, [[0.0]]).files.items():
+        experiments.put_artifact(ctx, account, f"{source}/{name}", data)
+    registry.create_group(ctx, account, ModelGroupCreate(name="churn"))
+    registry.create_version(ctx, account, "churn", ModelVersionCreate(source=source,
+                                                                      run_id=run.id))
+    return "churn"
 
 
 # Always refused: their one outcome is an error (its JSON is checked below).
@@ -131,7 +163,7 @@ def _path_of(args: tuple[str, ...]) -> tuple[str, ...]:
 @pytest.fixture
 def ran(platform, tmp_path) -> dict[str, Any]:
     """Every step run with `-o json`; each result parsed from stdout alone."""
-    results: dict[str, Any] = {"__token__": platform.admin_token}
+    results: dict[str, Any] = {"__token__": platform.admin_token, "__platform__": platform}
     for name, args in _steps(tmp_path):
         line = [a(results) if callable(a) else a for a in args]
         code, out, err = platform.cli(*line, "-o", "json")
@@ -184,6 +216,8 @@ def _failures(platform, tmp_path: Path) -> list[tuple[str, tuple[str, ...], dict
         ("invalid_sql", ("lake", "query", "retail-data", "SELEC * FROM bank.customers"), {}),
         ("table_not_found", ("lake", "query", "retail-data", "SELECT * FROM bank.nothing"), {}),
         ("grant_not_found", ("lake", "grants", "revoke", "retail-data", "grt-0", "--yes"), {}),
+        ("model_group_not_found", ("models", "show", "team-a-dev", "churn", "1"), {}),
+        ("usage", ("models", "approve", "team-a-dev", "churn", "1"), {}),  # no --reason
         ("invalid_url", ("whoami",), {"url": "http://localhost:8787x"}),
         ("unreachable", ("whoami",), {"url": "http://127.0.0.1:9"}),
     ]
@@ -244,6 +278,7 @@ LISTS = [
     ("lake", "grants", "list", "retail-data"),
     ("audit", "events", "list", "--limit", "1000"),  # each listing adds a record: all of them
     ("audit", "checkpoints"), ("profiles",),
+    ("models", "groups", "team-a-dev"), ("models", "versions", "team-a-dev", "churn"),
 ]
 
 
