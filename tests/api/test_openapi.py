@@ -29,6 +29,10 @@ OPERATION_IDS = sorted([
     "lake_snapshots", "lake_add_rules", "lake_ingest", "lake_query", "lake_grant", "lake_grants",
     "lake_revoke",
     "lake_create_tag", "lake_tag_keys", "lake_assign_tag",
+    "experiments_create", "experiments_list", "experiments_get_by_name", "experiments_get",
+    "runs_create", "runs_list", "runs_search_page", "runs_compare", "runs_get", "runs_update",
+    "runs_log_batch", "runs_metric_history", "runs_log_input", "runs_upload", "runs_download",
+    "runs_artifacts",
 ])
 ERROR_REF = "#/components/schemas/Error"
 

@@ -25,6 +25,8 @@ PATH_VALUES = {
     "permission_set": "auditor",
     "blueprint": "ml-team-dev",
     "seq": "1",
+    "experiment_id": "1",
+    "run_id": "0" * 32,
 }
 
 BODIES = {
@@ -45,6 +47,12 @@ BODIES = {
     "GrantCreate": {"table": "bank.customers", "to": "group:team-a-leads"},
     "TagKeyCreate": {"key": "domain", "values": ["retail"]},
     "TagAssign": {"resource": "bank", "key": "domain", "value": "retail"},
+    "ExperimentCreate": {"name": "churn"},
+    "RunCreate": {"experiment_id": "1"},
+    "RunUpdate": {"status": "FINISHED"},
+    "RunLog": {"params": [{"key": "model", "value": "rf"}]},
+    "RunSearch": {"experiment_ids": ["1"], "filter": "metrics.acc > 0.5"},
+    "RunInputCreate": {"table": "bank.customers", "snapshot_id": "1"},
 }
 
 

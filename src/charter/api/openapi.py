@@ -85,6 +85,23 @@ OPERATION_IDS: dict[str, str] = {
     "create_tag_key": "lake_create_tag",
     "list_tag_keys": "lake_tag_keys",
     "assign_tag": "lake_assign_tag",
+    # experiments
+    "create_experiment": "experiments_create",
+    "list_experiments": "experiments_list",
+    "get_experiment_by_name": "experiments_get_by_name",
+    "get_experiment": "experiments_get",
+    "create_run": "runs_create",
+    "list_runs": "runs_list",
+    "search_runs": "runs_search_page",
+    "compare_runs": "runs_compare",
+    "get_run": "runs_get",
+    "update_run": "runs_update",
+    "log_run_batch": "runs_log_batch",
+    "get_metric_history": "runs_metric_history",
+    "log_run_input": "runs_log_input",
+    "put_run_artifact": "runs_upload",
+    "get_run_artifact": "runs_download",
+    "list_run_artifacts": "runs_artifacts",
 }
 
 
