@@ -53,7 +53,7 @@ DOMAINS: tuple[Domain, ...] = (
            summary="preventive, proactive and detective controls; findings"),
     Domain("lake", uses=("access", "org", "identity"),
            summary="data domains, Iceberg tables, grants, tags and governed SQL"),
-    Domain("experiments", uses=("access", "org", "identity", "lake"), cli=False,
+    Domain("experiments", uses=("access", "org", "identity", "lake"),
            summary="experiments, runs, metrics, params, lake inputs and artifacts"),
 )
 

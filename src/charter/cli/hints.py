@@ -36,6 +36,9 @@ HINTS: dict[str, str] = {
     "grant_not_found": "see `charter lake grants list ACCOUNT`",
     "tag_not_found": "create it with `charter lake tags create KEY --values A,B`",
     "invalid_tag_expression": "see `charter lake tags list`",
+    "experiment_not_found": "see `charter experiments list ACCOUNT`",
+    "experiment_exists": "see `charter experiments list ACCOUNT`",
+    "run_not_found": "see `charter runs list ACCOUNT`",
     "audit_trail_damaged": "`charter audit verify` names the damaged records",
 }
 

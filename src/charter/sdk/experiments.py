@@ -63,11 +63,11 @@ class Experiments(Part):
                            f"/v1/accounts/{q(account)}/experiments/by-name",
                            params={"name": name})
 
-    def list(self, account: str, *, limit: int = 100,
-             offset: int = 0) -> Pager[ExperimentRead]:
+    def list(self, account: str, *, limit: int = 100, offset: int = 0,
+             cursor: str | None = None) -> Pager[ExperimentRead]:
         """The account's experiments, by id."""
         return self._pages(ExperimentRead, f"/v1/accounts/{q(account)}/experiments",
-                           {"limit": limit, "offset": offset})
+                           {"limit": limit, "offset": offset, "cursor": cursor})
 
 
 class Runs(Part):
@@ -113,10 +113,11 @@ class Runs(Part):
         return self._typed(RunRead, "GET", f"{_runs(account)}/{q(run_id)}")
 
     def list(self, account: str, *, experiment_id: str | None = None, limit: int = 100,
-             offset: int = 0) -> Pager[RunRead]:
+             offset: int = 0, cursor: str | None = None) -> Pager[RunRead]:
         """The account's active runs (of one experiment), newest first."""
         return self._pages(RunRead, _runs(account), {"experiment_id": experiment_id,
-                                                     "limit": limit, "offset": offset})
+                                                     "limit": limit, "offset": offset,
+                                                     "cursor": cursor})
 
     def search(self, account: str, experiment_ids: list[str], *, filter: str = "",
                order_by: list[str] | None = None, max_results: int = 1000,
