@@ -162,9 +162,11 @@ def runs_search(
                                              help="At most this many runs.")] = 100,
     output: OutputOpt = None, json_: JsonOpt = False,
 ) -> None:
-    """Search runs of experiments with a filter, in the order asked.
+    """Search runs of experiments with a filter in MLflow's grammar, in the order asked.
 
-    Example: charter runs search team-a-dev --experiment churn --filter "metrics.acc > 0.8" --order-by "metrics.acc DESC"
+    A filter: --filter "metrics.acc > 0.8 and params.model = 'rf'".
+
+    Example: charter runs search team-a-dev -e churn --order-by "metrics.acc DESC"
     """
     ids = [_experiment_id(ctx, account, e) for e in experiment]
     runs = state(ctx).client().runs.search(account, ids, filter=filter_,
