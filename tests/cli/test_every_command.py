@@ -14,13 +14,6 @@ from sklearn.linear_model import LogisticRegression
 from typer.core import TyperGroup
 
 from charter.cli.main import command
-from charter.core.context import Context, Principal
-from charter.core.ids import new_request_id
-from charter.experiments import service as experiments
-from charter.experiments.schemas import ExperimentCreate, RunCreate
-from charter.registry import artifacts
-from charter.registry import service as registry
-from charter.registry.schemas import ModelGroupCreate, ModelVersionCreate
 
 CUSTOMERS = "id,name,ssn,region\n1,Ann,111-11-1111,EU\n2,Bob,222-22-2222,US\n"
 # Fields a user types back into the next command: shown whole in every table.
@@ -94,6 +87,14 @@ def _steps(tmp: Path) -> list[tuple[str, tuple[Arg, ...]]]:
         ("rows", ("lake", "query", "retail-data", "SELECT * FROM bank.customers")),
         ("ungranted", ("lake", "grants", "revoke", "retail-data",
                        lambda r: r["grant"]["id"], "--yes")),
+        ("experiment", ("experiments", "create", "team-a-dev", "churn", "--tag", "goal=x")),
+        ("experiments", ("experiments", "list", "team-a-dev")),
+        ("runs", ("runs", "list", "team-a-dev", "--experiment", _train)),
+        ("run", ("runs", "show", "team-a-dev", lambda r: r["__runs__"]["rf"])),
+        ("found", ("runs", "search", "team-a-dev", "--experiment", "churn", "--filter",
+                   "params.model = 'rf'", "--order-by", "metrics.acc DESC")),
+        ("compared", ("runs", "compare", "team-a-dev", lambda r: r["__runs__"]["rf"],
+                      lambda r: r["__runs__"]["gbm"])),
         ("admin", ("whoami",)),
         ("lead", ("groups", "add-member", "team-a-leads", lambda r: r["admin"]["name"])),
         ("model_groups", ("models", "groups", "team-a-dev")),
@@ -116,20 +117,24 @@ def _steps(tmp: Path) -> list[tuple[str, tuple[Arg, ...]]]:
     ]
 
 
+def _train(results: dict[str, Any]) -> str:
+    """Two runs of experiment churn, made through the SDK as training code makes them (the
+    CLI reads runs, it does not make them); their ids go in results["__runs__"]."""
+    runs = results["__platform__"].admin.runs
+    results["__runs__"] = {}
+    for model, acc in (("rf", 0.9), ("gbm", 0.8)):
+        run = runs.create("team-a-dev", results["experiment"]["id"], name=f"{model}-run")
+        runs.log_batch("team-a-dev", run.id, params={"model": model},
+                       metrics=[{"key": "acc", "value": acc, "step": 1}])
+        results["__runs__"][model] = run.id
 def _registered_model(results: dict[str, Any]) -> str:
-    """Version 1 of team-a-dev's model group churn, registered as the administrator from
-    a run's artifacts (no command stores a model: the SDK and MLflow clients do)."""
-    platform, account = results["__platform__"], "team-a-dev"
-    ctx = Context(platform.runtime, Principal(results["admin"]["name"]), new_request_id())
-    exp = experiments.create_experiment(ctx, account, ExperimentCreate(name="cli"))
-    run = experiments.create_run(ctx, account, RunCreate(experiment_id=exp.id))
-    source = f"{exp.id}/{run.id}/artifacts/model"
+    """Version 1 of team-a-dev's model group churn, registered through the SDK from a run
+    of the administrator's (no command stores a model: the SDK and MLflow clients do)."""
+    admin = results["__platform__"].admin
+    run = admin.runs.create("team-a-dev", results["experiment"]["id"], name="lr-run")
+    admin.models.create_group("team-a-dev", "churn")
     model = LogisticRegression().fit([[0.0], [1.0]], [0, 1])
-    for name, data in artifacts.dump_model(model, [[0.0]]).files.items():
-        experiments.put_artifact(ctx, account, f"{source}/{name}", data)
-    registry.create_group(ctx, account, ModelGroupCreate(name="churn"))
-    registry.create_version(ctx, account, "churn", ModelVersionCreate(source=source,
-                                                                      run_id=run.id))
+    admin.models.register("team-a-dev", "churn", model, run_id=run.id, X_sample=[[0.0]])
     return "churn"
 
 
@@ -276,6 +281,8 @@ LISTS = [
                                                  "bank.customers"),
     ("lake", "snapshots", "list", "retail-data", "bank.customers"), ("lake", "tags", "list"),
     ("lake", "grants", "list", "retail-data"),
+    ("experiments", "list", "team-a-dev"), ("runs", "list", "team-a-dev"),
+    ("runs", "search", "team-a-dev", "-e", "churn"),
     ("audit", "events", "list", "--limit", "1000"),  # each listing adds a record: all of them
     ("audit", "checkpoints"), ("profiles",),
     ("models", "groups", "team-a-dev"), ("models", "versions", "team-a-dev", "churn"),
