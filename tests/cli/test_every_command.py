@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sklearn.linear_model import LogisticRegression
 from typer.core import TyperGroup
 
 from charter.cli.main import command
@@ -86,6 +87,21 @@ def _steps(tmp: Path) -> list[tuple[str, tuple[Arg, ...]]]:
         ("rows", ("lake", "query", "retail-data", "SELECT * FROM bank.customers")),
         ("ungranted", ("lake", "grants", "revoke", "retail-data",
                        lambda r: r["grant"]["id"], "--yes")),
+        ("experiment", ("experiments", "create", "team-a-dev", "churn", "--tag", "goal=x")),
+        ("experiments", ("experiments", "list", "team-a-dev")),
+        ("runs", ("runs", "list", "team-a-dev", "--experiment", _train)),
+        ("run", ("runs", "show", "team-a-dev", lambda r: r["__runs__"]["rf"])),
+        ("found", ("runs", "search", "team-a-dev", "--experiment", "churn", "--filter",
+                   "params.model = 'rf'", "--order-by", "metrics.acc DESC")),
+        ("compared", ("runs", "compare", "team-a-dev", lambda r: r["__runs__"]["rf"],
+                      lambda r: r["__runs__"]["gbm"])),
+        ("admin", ("whoami",)),
+        ("lead", ("groups", "add-member", "team-a-leads", lambda r: r["admin"]["name"])),
+        ("model_groups", ("models", "groups", "team-a-dev")),
+        ("model_versions", ("models", "versions", "team-a-dev", _registered_model)),
+        ("model", ("models", "show", "team-a-dev", "churn", "1")),
+        ("approved", ("models", "approve", "team-a-dev", "churn", "1", "--reason", "ok")),
+        ("rejected", ("models", "reject", "team-a-dev", "churn", "1", "--reason", "drift")),
         ("events", ("audit", "events", "list", "--limit", "20")),
         ("event", ("audit", "events", "show", lambda r: str(r["events"]["items"][0]["seq"]))),
         ("verified", ("audit", "verify")),
@@ -99,6 +115,27 @@ def _steps(tmp: Path) -> list[tuple[str, tuple[Arg, ...]]]:
         ("profiles", ("profiles",)),
         ("config", ("config", "show")),
     ]
+
+
+def _train(results: dict[str, Any]) -> str:
+    """Two runs of experiment churn, made through the SDK as training code makes them (the
+    CLI reads runs, it does not make them); their ids go in results["__runs__"]."""
+    runs = results["__platform__"].admin.runs
+    results["__runs__"] = {}
+    for model, acc in (("rf", 0.9), ("gbm", 0.8)):
+        run = runs.create("team-a-dev", results["experiment"]["id"], name=f"{model}-run")
+        runs.log_batch("team-a-dev", run.id, params={"model": model},
+                       metrics=[{"key": "acc", "value": acc, "step": 1}])
+        results["__runs__"][model] = run.id
+def _registered_model(results: dict[str, Any]) -> str:
+    """Version 1 of team-a-dev's model group churn, registered through the SDK from a run
+    of the administrator's (no command stores a model: the SDK and MLflow clients do)."""
+    admin = results["__platform__"].admin
+    run = admin.runs.create("team-a-dev", results["experiment"]["id"], name="lr-run")
+    admin.models.create_group("team-a-dev", "churn")
+    model = LogisticRegression().fit([[0.0], [1.0]], [0, 1])
+    admin.models.register("team-a-dev", "churn", model, run_id=run.id, X_sample=[[0.0]])
+    return "churn"
 
 
 # Always refused: their one outcome is an error (its JSON is checked below).
@@ -131,7 +168,7 @@ def _path_of(args: tuple[str, ...]) -> tuple[str, ...]:
 @pytest.fixture
 def ran(platform, tmp_path) -> dict[str, Any]:
     """Every step run with `-o json`; each result parsed from stdout alone."""
-    results: dict[str, Any] = {"__token__": platform.admin_token}
+    results: dict[str, Any] = {"__token__": platform.admin_token, "__platform__": platform}
     for name, args in _steps(tmp_path):
         line = [a(results) if callable(a) else a for a in args]
         code, out, err = platform.cli(*line, "-o", "json")
@@ -184,6 +221,8 @@ def _failures(platform, tmp_path: Path) -> list[tuple[str, tuple[str, ...], dict
         ("invalid_sql", ("lake", "query", "retail-data", "SELEC * FROM bank.customers"), {}),
         ("table_not_found", ("lake", "query", "retail-data", "SELECT * FROM bank.nothing"), {}),
         ("grant_not_found", ("lake", "grants", "revoke", "retail-data", "grt-0", "--yes"), {}),
+        ("model_group_not_found", ("models", "show", "team-a-dev", "churn", "1"), {}),
+        ("usage", ("models", "approve", "team-a-dev", "churn", "1"), {}),  # no --reason
         ("invalid_url", ("whoami",), {"url": "http://localhost:8787x"}),
         ("unreachable", ("whoami",), {"url": "http://127.0.0.1:9"}),
     ]
@@ -242,8 +281,11 @@ LISTS = [
                                                  "bank.customers"),
     ("lake", "snapshots", "list", "retail-data", "bank.customers"), ("lake", "tags", "list"),
     ("lake", "grants", "list", "retail-data"),
+    ("experiments", "list", "team-a-dev"), ("runs", "list", "team-a-dev"),
+    ("runs", "search", "team-a-dev", "-e", "churn"),
     ("audit", "events", "list", "--limit", "1000"),  # each listing adds a record: all of them
     ("audit", "checkpoints"), ("profiles",),
+    ("models", "groups", "team-a-dev"), ("models", "versions", "team-a-dev", "churn"),
 ]
 
 
