@@ -48,6 +48,8 @@ def main() -> None:
     version = client.get_model_version(MODEL, "1")
     registered = client.get_registered_model(MODEL)
     history = client.get_metric_history(run.info.run_id, "loss")
+    models = [m.name for m in client.search_registered_models()]
+    versions = [v.version for v in client.search_model_versions(f"name = '{MODEL}'")]
     runs = mlflow.search_runs([experiment.experiment_id], filter_string="metrics.loss < 2 "
                               "and params.features = '6'", order_by=["metrics.accuracy DESC"])
     listed = [a.path for a in client.list_artifacts(run.info.run_id, "docs")]
@@ -78,6 +80,8 @@ def main() -> None:
         "version_source": version.source,
         "alias_version": by_alias.version,
         "aliases": registered.aliases,
+        "registered_models": models,
+        "versions": versions,
         "model_tags": registered.tags,
         "version_tags": version.tags,
         "predictions_match": bool(np.array_equal(predicted, expected)),
