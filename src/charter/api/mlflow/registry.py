@@ -3,6 +3,7 @@ registry service; a version registered here awaits approval like any other."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -88,17 +89,22 @@ def search_registered_models(account: str, ctx: MlflowCtx, filter: str = "",
                              page_token: str | None = None) -> dict[str, Any]:
     """The account's model groups, a page at a time, or the one named by
     `name = '...'` (without their latest versions: get one for those)."""
-    name = shapes.name_filter(filter, "registered models")
+    text, prompts = _without_prompt_clause(filter)
+    if prompts:
+        return {}  # prompts are not served
+    name = shapes.name_filter(text, "registered models")
     if name is not None:
         try:
-            return {"registered_models": [shapes.registered_model(
-                service.get_group(ctx, account, name), None)]}
+            found = [service.get_group(ctx, account, name)]
         except NotFound:
             return {}
+        return {"registered_models": [shapes.registered_model(g, None) for g in found
+                                      if g.tags.get(_PROMPT_TAG) != "true"]}
     page = service.list_groups(ctx, account, page=PageParams(
         limit=min(max_results, MAX_LIMIT), cursor=page_token))
-    answer: dict[str, Any] = {"registered_models": [shapes.registered_model(g, None)
-                                                    for g in page.items]}
+    answer: dict[str, Any] = {"registered_models": [
+        shapes.registered_model(g, None) for g in page.items
+        if g.tags.get(_PROMPT_TAG) != "true"]}
     if page.next_cursor:
         answer["next_page_token"] = page.next_cursor
     return answer
@@ -202,6 +208,22 @@ def delete_model_version_tag(account: str, body: VersionKeyIn, ctx: MlflowCtx
     """Remove a tag of a version."""
     service.delete_version_tag(ctx, account, body.name, _number(body.version), body.key)
     return {}
+
+
+_PROMPT_TAG = "mlflow.prompt.is_prompt"
+_PROMPT_CLAUSE = re.compile(
+    r"\s*(?:^|\bAND\b)\s*tags?\.`mlflow\.prompt\.is_prompt`\s*(!=|=)\s*'true'\s*$",
+    re.IGNORECASE)
+
+
+def _without_prompt_clause(text: str) -> tuple[str, bool]:
+    """The client adds "AND tag.`mlflow.prompt.is_prompt` != 'true'" to every search of
+    registered models (MLflow keeps prompts there); the filter without it, and whether
+    it asked for prompts instead."""
+    match = _PROMPT_CLAUSE.search(text)
+    if match is None:
+        return text, False
+    return text[:match.start()].strip(), match.group(1) == "="
 
 
 def _number(version: str) -> int:
