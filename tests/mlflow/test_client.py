@@ -9,9 +9,6 @@ from pathlib import Path
 from sqlalchemy import select
 
 from charter.audit.orm import AuditEvent
-from charter.core.context import Context, Principal
-from charter.core.ids import new_request_id
-from charter.experiments import service as experiments
 from tests.mlflow.conftest import ACCOUNT, MlflowSetup
 from tests.mlflow.routes import calls
 
@@ -47,11 +44,17 @@ def test_the_mlflow_client_tracks_registers_and_loads(mlflow_setup: MlflowSetup)
     assert {"MLmodel", "model.skops"} <= {f.path for f in version.files}
     assert version.tags == {"validated": "yes"} and version.aliases == ["champion"]
     assert admin.models.group(ACCOUNT, MODEL).aliases == {"champion": 1}
-    ctx = Context(setup.platform.runtime, Principal("sam"), new_request_id(), source="api")
-    run = experiments.get_run(ctx, ACCOUNT, run_id)
-    assert (run.status, run.params["features"], run.tags["team"]) == ("FINISHED", "6", "a")
-    assert experiments.get_artifact(ctx, ACCOUNT, f"{seen['experiment_id']}/{run_id}/"
-                                    "artifacts/docs/notes.txt") == b"trained on synthetic data\n"
+    sam = setup.platform.client(setup.sam_token)
+    run = sam.runs.get(ACCOUNT, run_id)
+    assert (run.status, run.user, run.params["features"], run.tags["team"]) == (
+        "FINISHED", "sam", "6", "a")
+    assert [(m.step, m.value) for m in sam.runs.metric_history(ACCOUNT, run_id, "loss")] == [
+        (0, 1.0), (1, 0.5), (2, 1 / 3)]
+    assert [a.path for a in sam.runs.artifacts(ACCOUNT, run_id, "docs")] == ["docs/notes.txt"]
+    found = sam.runs.search(ACCOUNT, [seen["experiment_id"]], filter="params.features = '6'",
+                            order_by=["metrics.accuracy DESC"])
+    assert [r.id for r in found] == [run_id]
+    assert sam.experiments.get_by_name(ACCOUNT, "churn").id == seen["experiment_id"]
 
     # Audited as the token's user.
     actions = {e.action for e in admin.audit.events(principal="sam", limit=1000)}
