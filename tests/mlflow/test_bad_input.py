@@ -3,6 +3,7 @@ code, never a 500, and leaves nothing behind."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from charter.experiments import orm as experiments_orm
@@ -13,6 +14,7 @@ TABLES = (experiments_orm.MetricPoint, experiments_orm.Artifact, experiments_orm
           registry_orm.ModelVersion)
 
 
+@pytest.mark.timeout(300)  # one MLflow client process: ~25 s on an idle machine
 def test_bad_input_gets_mlflows_error_shape_and_leaves_nothing(mlflow_setup: MlflowSetup):
     answers = mlflow_setup.run_client("bad.py")
     invalid = [400, "INVALID_PARAMETER_VALUE"]

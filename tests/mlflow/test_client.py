@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from charter.audit.orm import AuditEvent
@@ -15,6 +16,7 @@ from tests.mlflow.routes import calls
 MODEL = "churn-mlflow"
 
 
+@pytest.mark.timeout(600)  # the client trains, logs and loads a model: ~60 s on an idle machine
 def test_the_mlflow_client_tracks_registers_and_loads(mlflow_setup: MlflowSetup):
     setup = mlflow_setup
     seen = setup.run_client("workload.py", MODEL)
