@@ -27,6 +27,7 @@ def test_the_mlflow_client_tracks_registers_and_loads(mlflow_setup: MlflowSetup)
     assert seen["tags"]["team"] == "a" and seen["tags"]["estimator_name"] == "LogisticRegression"
     assert seen["history"] == [[0, 1.0], [1, 0.5], [2, 1 / 3]]
     assert seen["search_run_ids"] == [run_id]
+    assert seen["after_delete"] and seen["after_restore"] and "scratch" not in seen["tags"]
     assert {"metrics.accuracy", "params.features", "tags.team"} <= set(seen["search_columns"])
     assert seen["listed"] == ["docs/notes.txt"]
     assert seen["config"] == {"threshold": 0.5} and seen["user"] == "sam"

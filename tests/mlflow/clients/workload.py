@@ -60,6 +60,14 @@ def main() -> None:
     loaded = mlflow.pyfunc.load_model(f"models:/{MODEL}/1")
     predicted = loaded.predict(x_test[:5])
     expected = model.predict(x_test[:5])
+    client.set_tag(run.info.run_id, "scratch", "x")
+    client.delete_tag(run.info.run_id, "scratch")
+    with mlflow.start_run(run_name="discarded") as discarded:
+        pass
+    client.delete_run(discarded.info.run_id)
+    active = [r.info.run_id for r in client.search_runs([experiment.experiment_id])]
+    client.restore_run(discarded.info.run_id)
+    restored = [r.info.run_id for r in client.search_runs([experiment.experiment_id])]
     fetched = client.get_run(run.info.run_id)
     print(json.dumps({
         "experiment_id": experiment.experiment_id,
@@ -72,6 +80,9 @@ def main() -> None:
         "history": [[m.step, m.value] for m in history],
         "search_columns": sorted(runs.columns),
         "search_run_ids": list(runs["run_id"]),
+        "after_delete": active == [run.info.run_id],
+        "after_restore": sorted(restored) == sorted([run.info.run_id,
+                                                     discarded.info.run_id]),
         "listed": listed,
         "config": mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/config/serving.json"),
         "user": fetched.info.user_id,

@@ -85,6 +85,10 @@ class TagIn(RunRef):
     value: str
 
 
+class KeyRef(RunRef):
+    key: str
+
+
 class BatchIn(RunRef):
     metrics: list[Metric] = []
     params: list[Tag] = []
@@ -195,6 +199,27 @@ def set_tag(account: str, body: TagIn, ctx: MlflowCtx) -> dict[str, Any]:
     """One tag."""
     service.log_batch(ctx, account, body.id, RunLog(
         tags=[KeyValue(key=body.key, value=body.value)]))
+    return {}
+
+
+@router.post("/runs/delete-tag")
+def delete_tag(account: str, body: KeyRef, ctx: MlflowCtx) -> dict[str, Any]:
+    """Remove a tag of a run."""
+    service.delete_run_tag(ctx, account, body.id, body.key)
+    return {}
+
+
+@router.post("/runs/delete")
+def delete_run(account: str, body: RunRef, ctx: MlflowCtx) -> dict[str, Any]:
+    """Mark a run deleted (search leaves it out); its data stays."""
+    service.delete_run(ctx, account, body.id)
+    return {}
+
+
+@router.post("/runs/restore")
+def restore_run(account: str, body: RunRef, ctx: MlflowCtx) -> dict[str, Any]:
+    """Bring a deleted run back."""
+    service.delete_run(ctx, account, body.id, restore=True)
     return {}
 
 
