@@ -97,7 +97,7 @@ def test_the_refusal_says_why(pending):
     assert "separation of duties" in err.value.message
 
 
-def test_a_team_lead_of_a_production_account_decides_there_only(pending):
+def test_a_team_lead_decides_in_their_own_accounts_only(pending):
     """Holding ml-team-lead is per account: team-a's leads hold it in team-a-dev (and
     team-a's other accounts), not in team-b-dev, whatever the version."""
     bob = pending.clients["bob"]
