@@ -3,6 +3,8 @@ refusal is a 403 and audited; each change emits exactly one event."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import select
 
@@ -95,7 +97,7 @@ def test_the_refusal_says_why(pending):
     assert "separation of duties" in err.value.message
 
 
-def test_a_team_lead_of_a_production_account_decides_there_only(pending):
+def test_a_team_lead_decides_in_their_own_accounts_only(pending):
     """Holding ml-team-lead is per account: team-a's leads hold it in team-a-dev (and
     team-a's other accounts), not in team-b-dev, whatever the version."""
     bob = pending.clients["bob"]
@@ -150,3 +152,24 @@ def test_unknown_versions_over_rest(pending, path, status, code):
     response = pending.clients["lena"]._http.post(path, json={"reason": "ok"})
     assert (response.status_code, response.json()["code"]) == (status, code)
     assert counts(pending.platform) == before
+
+
+def test_concurrent_approvals_emit_one_event(pending):
+    """Several approvals of one version at once: one changes it, the others find it
+    approved already; one event."""
+    results, failures = [], []
+
+    def approve() -> None:
+        try:
+            results.append(service.approve_version(pending.ctx("lena"), A, GROUP, 1,
+                                                   "parallel").approval_status)
+        except Exception as error:  # reported below
+            failures.append(error)
+
+    threads = [threading.Thread(target=approve) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures and results == ["Approved"] * 5
+    assert len(events(pending.platform, "ModelVersionApproved")) == 1

@@ -3,6 +3,7 @@ version records, tags and aliases, and registration refusing untrusted types."""
 
 from __future__ import annotations
 
+import math
 import threading
 
 import pytest
@@ -11,6 +12,7 @@ import skops.io
 from charter.core.pagination import PageParams
 from charter.errors import CharterError, Conflict, Invalid, NotFound
 from charter.experiments import service as experiments
+from charter.experiments.schemas import MetricIn, RunLog
 from charter.registry import artifacts, service
 from charter.registry.schemas import ModelGroupCreate, ModelVersionCreate
 from tests.registry.conftest import A, B, counts, events, object_key
@@ -209,3 +211,22 @@ def test_unknown_names_are_stable_codes(team):
             call()
         assert err.value.code == code, code
     assert counts(team.platform) == before
+
+
+def test_metrics_that_are_not_finite_are_kept(team, store_model):
+    """MLflow allows NaN and infinities as metric values; a version keeps them too (JSON,
+    and PostgreSQL's JSONB, have no such numbers: they are stored as strings)."""
+    ctx = team.ctx("sam")
+    service.create_group(ctx, A, ModelGroupCreate(name="churn"))
+    stored = store_model()
+    experiments.log_batch(ctx, A, stored.run_id, RunLog(metrics=[
+        MetricIn(key="loss", value=float("nan"), timestamp=2000, step=1),
+        MetricIn(key="peak", value=float("inf"), timestamp=2000, step=1)], params=[], tags=[]))
+    version = service.create_version(ctx, A, "churn", ModelVersionCreate(
+        source=stored.source, run_id=stored.run_id))
+    values = {m.key: m.value for m in service.get_version(ctx, A, "churn", 1).metrics}
+    assert values["auc"] == 0.91 and math.isnan(values["loss"]) and values["peak"] == math.inf
+    assert version.model_dump(mode="json")["metrics"][1]["value"] in ("NaN", "Infinity")
+    over_rest = team.clients["sam"].models.version(A, "churn", 1)  # JSON, then read back
+    assert {m.key: str(m.value) for m in over_rest.metrics} == {
+        "auc": "0.91", "loss": "nan", "peak": "inf"}

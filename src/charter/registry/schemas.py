@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import Field, PlainSerializer, WithJsonSchema
 
 from charter.core.pagination import Page
 from charter.core.wire import BigId, Schema
@@ -68,12 +69,26 @@ class ModelApproval(Schema):
     reason: str
 
 
-class ModelMetric(Schema):
-    # NaN and infinities, which MLflow metrics may be, travel and are stored as strings.
-    model_config = ConfigDict(ser_json_inf_nan="strings")
+def _number(value: float) -> float | str:
+    if math.isfinite(value):
+        return value
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
 
+
+# A metric may be NaN or infinite (MLflow allows it); JSON, and PostgreSQL's JSONB, have no
+# such numbers, so in JSON they are the strings "NaN", "Infinity" and "-Infinity", at any
+# depth of the document.
+MetricNumber = Annotated[
+    float,
+    PlainSerializer(_number, return_type=float | str, when_used="json"),
+    WithJsonSchema({"anyOf": [{"type": "number"},
+                              {"enum": ["NaN", "Infinity", "-Infinity"]}]}),
+]
+
+
+class ModelMetric(Schema):
     key: str
-    value: float
+    value: MetricNumber
     timestamp: int
     step: int
 

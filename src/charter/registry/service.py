@@ -146,21 +146,29 @@ def _require_version(ctx: Context, account: str, group: str, version: int, *,
                    code="model_version_not_found")
 
 
-def _aliases(ctx: Context, account: str, group: str) -> list[ModelAlias]:
+def _aliases(ctx: Context, account: str, groups: list[str]) -> list[ModelAlias]:
+    """The aliases of `groups` of an account, by alias (one query)."""
+    if not groups:
+        return []
     return list(ctx.db.scalars(select(ModelAlias).where(
-        ModelAlias.account == account, ModelAlias.group == group).order_by(ModelAlias.alias)))
+        ModelAlias.account == account, ModelAlias.group.in_(groups)
+    ).order_by(ModelAlias.alias)))
 
 
-def _group_read(ctx: Context, g: ModelGroup) -> ModelGroupRead:
+def _group_read(ctx: Context, g: ModelGroup,
+                aliases: list[ModelAlias] | None = None) -> ModelGroupRead:
+    if aliases is None:
+        aliases = _aliases(ctx, g.account, [g.name])
     return ModelGroupRead(name=g.name, account=g.account, crn=_group_crn(g.account, g.name),
-                     description=g.description, tags=g.tags,
-                     aliases={a.alias: a.version for a in _aliases(ctx, g.account, g.name)},
-                     latest_version=g.latest_version or None, created_by=g.created_by,
-                     created_at=g.created_at, updated_at=g.updated_at)
+                          description=g.description, tags=g.tags,
+                          aliases={a.alias: a.version for a in aliases},
+                          latest_version=g.latest_version or None, created_by=g.created_by,
+                          created_at=g.created_at, updated_at=g.updated_at)
 
 
 def _version_read(v: ModelVersion, aliases: Iterable[str]) -> ModelVersionRead:
-    approval = (ModelApproval(by=v.approved_by, at=v.approved_at, reason=v.approval_reason or "")
+    approval = (ModelApproval(by=v.approved_by, at=v.approved_at,
+                              reason=v.approval_reason or "")
                 if v.approved_by and v.approved_at else None)
     return ModelVersionRead(
         group=v.group, account=v.account, version=v.version,
@@ -217,8 +225,15 @@ def list_groups(ctx: Context, account: str, *, page: PageParams | None = None) -
     """An account's model groups, by name (one page)."""
     org.require_account(ctx.db, account)
     query = select(ModelGroup).where(ModelGroup.account == account)
+
+    def read(rows: list[ModelGroup]) -> list[ModelGroupRead]:
+        found: dict[str, list[ModelAlias]] = {}
+        for alias in _aliases(ctx, account, [g.name for g in rows]):
+            found.setdefault(alias.group, []).append(alias)
+        return [_group_read(ctx, g, found.get(g.name, [])) for g in rows]
+
     return page_of(ModelGroupPage, ctx.db, query, key=(ModelGroup.name,), params=page,
-                   read=lambda rows: [_group_read(ctx, g) for g in rows])
+                   read=read)
 
 
 @operation("registry:UpdateModelGroupTags", "write", target=_group_target)
@@ -357,8 +372,9 @@ def get_version(ctx: Context, account: str, group: str, version: int) -> ModelVe
     return _read_version(ctx, _require_version(ctx, account, group, version))
 
 
-@operation("registry:DescribeModelVersionFile", "read", target=_version_target,
-           read_only=True)
+# Not read_only: reading the file is a nested experiments operation, whose audit record
+# is written in this operation's transaction.
+@operation("registry:DescribeModelVersionFile", "read", target=_version_target)
 def get_version_file(ctx: Context, account: str, group: str, version: int,
                      path: str) -> bytes:
     """The bytes of one file of a model version, checked against its recorded sha256."""
