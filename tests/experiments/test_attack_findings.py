@@ -1,0 +1,263 @@
+"""An outside attack on the experiments domain: each test reproduces one finding and
+fails until it is fixed. What the attack tried that held is in test_attack_holds.py.
+
+Some only fail on PostgreSQL (CHARTER_TEST_DATABASE_URL): SQLite runs one writer at a
+time, so the races they start cannot happen there.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from charter.errors import CharterError
+from charter.experiments import orm
+from tests import servers
+
+A = "team-a-dev"
+ESCAPES = "\x1b]0;PWNED\x07\x1b[2J\u202e"
+
+
+@pytest.fixture
+def run(team):
+    """(platform, sam, a run of sam's in experiment churn, with param model=rf)."""
+    platform, sam = team
+    with sam.runs.start(A, "churn") as active:
+        active.log_param("model", "rf")
+        active.log_metric("acc", 0.5)
+    return platform, sam, sam.runs.get(A, active.id)
+
+
+def _points(platform, run_id: str, key: str) -> int:
+    with platform.runtime.db.read() as session:
+        return session.scalar(select(func.count()).select_from(orm.MetricPoint).where(
+            orm.MetricPoint.run_id == run_id, orm.MetricPoint.key == key))
+
+
+def _race(calls):
+    """Run the calls at once (released together by a barrier); their results in order."""
+    barrier = threading.Barrier(len(calls))
+
+    def go(call):
+        barrier.wait()
+        return call()
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(go, calls))
+
+
+# -- retried writes ----------------------------------------------------------------------
+
+def test_a_batch_retried_with_its_idempotency_key_is_logged_once(run):
+    """Medium. POST .../runs/{id}/log takes no idempotency key: the header is accepted and
+    ignored, so a client that resends a batch whose answer it lost (the SDK's retry, the
+    MLflow client's retry on 5xx/429) logs every point twice and the series is wrong.
+    Right: log_batch is @idempotent; the retry answers the first result, once."""
+    platform, sam, r = run
+    body = {"metrics": [{"key": "loss", "value": 0.25, "timestamp": 5, "step": 1}]}
+    for _ in range(2):
+        answer = sam._http.post(f"/v1/accounts/{A}/runs/{r.id}/log", json=body,
+                                headers={"idempotency-key": "batch-1"})
+        assert answer.status_code == 204, answer.text
+    assert _points(platform, r.id, "loss") == 1
+
+
+@pytest.mark.timeout(120)
+def test_a_batch_whose_answer_was_lost_is_logged_once_when_sent_again(run):
+    """Medium, against a real `charter server`: the answer to a 1,000-point batch is lost
+    (the client times out while the server commits); the client sends the same request
+    again with the same idempotency key, as the SDK does for keyed writes. Right: 1,000
+    points, not 2,000."""
+    platform, _, r = run
+    token = platform.admin.tokens.create(user="sam")["token"]
+    server = servers.start(platform.settings.home).ready()
+    try:
+        body = {"metrics": [{"key": "lost", "value": float(i), "timestamp": 1_000 + i,
+                             "step": i} for i in range(1000)]}
+        url = f"{server.url}/v1/accounts/{A}/runs/{r.id}/log"
+        headers = {"authorization": f"Bearer {token}", "idempotency-key": "lost-answer-1"}
+        with pytest.raises(httpx.TimeoutException):
+            httpx.post(url, json=body, headers=headers,
+                       timeout=httpx.Timeout(30, read=0.001))
+        deadline = time.monotonic() + 30
+        while _points(platform, r.id, "lost") == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)  # the server got the request and commits it
+        assert _points(platform, r.id, "lost") == 1000
+        again = httpx.post(url, json=body, headers=headers, timeout=30)
+        assert again.status_code == 204, again.text
+        assert _points(platform, r.id, "lost") == 1000
+    finally:
+        server.stop()
+
+
+def test_the_sdks_batch_of_more_than_1000_points_is_all_or_nothing(run):
+    """Medium. `runs.log_batch` says "all or nothing" but sends more than 1,000 points as
+    several requests, each its own transaction: a bad point in the second one leaves the
+    first 1,000 logged (and a client killed between requests leaves half a batch).
+    Right: check the whole batch before the first request, or refuse to split what the
+    caller asked to be atomic (and say so in the docstring)."""
+    platform, sam, r = run
+    points = [{"key": "split", "value": 1.0, "step": i, "timestamp": 1 + i}
+              for i in range(1500)]
+    points[1200]["key"] = "/bad"
+    with pytest.raises(CharterError) as refused:
+        sam.runs.log_batch(A, r.id, metrics=points)
+    assert refused.value.code == "invalid_key"
+    assert _points(platform, r.id, "split") == 0
+
+
+# -- lineage -----------------------------------------------------------------------------
+
+def test_log_input_does_not_tell_whether_another_account_exists(run):
+    """Medium. A run's input may name any `source_account`, which is looked up without any
+    authorization: a data scientist of team-a learns whether an account exists (404
+    account_not_found versus 200) and records lineage to team-b's tables, which no grant
+    lets them read. Right: authorize reading the table in the source account (a refusal
+    that is the same whether the account exists or not), and record nothing then."""
+    platform, sam, r = run
+    platform.vend("team-b-dev")
+    url = f"/v1/accounts/{A}/runs/{r.id}/inputs"
+    exists = sam._http.post(url, json={"table": "bank.customers", "snapshot_id": "1",
+                                       "source_account": "team-b-dev"})
+    missing = sam._http.post(url, json={"table": "bank.customers", "snapshot_id": "1",
+                                        "source_account": "no-such-account"})
+    assert exists.status_code == missing.status_code == 403, (exists.text, missing.text)
+    assert exists.json()["code"] == missing.json()["code"]
+    assert sam.runs.get(A, r.id).inputs == []
+
+
+def test_log_input_refuses_a_table_or_snapshot_that_does_not_exist(run):
+    """Low. Lineage is recorded as given: a table and snapshot that never existed become a
+    run's input, and `runs show` presents them as what it read. Right: the table and the
+    snapshot are looked up in the source catalog (table_not_found, snapshot_not_found)."""
+    _, sam, r = run
+    answer = sam._http.post(f"/v1/accounts/{A}/runs/{r.id}/inputs",
+                            json={"table": "bank.never_made", "snapshot_id": "42"})
+    assert answer.status_code == 404, answer.text
+    assert sam.runs.get(A, r.id).inputs == []
+
+
+# -- concurrency (PostgreSQL) ------------------------------------------------------------
+
+def test_parallel_jobs_creating_one_experiment_get_201_or_409_never_500(team):
+    """Medium (PostgreSQL). Parallel training jobs that each make sure an experiment exists
+    (get by name, create on 404: what `mlflow.set_experiment` and `runs.start` do) race on
+    the (account, name) unique constraint: the losers get 500 internal_error. Right: 409
+    experiment_exists (or the first one's result)."""
+    platform, _ = team
+    _, token = platform.user("sam2", "team-a-data-scientists")
+    clients = [platform.client(token) for _ in range(4)]
+    answers = _race([lambda c=c: c._http.post(f"/v1/accounts/{A}/experiments",
+                                              json={"name": "shared"}) for c in clients])
+    assert sorted(a.status_code for a in answers) == [201, 409, 409, 409], \
+        [a.text[:200] for a in answers]
+
+
+def test_the_same_param_logged_twice_at_once_is_not_a_500(team):
+    """Medium (PostgreSQL). Two batches logging the same param with the same value at the
+    same time (a retry racing its original, two threads of one job) both find no param,
+    both insert it: one gets 500 internal_error. Right: both succeed (the same value is a
+    no-op); a different value is 422 param_changed."""
+    platform, _ = team
+    _, token = platform.user("sam2", "team-a-data-scientists")
+    clients = [platform.client(token) for _ in range(4)]
+    r = clients[0].runs.create(A, clients[0].experiments.create(A, "e").id)
+    for i in range(3):
+        answers = _race([lambda c=c, i=i: c._http.post(
+            f"/v1/accounts/{A}/runs/{r.id}/log",
+            json={"params": [{"key": f"p{i}", "value": "same"}]}) for c in clients])
+        assert [a.status_code for a in answers] == [204] * 4, [a.text[:200] for a in answers]
+
+
+def test_a_path_never_becomes_both_a_file_and_a_directory(team):
+    """Medium (PostgreSQL). The file-versus-directory check reads before it writes, with
+    nothing held: `x` and `x/y` uploaded at once both succeed, the listing then shows `x`
+    as a directory only (the file `x` is hidden), and no file system can download the
+    run's artifacts. Right: one of the two is refused 409 artifact_path_conflict."""
+    platform, _ = team
+    _, token = platform.user("sam2", "team-a-data-scientists")
+    one, two = platform.client(token), platform.client(token)
+    r = one.runs.create(A, one.experiments.create(A, "e").id)
+    url = f"/v1/accounts/{A}/runs/{r.id}/artifacts/file"
+    headers = {"content-type": "application/octet-stream"}
+    for i in range(3):
+        answers = _race([
+            lambda i=i: one._http.put(url, params={"path": f"x{i}"}, content=b"1",
+                                      headers=headers),
+            lambda i=i: two._http.put(url, params={"path": f"x{i}/y"}, content=b"2",
+                                      headers=headers)])
+        assert sorted(a.status_code for a in answers) == [200, 409], \
+            (i, [a.text[:200] for a in answers])
+
+
+# -- the CLI -----------------------------------------------------------------------------
+
+def test_runs_show_writes_no_control_character_of_a_run_to_the_terminal(run):
+    """Medium. A run's name (any account member, or an MLflow client, sets it) and its
+    user are printed raw by `charter runs show`: escape sequences reach the terminal of
+    whoever looks at the run (retitle it, clear it, reverse text). `runs list -o wide`
+    and `runs compare` escape them (test_attack_holds.py). Right: shown escaped, as every
+    other command does (tests/cli/test_terminal_safety.py)."""
+    platform, sam, r = run
+    planted = []
+    for fields in ({"name": f"evil {ESCAPES}"}, {"name": "by", "user": f"eve {ESCAPES}"}):
+        answer = sam._http.post(f"/v1/accounts/{A}/runs",
+                                json={"experiment_id": r.experiment_id, **fields})
+        assert answer.status_code == 201, answer.text
+        planted.append(answer.json()["id"])
+    for line in [("runs", "show", A, i) for i in planted]:
+        code, out, err = platform.cli(*line)
+        assert code == 0, err
+        for raw in ("\x1b", "\x07", "\u202e"):
+            assert raw not in out and raw not in err, (line, raw)
+
+
+def test_runs_compare_shows_each_run_even_when_two_share_a_name(run):
+    """Medium. `charter runs compare` keys its columns by run name: two runs named alike
+    (a re-run of "baseline") collapse into one column that shows the second run's id,
+    params and metrics twice, and the first run's values nowhere: a wrong comparison.
+    Right: one column per run (name and short id when names repeat)."""
+    platform, sam, r = run
+    first = sam.runs.create(A, r.experiment_id, name="baseline")
+    second = sam.runs.create(A, r.experiment_id, name="baseline")
+    sam.runs.log_batch(A, first.id, params={"model": "first-model"})
+    sam.runs.log_batch(A, second.id, params={"model": "second-model"})
+    code, out, err = platform.cli("runs", "compare", A, first.id, second.id, "-o", "wide")
+    assert code == 0, err
+    assert first.id in out and second.id in out
+    assert "first-model" in out and "second-model" in out
+
+
+def test_runs_list_shows_a_run_whose_start_time_is_far_in_the_future(run):
+    """Medium. The API takes any start and end time below 2**63 ms (MLflow clients send
+    what they like), but the CLI formats each as a date and dies with an uncaught
+    ValueError ("year 292278994 is out of range"): one such run breaks `charter runs
+    list` (and search, show) for everyone in the account. Right: the CLI shows the raw
+    value it cannot format (or the API bounds times to dates it can give back)."""
+    platform, sam, r = run
+    answer = sam._http.post(f"/v1/accounts/{A}/runs", json={
+        "experiment_id": r.experiment_id, "name": "future", "start_time": 2**62})
+    assert answer.status_code == 201, answer.text
+    code, out, err = platform.cli("runs", "list", A)
+    assert code == 0, err
+    assert "future" in out
+
+
+# -- search grammar ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("clause", ["metrics.acc ASC DESC", "attributes.colour",
+                                    "metrics.acc DESC NULLS FIRST"])
+def test_an_order_by_clause_outside_the_grammar_is_invalid_order_by(run, clause):
+    """Low. `metrics.acc ASC DESC` and `... NULLS FIRST` are accepted (the second silently
+    ignored); an unknown attribute in order_by is reported as `invalid_filter`. Right:
+    each is 422 `invalid_order_by`."""
+    _, sam, r = run
+    answer = sam._http.post(f"/v1/accounts/{A}/runs/search", json={
+        "experiment_ids": [r.experiment_id], "order_by": [clause]})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["code"] == "invalid_order_by"
