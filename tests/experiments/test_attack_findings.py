@@ -261,3 +261,68 @@ def test_an_order_by_clause_outside_the_grammar_is_invalid_order_by(run, clause)
         "experiment_ids": [r.experiment_id], "order_by": [clause]})
     assert answer.status_code == 422, answer.text
     assert answer.json()["code"] == "invalid_order_by"
+
+
+# -- the SDK -----------------------------------------------------------------------------
+
+def test_runs_start_with_an_experiment_named_in_digits_uses_that_experiment(team):
+    """Medium. `runs.start(account, experiment)` takes "an id, or a name", and reads any
+    digits as an id: with experiments "7" (id 1) and "other" (id 2), `start(A, "7")` is
+    404 experiment_not_found, and `start(A, "2")` (meant: a new experiment "2") logs the
+    run into "other". The CLI's `--experiment` reads digits the same way. Right: a name
+    first (a separate `experiment_id=` for ids), or a name that is digits refused at
+    creation."""
+    _, sam = team
+    seven = sam.experiments.create(A, "7")
+    other = sam.experiments.create(A, "other")
+    assert (seven.id, other.id) == ("1", "2")
+    with sam.runs.start(A, "7") as in_seven:
+        pass
+    assert in_seven.info.experiment_id == seven.id
+    with sam.runs.start(A, "2") as in_two:
+        pass
+    assert in_two.info.experiment_id != other.id
+    assert sam.experiments.get(A, in_two.info.experiment_id).name == "2"
+
+
+# -- one result on both backends ---------------------------------------------------------
+
+@pytest.mark.parametrize("filter_,matches", [
+    ("params.path LIKE 'a\\b'", True),   # MLflow's LIKE has % and _, no escape character
+    ("params.city ILIKE 'é%'", True),    # ILIKE folds case beyond ASCII
+])
+def test_like_and_ilike_answer_the_same_on_sqlite_and_postgresql(run, filter_, matches):
+    """Low. LIKE is GLOB on SQLite (no escape) but PostgreSQL's LIKE, where backslash
+    escapes: `LIKE 'a\\b'` matches the param `a\\b` on SQLite only. ILIKE is lower() on
+    SQLite, which folds ASCII only: `ILIKE 'é%'` matches `École` on PostgreSQL only.
+    Right: the same runs on both backends (escape backslashes for PostgreSQL; fold case
+    the same way on both)."""
+    _, sam, r = run
+    sam.runs.log_batch(A, r.id, params={"path": "a\\b", "city": "École"})
+    found = sam.runs.search(A, [r.experiment_id], filter=filter_)
+    assert [x.id for x in found] == ([r.id] if matches else [])
+
+
+# -- who may read what -------------------------------------------------------------------
+
+def test_an_auditor_does_not_read_run_artifacts_the_lake_would_not_show_them(run):
+    """Medium. The auditor persona is "every read but lake:ReadTable": an auditor sees lake
+    data only through grants. But experiments:GetArtifact is a read, so the auditor
+    downloads any run's files, which are often lake data (training samples, predictions,
+    a model that memorised rows). Right: artifact contents are data, not metadata: the
+    auditor's permission set leaves out experiments:GetArtifact as it leaves out
+    lake:ReadTable (listing and describing artifacts stays allowed)."""
+    platform, sam, r = run
+    auditor, _ = platform.user("audrey", "security-auditors")
+    sam.runs.upload(A, r.id, _file(platform, "sample.csv", b"ssn\n123-45-6789\n"))
+    listed = auditor._http.get(f"/v1/accounts/{A}/runs/{r.id}/artifacts")
+    assert listed.status_code == 200 and listed.json()["total"] == 1
+    read = auditor._http.get(f"/v1/accounts/{A}/runs/{r.id}/artifacts/file",
+                             params={"path": "sample.csv"})
+    assert read.status_code == 403, read.text[:100]
+
+
+def _file(platform, name: str, data: bytes):
+    path = platform.settings.home / name
+    path.write_bytes(data)
+    return path
