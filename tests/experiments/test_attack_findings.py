@@ -248,6 +248,19 @@ def test_runs_list_shows_a_run_whose_start_time_is_far_in_the_future(run):
     assert "future" in out
 
 
+@pytest.mark.parametrize("value", [True, False])
+def test_a_boolean_is_not_a_metric_value(run, value):
+    """Low. `check_batch` means to refuse a boolean metric (`invalid_metric`), but the
+    schema has already made `true` into 1.0 (pydantic's lax float), so that check never
+    fires and `true`/`false` are logged as 1 and 0. MLflow's server refuses them. Right:
+    a strict float (numbers, and "NaN"/"Infinity" strings) and 422 for a boolean."""
+    platform, sam, r = run
+    answer = sam._http.post(f"/v1/accounts/{A}/runs/{r.id}/log", json={
+        "metrics": [{"key": "flag", "value": value, "timestamp": 1}]})
+    assert answer.status_code == 422, answer.text
+    assert _points(platform, r.id, "flag") == 0
+
+
 # -- search grammar ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("clause", ["metrics.acc ASC DESC", "attributes.colour",
