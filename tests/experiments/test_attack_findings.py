@@ -339,3 +339,29 @@ def _file(platform, name: str, data: bytes):
     path = platform.settings.home / name
     path.write_bytes(data)
     return path
+
+
+def test_a_filter_that_does_not_parse_is_explained_without_parser_internals(run):
+    """Low. A half-written filter (`metrics.acc >`) answers "Required keyword:
+    'expression' missing for <class 'sqlglot.expressions.core.GT'>": the parser's class
+    names, not the user's mistake. Right: say what is missing in the filter's own terms
+    (a value after `>`), at its column."""
+    _, sam, r = run
+    answer = sam._http.post(f"/v1/accounts/{A}/runs/search", json={
+        "experiment_ids": [r.experiment_id], "filter": "metrics.acc >"})
+    assert answer.status_code == 422
+    message = answer.json()["message"]
+    assert "sqlglot" not in message and "<class" not in message, message
+
+
+# -- bounds ------------------------------------------------------------------------------
+
+def test_an_experiment_holds_no_more_tags_than_a_batch(team):
+    """Low. An experiment's tags have no count limit: one create with 1,000 tags of 8,000
+    characters stores 8 MB in the row, and every listing of the account's experiments
+    (100 a page) then carries it, for everyone in the account. Runs take at most 100 tags
+    a batch. Right: at most MAX_BATCH_TAGS tags on create and update (422)."""
+    _, sam = team
+    answer = sam._http.post(f"/v1/accounts/{A}/experiments", json={
+        "name": "heavy", "tags": {f"k{i}": "v" * 8000 for i in range(1000)}})
+    assert answer.status_code == 422, answer.text[:100]
