@@ -15,6 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from charter.audit.orm import AuditEvent
 from charter.errors import CharterError
 from charter.experiments import orm
 from tests import servers
@@ -352,6 +353,28 @@ def test_a_filter_that_does_not_parse_is_explained_without_parser_internals(run)
     assert answer.status_code == 422
     message = answer.json()["message"]
     assert "sqlglot" not in message and "<class" not in message, message
+
+
+# -- the audit trail --------------------------------------------------------------------
+
+def test_the_trail_names_a_run_by_the_crn_the_run_shows(run):
+    """Low. A run's crn is `crn:A:experiments:run/<experiment>/<run>` (as `runs show`
+    prints it), but the trail records the operations on it under other names: logging and
+    reading as `run/<run>`, its artifacts as `artifact/<run>/<path>`. Whoever follows a
+    run through the trail by its name misses them, and a policy written for the
+    experiment's runs (`run/<experiment>/*`) would not match them. Right: the target of
+    every operation on a run is the run's crn (its artifacts: below it)."""
+    platform, sam, r = run
+    sent = [sam._http.post(f"/v1/accounts/{A}/runs/{r.id}/log",
+                           json={"params": [{"key": "k", "value": "v"}]}),
+            sam._http.get(f"/v1/accounts/{A}/runs/{r.id}"),
+            sam._http.put(f"/v1/accounts/{A}/runs/{r.id}/artifacts/file",
+                          params={"path": "a.txt"}, content=b"a",
+                          headers={"content-type": "application/octet-stream"})]
+    with platform.runtime.db.read() as session:
+        resources = [session.scalars(select(AuditEvent.resource).where(
+            AuditEvent.request_id == s.headers["x-request-id"])).one() for s in sent]
+    assert all(x == r.crn or x.startswith(r.crn + "/") for x in resources), resources
 
 
 # -- bounds ------------------------------------------------------------------------------
