@@ -377,6 +377,21 @@ def test_the_trail_names_a_run_by_the_crn_the_run_shows(run):
     assert all(x == r.crn or x.startswith(r.crn + "/") for x in resources), resources
 
 
+def test_a_run_shows_who_really_made_it(run):
+    """Medium. A run's `user` is whatever the client sends (`"user": "lead"`), and it is
+    all a reader sees: `runs show` says "by lead", search by `attributes.user_id = 'lead'`
+    finds it, and the authenticated creator (`created_by`, kept in the table) is in no
+    answer. On a governed platform the run's author is the token's user. Right: `user`
+    is the principal (an MLflow client's own user_id kept apart, if at all), or the
+    answer carries `created_by` and the CLI shows it."""
+    _, sam, r = run
+    answer = sam._http.post(f"/v1/accounts/{A}/runs", json={
+        "experiment_id": r.experiment_id, "name": "forged", "user": "lead"})
+    assert answer.status_code == 201
+    shown = answer.json()
+    assert shown["user"] == "sam" or shown.get("created_by") == "sam", shown
+
+
 # -- bounds ------------------------------------------------------------------------------
 
 def test_an_experiment_holds_no_more_tags_than_a_batch(team):
