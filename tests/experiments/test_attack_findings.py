@@ -7,6 +7,8 @@ time, so the races they start cannot happen there.
 
 from __future__ import annotations
 
+import csv
+import io
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -232,6 +234,19 @@ def test_runs_compare_shows_each_run_even_when_two_share_a_name(run):
     assert code == 0, err
     assert first.id in out and second.id in out
     assert "first-model" in out and "second-model" in out
+
+
+def test_runs_compare_csv_quotes_a_run_name_a_spreadsheet_would_run(run):
+    """Low. `charter runs compare -o csv` puts run names in its header row unquoted: a run
+    named `=HYPERLINK(...)` is a formula in whoever opens the file (cells below are
+    quoted, as tests/cli/test_terminal_safety.py asks of every CSV). Right: header cells
+    quoted the same way."""
+    platform, sam, r = run
+    evil = sam.runs.create(A, r.experiment_id, name='=HYPERLINK("http://evil","x")')
+    code, out, err = platform.cli("runs", "compare", A, r.id, evil.id, "-o", "csv")
+    assert code == 0, err
+    header = next(csv.reader(io.StringIO(out)))
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in header), header
 
 
 def test_runs_list_shows_a_run_whose_start_time_is_far_in_the_future(run):
