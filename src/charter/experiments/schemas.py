@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from charter.core.pagination import Page
 from charter.core.wire import BigId, Schema
@@ -62,6 +62,14 @@ class Metric(Schema):
 class MetricIn(Metric):
     step: int = Field(default=0, ge=-2**63, lt=2**63)
     timestamp: int = Field(ge=-2**63, lt=2**63)
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: Any) -> Any:
+        # A boolean would pass as 1.0 or 0.0; MLflow's server refuses it, and so do we.
+        if isinstance(value, bool):
+            raise ValueError("a metric value is a number, not a boolean")
+        return value
 
 
 class RunInputCreate(Schema):
