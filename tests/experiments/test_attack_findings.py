@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from charter.audit.orm import AuditEvent
 from charter.errors import CharterError
@@ -254,14 +254,27 @@ def test_runs_list_shows_a_run_whose_start_time_is_far_in_the_future(run):
     what they like), but the CLI formats each as a date and dies with an uncaught
     ValueError ("year 292278994 is out of range"): one such run breaks `charter runs
     list` (and search, show) for everyone in the account. Right: the CLI shows the raw
-    value it cannot format (or the API bounds times to dates it can give back)."""
+    value it cannot format (or the API bounds times to dates it can give back).
+    Fixed both ways: the API refuses a time outside years 1-9999 (invalid_time), and the
+    CLI shows a stored one it cannot format (a row written before the bound) as a number."""
     platform, sam, r = run
     answer = sam._http.post(f"/v1/accounts/{A}/runs", json={
         "experiment_id": r.experiment_id, "name": "future", "start_time": 2**62})
-    assert answer.status_code == 201, answer.text
-    code, out, err = platform.cli("runs", "list", A)
-    assert code == 0, err
-    assert "future" in out
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["code"] == "invalid_time"
+    ended = sam._http.patch(f"/v1/accounts/{A}/runs/{r.id}", json={"end_time": 2**62})
+    assert ended.status_code == 422 and ended.json()["code"] == "invalid_time", ended.text
+    future = sam.runs.create(A, r.experiment_id, name="future")
+    with platform.runtime.db.transaction() as session:
+        session.execute(update(orm.Run).where(orm.Run.id == future.id)
+                        .values(start_time=2**62))
+    for line in [("runs", "list", A), ("runs", "show", A, future.id),
+                 ("runs", "search", A, "--experiment-id", r.experiment_id)]:
+        for fmt in ("table", "csv"):
+            code, out, err = platform.cli(*line, "-o", fmt)
+            assert code == 0, (line, err)
+            assert "future" in out, (line, fmt, out)
+    assert str(2**62) in platform.cli("runs", "list", A, "-o", "csv")[1]
 
 
 @pytest.mark.parametrize("value", [True, False])
