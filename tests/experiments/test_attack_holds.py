@@ -1,5 +1,5 @@
 """What the outside attack on the experiments domain tried that held, kept as regression
-tests (the findings are in test_attack_findings.py)."""
+tests (the findings are in test_hardening.py)."""
 
 from __future__ import annotations
 
@@ -226,7 +226,7 @@ def test_cli_of_a_run_with_100_params_in_every_format(two):
         if fmt == "json":
             assert len(json.loads(out)["params"]) == 101
     for line in [("runs", "list", A, "-o", "wide"), ("runs", "compare", A, run.id, planted.id),
-                 ("runs", "search", A, "-e", run.experiment_id, "-o", "wide"),
+                 ("runs", "search", A, "--experiment-id", run.experiment_id, "-o", "wide"),
                  ("experiments", "list", A, "-o", "wide")]:
         code, out, err = platform.cli(*line)
         assert code == 0, (line, err)

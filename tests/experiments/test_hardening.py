@@ -1,8 +1,9 @@
-"""An outside attack on the experiments domain: each test reproduces one finding and
-fails until it is fixed. What the attack tried that held is in test_attack_holds.py.
+"""Hardening of the experiments domain: each test reproduces one finding of an outside
+attack, fixed since, and stays as a regression test. What the attack tried that held is
+in test_attack_holds.py.
 
-Some only fail on PostgreSQL (CHARTER_TEST_DATABASE_URL): SQLite runs one writer at a
-time, so the races they start cannot happen there.
+Some could only fail on PostgreSQL (CHARTER_TEST_DATABASE_URL): SQLite runs one writer
+at a time, so the races they start cannot happen there.
 """
 
 from __future__ import annotations
