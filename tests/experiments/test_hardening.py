@@ -132,6 +132,8 @@ def test_log_input_does_not_tell_whether_another_account_exists(run):
                                         "source_account": "no-such-account"})
     assert exists.status_code == missing.status_code == 403, (exists.text, missing.text)
     assert exists.json()["code"] == missing.json()["code"]
+    assert exists.json()["message"].replace("team-b-dev", "X") == \
+        missing.json()["message"].replace("no-such-account", "X")
     assert sam.runs.get(A, r.id).inputs == []
 
 

@@ -90,10 +90,12 @@ class RunInputRead(Schema):
 class RunCreate(Schema):
     experiment_id: str = Field(max_length=20)
     name: str | None = Field(default=None, max_length=250)
-    start_time: int | None = Field(default=None, ge=0, lt=2**63,
-                                   description="Milliseconds since the epoch (default: now).")
+    start_time: int | None = Field(default=None, ge=0, lt=2**63, description=(
+        "Milliseconds since the epoch (default: now), up to the end of year 9999."))
     tags: dict[str, str] = Field(default_factory=dict)
-    user: str | None = Field(default=None, max_length=250)
+    user: str | None = Field(default=None, max_length=250, description=(
+        "The client's own name for its user. The run's `user` is the caller; a different "
+        "name given here is kept as the tag `mlflow.user`."))
     source: str | None = Field(default=None, max_length=500)
     git_commit: str | None = Field(default=None, max_length=64)
 
