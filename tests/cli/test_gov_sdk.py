@@ -70,7 +70,8 @@ def test_list_calls_are_typed_and_iterate_past_their_first_page(platform):
 def test_single_answers_are_typed(platform):
     client = platform.admin
     assert isinstance(client.org.tree(), OUNode)
-    assert client.permission_sets.get("auditor").patterns == ["@read", "!lake:ReadTable"]
+    assert client.permission_sets.get("auditor").patterns == ["@read", "!lake:ReadTable",
+                                                                 "!experiments:GetArtifact"]
     assert client.org.blueprint("ml-team-dev").name_suffix == "dev"
     assert isinstance(client.users.get("admin"), UserRead)
     assert client.groups.get("cloud-engineering").members == ["admin"]

@@ -91,7 +91,7 @@ def test_search_with_filter_and_ordering_returns_the_right_runs(team):
     experiment = sam.experiments.create(A, "search")
     for name, model, acc in [("a", "rf", 0.7), ("b", "rf", 0.9), ("c", "gbm", 0.95),
                              ("d", "rf", 0.8)]:
-        with sam.runs.start(A, experiment.id, name=name) as run:
+        with sam.runs.start(A, experiment_id=experiment.id, name=name) as run:
             run.log_param("model", model)
             run.log_metric("acc", acc)
     found = sam.runs.search(A, [experiment.id], filter="params.model = 'rf' and metrics.acc "

@@ -203,9 +203,26 @@ def test_inputs_artifacts_and_logged_models(team, as_user):
     ctx = as_user()
     exp = service.create_experiment(ctx, A, ExperimentCreate(name="art"))
     run = service.create_run(ctx, A, RunCreate(experiment_id=exp.id))
+    # Lineage names a snapshot the caller may read: team-a-dev's data scientists are
+    # granted a table that retail-data shares with team-a-dev.
+    platform.admin.accounts.create("retail-data", ou="/workloads/data/prod",
+                                   blueprint="data-domain",
+                                   tags={"owner": "retail", "cost-center": "cc-9"})
+    platform.admin.lake.create_domain("retail", account="retail-data")
+    platform.admin.lake.create_database("retail-data", "bank")
+    made = platform.admin.lake.ingest("retail-data", "bank.customers", b"id\n1\n",
+                                      mode="create")
+    platform.admin.lake.share("retail-data", "bank.customers", with_account=A,
+                              grant_option=True)
+    platform.admin.lake.grant(A, "bank.customers", to="group:team-a-data-scientists")
+    snapshot = int(made.snapshot_id)
     got = service.log_input(ctx, A, run.id, RunInputCreate(table="bank.customers",
-                                                           snapshot_id=2**62 + 5))
-    assert [(i.table, i.snapshot_id) for i in got.inputs] == [("bank.customers", 2**62 + 5)]
+                                                           snapshot_id=snapshot))
+    assert [(i.table, i.snapshot_id) for i in got.inputs] == [("bank.customers", snapshot)]
+    with pytest.raises(NotFound) as missing:
+        service.log_input(ctx, A, run.id, RunInputCreate(table="bank.customers",
+                                                         snapshot_id=2**62 + 5))
+    assert missing.value.code == "snapshot_not_found"
 
     root = service.run_artifact_path(got)
     service.put_artifact(ctx, A, f"{root}/model/model.pkl", b"weights")

@@ -21,7 +21,7 @@ from charter.cli.common import (
     parse_tags,
     state,
 )
-from charter.cli.output import View, console, table
+from charter.cli.output import View, clean, console, table
 from charter.experiments.schemas import RunRead
 
 experiments_app = typer.Typer(help="Experiments: named groups of runs in an account.",
@@ -32,15 +32,21 @@ runs_app = typer.Typer(help="Runs: params, metrics, tags, lake inputs, artifacts
 AccountArg = Annotated[str, typer.Argument(help="The account, e.g. team-a-dev.")]
 RunArg = Annotated[str, typer.Argument(help="A run's id (32 hex characters).")]
 ExperimentOpt = Annotated[str | None, typer.Option(
-    "--experiment", "-e", help="An experiment's id or name.")]
+    "--experiment", "-e", help="An experiment's name.")]
+ExperimentIdOpt = Annotated[str | None, typer.Option(
+    "--experiment-id", help="An experiment's id (digits).")]
 RUN_VIEW = View(["id", "name", "status", "experiment_id", "started"],
                 wide=["ended", "user", "metrics", "params"], keys=["id", "name"])
 
 
 def _time(millis: int | None) -> str:
+    """A time as a date, or as the number it is when no date can show it."""
     if millis is None:
         return ""
-    return datetime.fromtimestamp(millis / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    try:
+        return datetime.fromtimestamp(millis / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    except (ValueError, OverflowError, OSError):
+        return f"{millis} ms"
 
 
 def _value(value: float) -> str:
@@ -59,8 +65,7 @@ def _machine(ctx: typer.Context, json_: bool, output: str | None) -> bool:
 
 
 def _experiment_id(ctx: typer.Context, account: str, experiment: str) -> str:
-    if experiment.isdigit():
-        return experiment
+    """The id of the experiment named `experiment` (a name of digits is a name too)."""
     return state(ctx).client().experiments.get_by_name(account, experiment).id
 
 
@@ -99,13 +104,17 @@ def experiments_list(ctx: typer.Context, account: AccountArg, limit: LimitOpt = 
 
 @runs_app.command("list")
 def runs_list(ctx: typer.Context, account: AccountArg, experiment: ExperimentOpt = None,
+              experiment_id: ExperimentIdOpt = None,
               limit: LimitOpt = 100, offset: OffsetOpt = 0, cursor: CursorOpt = None,
               output: OutputOpt = None, json_: JsonOpt = False) -> None:
-    """List an account's runs (of one experiment), newest first.
+    """List an account's runs (of one experiment, by name or id), newest first.
 
     Example: charter runs list team-a-dev --experiment churn
     """
-    experiment_id = _experiment_id(ctx, account, experiment) if experiment else None
+    if experiment is not None and experiment_id is not None:
+        raise typer.BadParameter("give --experiment or --experiment-id, not both")
+    if experiment is not None:
+        experiment_id = _experiment_id(ctx, account, experiment)
     data = state(ctx).client().runs.list(account, experiment_id=experiment_id, limit=limit,
                                          offset=offset, cursor=cursor)
     if not _machine(ctx, json_, output):
@@ -129,7 +138,7 @@ def runs_show(ctx: typer.Context, account: AccountArg, run_id: RunArg,
             "artifacts": [a.model_dump(mode="json") for a in artifacts]}
 
     def render(_: Any) -> None:
-        console.print(Text(f"{run.name}", style="bold"), f" {run.id}", highlight=False)
+        console.print(Text(clean(run.name), style="bold"), f" {run.id}", highlight=False)
         console.print(f"  {run.status}, experiment {run.experiment_id}, by {run.user}, "
                       f"{_time(run.start_time)} - {_time(run.end_time)}",
                       markup=False, highlight=False)
@@ -150,8 +159,10 @@ def runs_show(ctx: typer.Context, account: AccountArg, run_id: RunArg,
 @runs_app.command("search")
 def runs_search(
     ctx: typer.Context, account: AccountArg,
-    experiment: Annotated[list[str], typer.Option(
-        "--experiment", "-e", help="An experiment's id or name (repeatable).")],
+    experiment: Annotated[list[str] | None, typer.Option(
+        "--experiment", "-e", help="An experiment's name (repeatable).")] = None,
+    experiment_id: Annotated[list[str] | None, typer.Option(
+        "--experiment-id", help="An experiment's id (repeatable).")] = None,
     filter_: Annotated[str, typer.Option(
         "--filter", help="MLflow's filter grammar, e.g. \"metrics.acc > 0.8 and "
         "params.model = 'rf'\".")] = "",
@@ -168,7 +179,10 @@ def runs_search(
 
     Example: charter runs search team-a-dev -e churn --order-by "metrics.acc DESC"
     """
-    ids = [_experiment_id(ctx, account, e) for e in experiment]
+    if not experiment and not experiment_id:
+        raise typer.BadParameter("name the experiments: --experiment NAME or "
+                                 "--experiment-id ID (repeatable)")
+    ids = [*(_experiment_id(ctx, account, e) for e in experiment or []), *(experiment_id or [])]
     runs = state(ctx).client().runs.search(account, ids, filter=filter_,
                                            order_by=order_by or [], max_results=max_results)
     data: Any = runs if _machine(ctx, json_, output) else [_run_row(r) for r in runs]
@@ -181,7 +195,8 @@ def runs_compare(
     run_ids: Annotated[list[str], typer.Argument(help="Two or more run ids.")],
     output: OutputOpt = None, json_: JsonOpt = False,
 ) -> None:
-    """Compare runs side by side: params and latest metrics as rows, runs as columns.
+    """Compare runs side by side: params and latest metrics as rows, one column per run
+    (headed by its id; its name in the first row).
 
     Example: charter runs compare team-a-dev RUN_ID RUN_ID
     """
@@ -189,8 +204,9 @@ def runs_compare(
     if _machine(ctx, json_, output):
         out(ctx, runs, json_=json_, output=output)
         return
-    columns = ["", *(r.name or r.id[:8] for r in runs)]
-    rows = [dict(zip(columns, ["run id", *(r.id for r in runs)], strict=True)),
+    columns = ["", *dict.fromkeys(r.id for r in runs)]  # a run asked twice shows once
+    runs = list({r.id: r for r in runs}.values())
+    rows = [dict(zip(columns, ["name", *(r.name for r in runs)], strict=True)),
             dict(zip(columns, ["status", *(r.status for r in runs)], strict=True))]
     for key in sorted({k for r in runs for k in r.params}):
         rows.append(dict(zip(columns, [f"params.{key}",
@@ -198,7 +214,7 @@ def runs_compare(
     for key in sorted({m.key for r in runs for m in r.metrics}):
         values = [next((_value(m.value) for m in r.metrics if m.key == key), "") for r in runs]
         rows.append(dict(zip(columns, [f"metrics.{key}", *values], strict=True)))
-    out(ctx, rows, json_=json_, output=output, view=View(columns, keys=[""]))
+    out(ctx, rows, json_=json_, output=output, view=View(columns, keys=columns))
 
 
 COMMANDS = {"experiments": experiments_app, "runs": runs_app}

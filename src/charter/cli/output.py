@@ -109,7 +109,7 @@ def print_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = No
     """Rows as CSV with a header; nested values as JSON."""
     columns = list(columns or _columns_of(rows))
     writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(columns)
+    writer.writerow([_csv_cell(c) for c in columns])  # a header may hold a user's name
     for row in rows:
         writer.writerow([_csv_cell(row.get(c)) for c in columns])
 

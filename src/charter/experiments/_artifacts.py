@@ -3,8 +3,8 @@
 
 The bytes are stored content-addressed under `accounts/<account>/artifacts/sha256/...`
 (written before the row, so a reader never finds a row without its object, and a write
-whose transaction fails leaves no visible file); the row maps the path to them, so a
-listing is an indexed range query over paths.
+whose transaction fails leaves no visible file, only unreferenced bytes); the row maps
+the path to them, so a listing is an indexed range query over paths.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from sqlalchemy import case, func, select
 
 from charter.core.clock import now
 from charter.core.context import Context
+from charter.core.db import lock
 from charter.core.storage import account_prefix, storage_errors
 from charter.errors import Conflict, Invalid, NotFound
 from charter.experiments.orm import Artifact
@@ -52,17 +53,16 @@ def artifact_read(row: Artifact, path: str | None = None) -> ArtifactRead:
 
 def put(ctx: Context, account: str, path: str, data: bytes) -> ArtifactRead:
     check_path(path)
-    ancestors = ["/".join(path.split("/")[:i]) for i in range(1, path.count("/") + 1)]
-    if ancestors and ctx.db.scalar(select(Artifact.path).where(
-            Artifact.account == account, Artifact.path.in_(ancestors)).limit(1)):
-        raise Conflict(f"cannot write {path}: a part of its path is a file",
-                       code="artifact_path_conflict")
-    if ctx.db.scalar(select(Artifact.path).where(Artifact.account == account,
-                                                 _below(path)).limit(1)):
-        raise Conflict(f"cannot write {path}: it is a directory", code="artifact_path_conflict")
+    _check_place(ctx, account, path)  # before the bytes are written: a refusal leaves none
     store = ctx.runtime.storage
     with storage_errors(store):
         key = store.put_content(f"{account_prefix(account)}/artifacts", data)
+    # A file and a path below it share their first part: their writers take turns (to the
+    # end of the transaction) and look again, so the second sees the first's row and a
+    # path never becomes both a file and a directory. The bytes are written outside the
+    # turn; only a writer that loses such a race leaves unreferenced ones.
+    lock(ctx.db, f"experiments:artifacts:{account}:{path.split('/')[0]}")
+    _check_place(ctx, account, path)
     digest = hashlib.sha256(data).hexdigest()
     row = ctx.db.get(Artifact, (account, path))
     if row is None:
@@ -74,6 +74,18 @@ def put(ctx: Context, account: str, path: str, data: bytes) -> ArtifactRead:
         row.created_by, row.created_at = ctx.principal.name, now()
     ctx.db.flush()
     return artifact_read(row)
+
+
+def _check_place(ctx: Context, account: str, path: str) -> None:
+    """Conflict unless `path` can be a file: no part of it is a file, nothing is below it."""
+    ancestors = ["/".join(path.split("/")[:i]) for i in range(1, path.count("/") + 1)]
+    if ancestors and ctx.db.scalar(select(Artifact.path).where(
+            Artifact.account == account, Artifact.path.in_(ancestors)).limit(1)):
+        raise Conflict(f"cannot write {path}: a part of its path is a file",
+                       code="artifact_path_conflict")
+    if ctx.db.scalar(select(Artifact.path).where(Artifact.account == account,
+                                                 _below(path)).limit(1)):
+        raise Conflict(f"cannot write {path}: it is a directory", code="artifact_path_conflict")
 
 
 def require(ctx: Context, account: str, path: str) -> Artifact:

@@ -73,24 +73,6 @@ def require_active_run(ctx: Context, account: str, run_id: str) -> Run:
     return run
 
 
-def check_length(value: str, limit: int, what: str) -> None:
-    if len(value) > limit:
-        raise Invalid(f"{what} is {len(value)} characters long; at most {limit} are accepted",
-                      code="value_too_long")
-
-
-def check_key(key: str, what: str) -> None:
-    """A param, metric or tag key: 1-250 characters, none a control character, no `..`
-    part or leading `/` (MLflow's rule: a key may become a path)."""
-    if not key:
-        raise Invalid(f"a {what} key is empty", code="invalid_key")
-    check_length(key, 250, f"{what} key {key[:40]!r}...")
-    if (any(ord(c) < 32 or ord(c) == 127 for c in key) or key.startswith("/")
-            or ".." in key.split("/")):
-        raise Invalid(f"invalid {what} key {key!r}: use letters, digits and _ - . / space, "
-                      "without a leading / or a .. part", code="invalid_key")
-
-
 def experiment_read(e: Experiment) -> ExperimentRead:
     return ExperimentRead(
         id=str(e.id), account=e.account, name=e.name,

@@ -11,41 +11,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from charter.errors import Invalid, NotFound
-from charter.experiments._common import check_key, check_length
 from charter.experiments.orm import LatestMetric, MetricPoint, Param, Run, RunTag
-from charter.experiments.schemas import (
-    MAX_BATCH_METRICS,
-    MAX_BATCH_PARAMS,
-    MAX_BATCH_TAGS,
-    MAX_PARAM_VALUE,
-    MAX_TAG_VALUE,
-    KeyValue,
-    MetricIn,
-    RunLog,
-)
+from charter.experiments.schemas import KeyValue, MetricIn
 
 RUN_NAME_TAG = "mlflow.runName"
-
-
-def check_batch(body: RunLog) -> None:
-    """Refuse a batch past MLflow's limits or with a bad key or value, before any write."""
-    for items, limit, what in ((body.metrics, MAX_BATCH_METRICS, "metrics"),
-                               (body.params, MAX_BATCH_PARAMS, "params"),
-                               (body.tags, MAX_BATCH_TAGS, "tags")):
-        if len(items) > limit:
-            raise Invalid(f"a batch holds at most {limit} {what}, not {len(items)}; send the "
-                          "rest in further batches", code="batch_too_large")
-    for m in body.metrics:
-        check_key(m.key, "metric")
-        if not isinstance(m.value, float | int) or isinstance(m.value, bool):
-            raise Invalid(f"metric {m.key!r} has a value that is not a number",
-                          code="invalid_metric")
-    for p in body.params:
-        check_key(p.key, "param")
-        check_length(p.value, MAX_PARAM_VALUE, f"the value of param {p.key!r}")
-    for t in body.tags:
-        check_key(t.key, "tag")
-        check_length(t.value, MAX_TAG_VALUE, f"the value of tag {t.key!r}")
 
 
 def upsert(session: Session, table: Any, index: list[str], rows: list[dict[str, Any]],
@@ -72,18 +41,20 @@ def write_params(session: Session, run: Run, params: list[KeyValue]) -> None:
                           code="param_changed")
     if not wanted:
         return
-    existing = {key: value for key, value in session.execute(
-        select(Param.key, Param.value).where(Param.run_id == run.id,
-                                             Param.key.in_(list(wanted))))}
-    for key, value in wanted.items():
-        if key in existing and existing[key] != value:
-            raise Invalid(f"param {key!r} of run {run.id} is already {existing[key][:100]!r}; "
+    # Insert what is missing, leaving a row already there (a retry or another writer may
+    # have logged it, committed or not: ON CONFLICT waits for it), then compare: a param
+    # logged again with its value is a no-op, never a unique-index error.
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(Param).on_conflict_do_nothing(
+        index_elements=["run_id", "key"]),
+        [{"run_id": run.id, "key": k, "value": v} for k, v in wanted.items()])
+    stored = session.execute(select(Param.key, Param.value).where(
+        Param.run_id == run.id, Param.key.in_(list(wanted))))
+    for key, value in stored:
+        if wanted[key] != value:
+            raise Invalid(f"param {key!r} of run {run.id} is already {value[:100]!r}; "
                           "a param cannot change (log a new run, or a metric or tag)",
                           code="param_changed")
-    new = [{"run_id": run.id, "key": k, "value": v} for k, v in wanted.items()
-           if k not in existing]
-    if new:
-        session.execute(insert(Param), new)
 
 
 def write_tags(session: Session, run: Run, tags: list[KeyValue]) -> None:

@@ -15,6 +15,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,8 +25,9 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select
 from sqlalchemy.orm import aliased
 from sqlglot import exp, tokens
 from sqlglot.dialects.dialect import Dialect
-from sqlglot.errors import SqlglotError
+from sqlglot.errors import SqlglotError, TokenError
 
+from charter.core.text import escaped
 from charter.errors import Invalid
 from charter.experiments.orm import TAG_INDEXED, LatestMetric, Param, Run, RunTag
 
@@ -102,7 +104,7 @@ def parse_filter(text: str) -> list[tuple[type[exp.Expression], _Ref, Any]]:
     try:
         tree = sqlglot.parse_one(text, read=MlflowFilter)
     except (SqlglotError, RecursionError) as exc:
-        raise _invalid(f"it does not parse: {str(exc).splitlines()[0][:200]}") from None
+        raise _invalid(_parse_problem(exc)) from None
     terms: list[exp.Expression] = []
     stack = [tree]
     while stack:
@@ -116,6 +118,33 @@ def parse_filter(text: str) -> list[tuple[type[exp.Expression], _Ref, Any]]:
         if len(terms) > MAX_TERMS:
             raise _invalid(f"it has more than {MAX_TERMS} comparisons")
     return [_term(t) for t in terms]
+
+
+_MISSING = re.compile(r"Required keyword: '\w+' missing for <class '[\w.]*\.(\w+)'>")
+_WORDS = {"And": "AND", "Not": "NOT", "In": "IN", "Neg": "-", **{
+    k.__name__: v for k, v in _OP_TEXT.items()}}
+
+
+def _parse_problem(exc: BaseException) -> str:
+    """What is wrong with a filter that does not parse, in the filter's own terms: where,
+    and what is missing there (never the parser's names for its parts)."""
+    if isinstance(exc, RecursionError):
+        return "it nests parentheses too deeply"
+    if isinstance(exc, TokenError):
+        return "a quote is not closed: quote strings as 'text' and keys as `key` or \"key\""
+    errors = getattr(exc, "errors", None) or [{}]
+    first = errors[0]
+    where = f" at column {first['col']}" if first.get("col") else ""
+    near = escaped(str(first.get("highlight") or "")[:50])
+    missing = _MISSING.fullmatch(str(first.get("description", "")))
+    if missing:
+        word = _WORDS.get(missing[1])
+        if word:
+            return f"{word}{where} needs something after it: a value, or a comparison"
+    if str(first.get("description", "")).startswith("Expecting )"):
+        return f"a parenthesis is not closed{where}"
+    return f"it does not parse{where}" + (f", near {near!r}" if near else "") + \
+        ": write comparisons such as metrics.acc > 0.8, joined by AND"
 
 
 def _term(node: exp.Expression) -> tuple[type[exp.Expression], _Ref, Any]:
@@ -149,11 +178,17 @@ def _string_condition(column: Any, op: type[exp.Expression], ref: _Ref, value: A
         return column == value
     if op is exp.NEQ:
         return column != value
-    if op is exp.Like:
-        # SQLite's LIKE ignores case; MLflow's does not. GLOB is SQLite's case-sensitive one.
-        return column.op("GLOB")(_glob(value)) if dialect == "sqlite" else column.like(value)
-    if op is exp.ILike:
-        return column.ilike(value)
+    if op in (exp.Like, exp.ILike):
+        # MLflow's LIKE has % and _ and no escape character, and is case-sensitive. SQLite:
+        # GLOB (its case-sensitive match, where a backslash is plain), ILIKE over
+        # unicode_lower (core.db), which folds case beyond ASCII as PostgreSQL's lower()
+        # does. PostgreSQL: its LIKE, with its escape character made plain.
+        if op is exp.ILike:
+            column, value = func.unicode_lower(column) if dialect == "sqlite" \
+                else func.lower(column), value.lower()
+        if dialect == "sqlite":
+            return column.op("GLOB")(_glob(value))
+        return column.like(value.replace("\\", "\\\\"), escape="\\")
     raise _invalid(f"{ref.shown} takes =, !=, LIKE, ILIKE, IN and NOT IN, not {_OP_TEXT[op]}")
 
 
@@ -222,31 +257,39 @@ def apply_order(query: Select[Any], order_by: list[str]) -> Select[Any]:
             orders += [case((t.run_id.is_(None), 1), else_=0),
                        t.value.desc() if descending else t.value.asc()]
         else:
-            column = {**_STRING_ATTRIBUTES, **_NUMBER_ATTRIBUTES}.get(ref.key)
-            if column is None:
-                raise _invalid(f"cannot order by unknown attribute {ref.key!r}")
+            column = _ALL_ATTRIBUTES[ref.key]
             orders += [case((column.is_(None), 1), else_=0),
                        column.desc() if descending else column.asc()]
     return query.order_by(*orders, Run.start_time.desc(), Run.id.asc())
 
 
+_ORDER = re.compile(r"(?P<ref>.*?)(?:\s+(?P<direction>ASC|DESC))?\s*", re.IGNORECASE | re.DOTALL)
+_ALL_ATTRIBUTES = {**_STRING_ATTRIBUTES, **_NUMBER_ATTRIBUTES}
+
+
+def _invalid_order(clause: str, problem: str = "") -> Invalid:
+    return Invalid(f"invalid order_by {clause[:200]!r}: {problem or 'write'} "
+                   "`metrics.KEY DESC`, `params.KEY` or `attributes.start_time ASC`",
+                   code="invalid_order_by")
+
+
 def _parse_order(clause: str) -> tuple[_Ref, bool]:
+    """`<entity>.<key> [ASC|DESC]` and nothing else (MLflow's order_by grammar)."""
+    match = _ORDER.fullmatch(clause.strip())
     try:
-        tree = sqlglot.parse_one(f"SELECT 1 ORDER BY {clause}", read=MlflowFilter)
+        node = sqlglot.parse_one(match["ref"], read=MlflowFilter) if match else None
     except (SqlglotError, RecursionError):
-        tree = None
-    order = tree.args.get("order") if isinstance(tree, exp.Select) else None
-    if order is None or len(order.expressions) != 1 or len(tree.expressions) != 1 \
-            or any(tree.args.get(k) for k in ("from", "where", "limit", "group")):
-        raise Invalid(f"invalid order_by {clause[:200]!r}: write `metrics.KEY DESC`, "
-                      "`params.KEY` or `attributes.start_time ASC`", code="invalid_order_by")
-    ordered = order.expressions[0]
+        node = None
+    if not isinstance(node, exp.Column):
+        raise _invalid_order(clause)
     try:
-        ref = _ref(ordered.this, "order_by")
-    except Invalid as exc:
-        raise Invalid(exc.message.replace("invalid search filter", "invalid order_by"),
-                      code="invalid_order_by") from None
-    return ref, bool(ordered.args.get("desc"))
+        ref = _ref(node, "order_by")
+    except Invalid:
+        raise _invalid_order(clause) from None
+    if ref.entity == "attribute" and ref.key not in _ALL_ATTRIBUTES:
+        known = ", ".join(sorted(_ALL_ATTRIBUTES))
+        raise _invalid_order(clause, f"attributes are {known}; write")
+    return ref, (match["direction"] or "").upper() == "DESC"
 
 
 def query_fingerprint(*parts: Any) -> str:

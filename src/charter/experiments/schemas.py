@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from charter.core.pagination import Page
 from charter.core.wire import BigId, Schema
@@ -63,6 +63,14 @@ class MetricIn(Metric):
     step: int = Field(default=0, ge=-2**63, lt=2**63)
     timestamp: int = Field(ge=-2**63, lt=2**63)
 
+    @field_validator("value", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: Any) -> Any:
+        # A boolean would pass as 1.0 or 0.0; MLflow's server refuses it, and so do we.
+        if isinstance(value, bool):
+            raise ValueError("a metric value is a number, not a boolean")
+        return value
+
 
 class RunInputCreate(Schema):
     table: str = Field(max_length=127, description="`DB.TABLE` as the run read it.")
@@ -82,10 +90,12 @@ class RunInputRead(Schema):
 class RunCreate(Schema):
     experiment_id: str = Field(max_length=20)
     name: str | None = Field(default=None, max_length=250)
-    start_time: int | None = Field(default=None, ge=0, lt=2**63,
-                                   description="Milliseconds since the epoch (default: now).")
+    start_time: int | None = Field(default=None, ge=0, lt=2**63, description=(
+        "Milliseconds since the epoch (default: now), up to the end of year 9999."))
     tags: dict[str, str] = Field(default_factory=dict)
-    user: str | None = Field(default=None, max_length=250)
+    user: str | None = Field(default=None, max_length=250, description=(
+        "The client's own name for its user. The run's `user` is the caller; a different "
+        "name given here is kept as the tag `mlflow.user`."))
     source: str | None = Field(default=None, max_length=500)
     git_commit: str | None = Field(default=None, max_length=64)
 

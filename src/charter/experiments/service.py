@@ -8,6 +8,8 @@ scoped by account in SQL, so another account's id is "not found" here.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import uuid
 from typing import Any
 
@@ -18,14 +20,13 @@ from charter.access.idempotency import idempotent
 from charter.access.pipeline import emit, operation
 from charter.core.clock import now
 from charter.core.context import Context
-from charter.core.ids import split_table_name
-from charter.core.pagination import PageParams, page_of, paginate
+from charter.core.db import lock
+from charter.core.ids import crn, split_table_name
+from charter.core.pagination import MAX_LIMIT, PageParams, page_of, paginate
 from charter.errors import Conflict, Invalid, NotFound
 from charter.experiments import _artifacts, _logging, _search
 from charter.experiments._common import (
     as_str_dict,
-    check_key,
-    check_length,
     experiment_number,
     experiment_read,
     logged_model_read,
@@ -35,6 +36,13 @@ from charter.experiments._common import (
     require_run,
     run_reads,
     target,
+)
+from charter.experiments.checks import (
+    check_batch,
+    check_key,
+    check_length,
+    check_tags,
+    check_time,
 )
 from charter.experiments.orm import Experiment, LoggedModel, MetricPoint, Run, RunInput
 from charter.experiments.schemas import (
@@ -59,9 +67,11 @@ from charter.experiments.schemas import (
     RunSearchPage,
     RunUpdate,
 )
+from charter.lake import service as lake
 from charter.org import service as org
 
 TERMINAL = ("FINISHED", "FAILED", "KILLED")
+USER_TAG = "mlflow.user"
 RUN_NAME_TAG = _logging.RUN_NAME_TAG
 
 
@@ -71,13 +81,33 @@ def _experiment_target(ctx: Context, account: str, experiment_id: Any = "*", *a:
 
 
 def _run_target(ctx: Context, account: str, run_id: Any = "*", *a: Any, **k: Any) -> Target:
-    return target(ctx, account, "run", str(run_id))
+    return _run_crn_target(ctx, account, str(run_id))
+
+
+def _run_crn_target(ctx: Context, account: str, run_id: str, below: str = "") -> Target:
+    """A run by its crn, `run/<experiment>/<run>` (and `below` it: its artifacts), as
+    `runs show` prints it. A refusal names it `run/*/<run>`, the same words whether it
+    exists or not."""
+    experiment = ctx.db.scalar(select(Run.experiment_id).where(
+        Run.id == run_id, Run.account == account)) if len(run_id) == 32 else None
+    path = f"{'*' if experiment is None else experiment}/{run_id}"
+    found = target(ctx, account, "run", path + (f"/{below}" if below else ""))
+    return dataclasses.replace(found, shown_as=found.shown_as or crn(
+        account, "experiments", "run", f"*/{run_id}"))
+
+
+_RUN_ARTIFACT = re.compile(r"[0-9]{1,18}/([0-9a-f]{32})/(artifacts(?:/.*)?)", re.DOTALL)
 
 
 def _artifact_target(ctx: Context, account: str, path: str = "", *a: Any,
                      run_id: str | None = None, **k: Any) -> Target:
-    where = f"{run_id}/{path}" if run_id else path
-    return target(ctx, account, "artifact", where or "*")
+    if run_id:
+        return _run_crn_target(ctx, account, str(run_id),
+                               "artifacts" + (f"/{path}" if path else ""))
+    of_run = _RUN_ARTIFACT.fullmatch(path)
+    if of_run:  # a run's artifact named from the account's root: below the run's crn too
+        return _run_crn_target(ctx, account, of_run[1], of_run[2])
+    return target(ctx, account, "artifact", path or "*")
 
 
 # -- experiments -----------------------------------------------------------------------
@@ -91,9 +121,8 @@ def create_experiment(ctx: Context, account: str, body: ExperimentCreate) -> Exp
     if any(c in body.name for c in "\x00\r\n"):
         raise Invalid("an experiment name holds no control characters",
                       code="invalid_experiment_name")
-    for key, value in body.tags.items():
-        check_key(key, "tag")
-        check_length(value, MAX_TAG_VALUE, f"the value of tag {key!r}")
+    check_tags(body.tags)
+    _name_lock(ctx, account, body.name)
     if ctx.db.scalar(select(Experiment.id).where(Experiment.account == account,
                                                  Experiment.name == body.name)):
         raise Conflict(f"experiment {body.name!r} already exists in {account}",
@@ -150,15 +179,15 @@ def update_experiment(ctx: Context, account: str, experiment_id: str, *,
                       lifecycle_stage: str | None = None) -> ExperimentRead:
     """Rename an experiment, set tags on it, or delete and restore it."""
     experiment = require_experiment(ctx, account, experiment_id)
+    if tags:
+        check_tags({**experiment.tags, **tags})
     if name is not None and name != experiment.name:
+        _name_lock(ctx, account, name)
         if ctx.db.scalar(select(Experiment.id).where(Experiment.account == account,
                                                      Experiment.name == name)):
             raise Conflict(f"experiment {name!r} already exists in {account}",
                            code="experiment_exists")
         experiment.name = name
-    for key, value in (tags or {}).items():
-        check_key(key, "tag")
-        check_length(value, MAX_TAG_VALUE, f"the value of tag {key!r}")
     if tags:
         experiment.tags = {**experiment.tags, **tags}
     if lifecycle_stage is not None:
@@ -167,6 +196,12 @@ def update_experiment(ctx: Context, account: str, experiment_id: str, *,
         experiment.lifecycle_stage = lifecycle_stage
     experiment.updated_at = now()
     return experiment_read(experiment)
+
+
+def _name_lock(ctx: Context, account: str, name: str) -> None:
+    """Hold the experiment name until the transaction ends: of parallel creations of one
+    name, the first makes it and the others find it (409), never the unique index (500)."""
+    lock(ctx.db, f"experiments:name:{account}:{name}")
 
 
 # -- runs ------------------------------------------------------------------------------
@@ -181,14 +216,18 @@ def create_run(ctx: Context, account: str, body: RunCreate) -> RunRead:
     if experiment.lifecycle_stage != "active":
         raise Invalid(f"experiment {body.experiment_id} is deleted; restore it to start runs "
                       "in it", code="experiment_not_active")
+    check_time(body.start_time, "start_time")
     tags = dict(body.tags)
     name = body.name or tags.get(RUN_NAME_TAG) or f"run-{uuid.uuid4().hex[:8]}"
     tags[RUN_NAME_TAG] = name
-    _logging.check_batch(RunLog(tags=[KeyValue(key=k, value=v) for k, v in tags.items()]))
+    if body.user and body.user != ctx.principal.name:
+        # The run's user is who made it; a client's own claim is kept as MLflow keeps it.
+        tags.setdefault(USER_TAG, body.user)
+    check_batch(RunLog(tags=[KeyValue(key=k, value=v) for k, v in tags.items()]))
     run = Run(id=uuid.uuid4().hex, account=account, experiment_id=experiment.id,
               name=name[:250], status="RUNNING",
               start_time=body.start_time if body.start_time is not None else _millis(),
-              end_time=None, user=body.user or ctx.principal.name, source=body.source,
+              end_time=None, user=ctx.principal.name, source=body.source,
               git_commit=body.git_commit, lifecycle_stage="active",
               created_by=ctx.principal.name)
     ctx.db.add(run)
@@ -238,6 +277,7 @@ def list_runs(ctx: Context, account: str, *, experiment_id: str | None = None,
 def update_run(ctx: Context, account: str, run_id: str, body: RunUpdate) -> RunRead:
     """Change a run's status, end time or name; ending it emits RunFinished."""
     run = require_active_run(ctx, account, run_id)
+    check_time(body.end_time, "end_time")
     if body.name is not None:
         _logging.write_tags(ctx.db, run, [KeyValue(key=RUN_NAME_TAG, value=body.name)])
     if body.status is not None and body.status != run.status:
@@ -260,9 +300,10 @@ def delete_run(ctx: Context, account: str, run_id: str, *, restore: bool = False
 
 
 @operation("experiments:LogBatch", "write", target=_run_target)
+@idempotent
 def log_batch(ctx: Context, account: str, run_id: str, body: RunLog) -> None:
     """Log metric points, params and tags to a run in one transaction: all or nothing."""
-    _logging.check_batch(body)
+    check_batch(body)
     run = require_active_run(ctx, account, run_id)
     _logging.write_params(ctx.db, run, body.params)
     _logging.write_tags(ctx.db, run, body.tags)
@@ -322,11 +363,12 @@ def search_runs(ctx: Context, account: str, body: RunSearch) -> RunSearchPage:
 
 @operation("experiments:LogInput", "write", target=_run_target)
 def log_input(ctx: Context, account: str, run_id: str, body: RunInputCreate) -> RunRead:
-    """Record that a run read a lake table at a snapshot (lineage)."""
+    """Record that a run read a lake table at a snapshot (lineage): one the caller may
+    read, as the lake decides, and that exists."""
     run = require_active_run(ctx, account, run_id)
     database, table = split_table_name(body.table)
     source = body.source_account or account
-    org.require_account(ctx.db, source)
+    _require_snapshot(ctx, source, database, table, body.snapshot_id)
     name = f"{database}.{table}"
     if ctx.db.get(RunInput, (run.id, source, name, body.snapshot_id)) is None:
         ctx.db.add(RunInput(run_id=run.id, source_account=source, table=name,
@@ -334,6 +376,23 @@ def log_input(ctx: Context, account: str, run_id: str, body: RunInputCreate) -> 
                             recorded_at=now()))
         ctx.db.flush()
     return run_reads(ctx, [run])[0]
+
+
+def _require_snapshot(ctx: Context, account: str, database: str, table: str,
+                      snapshot_id: int) -> None:
+    """A snapshot of a table the caller may see in `account`'s catalog. The lake decides,
+    as the caller: refused in the same words whether the account exists or not, and
+    `table_not_found` for a table missing or not the caller's to see."""
+    offset = 0
+    while True:
+        page = lake.list_snapshots(ctx, account, database, table,
+                                   page=PageParams(limit=MAX_LIMIT, offset=offset))
+        if any(s.snapshot_id == snapshot_id for s in page.items):
+            return
+        offset += len(page.items)
+        if not page.items or offset >= page.total:
+            raise NotFound(f"table {database}.{table} of {account} has no snapshot "
+                           f"{snapshot_id}", code="snapshot_not_found")
 
 
 # -- artifacts -------------------------------------------------------------------------

@@ -61,10 +61,11 @@ PERMISSION_SETS: dict[str, PermissionSet] = {
                        "controls:List*", "controls:Read*", *_READ_OWN, *_READ_TRAIL)),
         # Every read but lake:ReadTable, which reads every table's data as it is: an
         # auditor sees lake data only through grants, like anyone but the table's
-        # producer and the data lake administrators.
+        # producer and the data lake administrators. A run's artifact files are data
+        # too (samples, predictions, models), so experiments:GetArtifact is left out.
         PermissionSet("auditor", "IT auditor", "central",
                       "Reads logs and the audit trail; never changes anything.",
-                      ("@read", "!lake:ReadTable")),
+                      ("@read", "!lake:ReadTable", "!experiments:GetArtifact")),
         PermissionSet("cost-viewer", "LOB executive, ML manager", "a LOB",
                       "Cost and usage reports.", ("cost:*", "org:DescribeAccount")),
     )

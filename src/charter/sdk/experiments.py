@@ -9,10 +9,18 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
+from charter.errors import CharterError, Invalid
+from charter.experiments.checks import check_batch
 from charter.experiments.schemas import (
+    MAX_BATCH_METRICS,
     ArtifactRead,
     ExperimentRead,
+    KeyValue,
     Metric,
+    MetricIn,
+    RunLog,
     RunRead,
     RunSearchPage,
 )
@@ -21,7 +29,7 @@ from charter.sdk._part import Pager, Part, new_idempotency_key, q
 if TYPE_CHECKING:
     from charter.sdk.client import Client
 
-_BATCH = 1000  # metric points a request carries (the server's limit per batch)
+_BATCH = MAX_BATCH_METRICS  # metric points a request carries (the server's limit)
 
 
 def _runs(account: str) -> str:
@@ -30,6 +38,8 @@ def _runs(account: str) -> str:
 
 def _number(value: float) -> float | str:
     """A metric value as JSON carries it: NaN and the infinities as strings."""
+    if isinstance(value, bool):
+        raise ValueError("a metric value is a number, not a boolean")
     value = float(value)
     if math.isnan(value):
         return "NaN"
@@ -40,6 +50,24 @@ def _number(value: float) -> float | str:
 
 def _millis() -> int:
     return int(time.time() * 1000)
+
+
+def _batch(metrics: list[dict[str, Any]], params: dict[str, Any] | None,
+           tags: dict[str, Any] | None) -> RunLog:
+    """The whole input to log, checked as the server checks each batch (but for the number
+    of points): `invalid_request`, `invalid_key`, `value_too_long`, `batch_too_large`."""
+    try:
+        body = RunLog(
+            metrics=[MetricIn(key=m["key"], value=_number(m["value"]), step=m.get("step", 0),
+                              timestamp=m.get("timestamp") or _millis()) for m in metrics],
+            params=[KeyValue(key=k, value=str(v)) for k, v in (params or {}).items()],
+            tags=[KeyValue(key=k, value=str(v)) for k, v in (tags or {}).items()])
+    except (ValidationError, KeyError, TypeError, ValueError) as exc:
+        raise Invalid(f"a metric point is not {{key, value, step, timestamp}} with a numeric "
+                      f"value: {str(exc).splitlines()[0][:200]}", code="invalid_request") from None
+    check_batch(RunLog(params=body.params, tags=body.tags))
+    check_batch(RunLog(metrics=body.metrics), limits=False)
+    return body
 
 
 class Experiments(Part):
@@ -82,22 +110,36 @@ class Runs(Part):
     A lake query made inside the block records the tables and snapshots it read as the
     run's inputs."""
 
-    def start(self, account: str, experiment: str, *, name: str | None = None,
+    def start(self, account: str, experiment: str | None = None, *,
+              experiment_id: str | None = None, name: str | None = None,
               tags: dict[str, str] | None = None) -> ActiveRun:
-        """Start a run in `experiment` (an id, or a name: created when missing) and make
-        it the client's active run until its block ends: FINISHED, or FAILED when the
-        block raises."""
-        if experiment.isdigit():
-            experiment_id = experiment
-        else:
-            try:
-                experiment_id = self._c.experiments.get_by_name(account, experiment).id
-            except Exception as exc:
-                if getattr(exc, "code", None) != "experiment_not_found":
-                    raise
-                experiment_id = self._c.experiments.create(account, experiment).id
-        run = self.create(account, experiment_id, name=name, tags=tags)
+        """Start a run in the experiment named `experiment` (created when missing; a name
+        of digits is a name too), or in the one whose id is `experiment_id`, and make it
+        the client's active run until its block ends: FINISHED, or FAILED when the block
+        raises."""
+        if (experiment is None) == (experiment_id is None):
+            raise Invalid("give an experiment's name or its experiment_id, one of them",
+                          code="invalid_request")
+        if experiment is not None:
+            experiment_id = self._experiment_named(account, experiment)
+        run = self.create(account, str(experiment_id), name=name, tags=tags)
         return ActiveRun(self, account, run)
+
+    def _experiment_named(self, account: str, name: str) -> str:
+        """The id of the experiment `name`, made when missing (by this client or, at the
+        same moment, by another: then it is read again)."""
+        for _ in range(2):
+            try:
+                return self._c.experiments.get_by_name(account, name).id
+            except CharterError as exc:
+                if exc.code != "experiment_not_found":
+                    raise
+            try:
+                return self._c.experiments.create(account, name).id
+            except CharterError as exc:
+                if exc.code != "experiment_exists":
+                    raise
+        return self._c.experiments.get_by_name(account, name).id
 
     def create(self, account: str, experiment_id: str, *, name: str | None = None,
                tags: dict[str, str] | None = None, start_time: int | None = None,
@@ -160,18 +202,23 @@ class Runs(Part):
     def log_batch(self, account: str, run_id: str, *, metrics: list[dict[str, Any]] = (),
                   params: dict[str, Any] | None = None,
                   tags: dict[str, Any] | None = None) -> None:
-        """Log metric points (`{key, value, step, timestamp}`), params and tags in one
-        request, all or nothing; more than 1,000 points go in several."""
-        points = [{"key": m["key"], "value": _number(m["value"]), "step": m.get("step", 0),
-                   "timestamp": m.get("timestamp") or _millis()} for m in metrics]
-        first = points[:_BATCH]
-        self._c.request("POST", f"{_runs(account)}/{q(run_id)}/log", json={
-            "metrics": first,
-            "params": [{"key": k, "value": str(v)} for k, v in (params or {}).items()],
-            "tags": [{"key": k, "value": str(v)} for k, v in (tags or {}).items()]})
-        for i in range(_BATCH, len(points), _BATCH):
-            self._c.request("POST", f"{_runs(account)}/{q(run_id)}/log",
-                            json={"metrics": points[i:i + _BATCH]})
+        """Log metric points (`{key, value, step, timestamp}`), params and tags.
+
+        Up to 1,000 points (and 100 params, 100 tags) go in one request, all or nothing.
+        More points go in requests of 1,000 (params and tags with the first): the whole
+        input is checked here before anything is sent (keys, values, lengths, as the
+        server checks them), so a bad point refuses it all; but each request is atomic,
+        not the whole, so a client stopped between requests (or a run deleted meanwhile)
+        leaves the requests before logged. Each request carries its own idempotency key
+        and is sent again with it when its answer is lost, so it is logged once."""
+        body = _batch(metrics, params, tags)
+        path = f"{_runs(account)}/{q(run_id)}/log"
+        points = [{"key": m.key, "value": _number(m.value), "step": m.step,
+                   "timestamp": m.timestamp} for m in body.metrics]
+        first = body.model_dump(mode="json", exclude={"metrics"})
+        for i in range(0, max(len(points), 1), _BATCH):
+            chunk = {"metrics": points[i:i + _BATCH], **(first if i == 0 else {})}
+            self._c.request("POST", path, json=chunk, idempotency_key=new_idempotency_key())
 
     def log_input(self, account: str, run_id: str, table: str, snapshot_id: int | str, *,
                   source_account: str | None = None) -> RunRead:
