@@ -53,6 +53,12 @@ DOMAINS: tuple[Domain, ...] = (
            summary="preventive, proactive and detective controls; findings"),
     Domain("lake", uses=("access", "org", "identity"),
            summary="data domains, Iceberg tables, grants, tags and governed SQL"),
+    Domain("experiments", uses=("access", "org", "identity", "lake"), api=False, cli=False,
+           sdk=False,
+           summary="experiments, runs, metrics, params, lake inputs and artifacts"),
+    Domain("registry", uses=("access", "org", "identity", "lake", "experiments"),
+           summary="model groups, versions, approval and safe model artifacts",
+           exports=("service", "schemas", "artifacts")),
 )
 
 

@@ -29,6 +29,10 @@ OPERATION_IDS = sorted([
     "lake_snapshots", "lake_add_rules", "lake_ingest", "lake_query", "lake_grant", "lake_grants",
     "lake_revoke",
     "lake_create_tag", "lake_tag_keys", "lake_assign_tag",
+    "models_create_group", "models_groups", "models_group", "models_set_group_tag",
+    "models_delete_group_tag", "models_set_alias", "models_delete_alias", "models_version_by_alias",
+    "models_create_version", "models_versions", "models_version", "models_set_version_tag",
+    "models_delete_version_tag", "models_approve", "models_reject",
 ])
 ERROR_REF = "#/components/schemas/Error"
 

@@ -25,6 +25,8 @@ PATH_VALUES = {
     "permission_set": "auditor",
     "blueprint": "ml-team-dev",
     "seq": "1",
+    "version": "1",
+    "alias": "champion",
 }
 
 BODIES = {
@@ -45,6 +47,11 @@ BODIES = {
     "GrantCreate": {"table": "bank.customers", "to": "group:team-a-leads"},
     "TagKeyCreate": {"key": "domain", "values": ["retail"]},
     "TagAssign": {"resource": "bank", "key": "domain", "value": "retail"},
+    "ModelGroupCreate": {"name": "churn"},
+    "ModelVersionCreate": {"source": "1/models/m-0/artifacts"},
+    "ModelTagSet": {"key": "stage", "value": "dev"},
+    "ModelAliasSet": {"version": 1},
+    "ModelDecision": {"reason": "holdout AUC 0.91"},
 }
 
 

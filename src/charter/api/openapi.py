@@ -85,6 +85,22 @@ OPERATION_IDS: dict[str, str] = {
     "create_tag_key": "lake_create_tag",
     "list_tag_keys": "lake_tag_keys",
     "assign_tag": "lake_assign_tag",
+    # registry
+    "create_model_group": "models_create_group",
+    "list_model_groups": "models_groups",
+    "get_model_group": "models_group",
+    "set_model_group_tag": "models_set_group_tag",
+    "delete_model_group_tag": "models_delete_group_tag",
+    "set_model_alias": "models_set_alias",
+    "delete_model_alias": "models_delete_alias",
+    "get_model_version_by_alias": "models_version_by_alias",
+    "create_model_version": "models_create_version",
+    "list_model_versions": "models_versions",
+    "get_model_version": "models_version",
+    "set_model_version_tag": "models_set_version_tag",
+    "delete_model_version_tag": "models_delete_version_tag",
+    "approve_model_version": "models_approve",
+    "reject_model_version": "models_reject",
 }
 
 

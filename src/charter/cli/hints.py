@@ -36,6 +36,8 @@ HINTS: dict[str, str] = {
     "grant_not_found": "see `charter lake grants list ACCOUNT`",
     "tag_not_found": "create it with `charter lake tags create KEY --values A,B`",
     "invalid_tag_expression": "see `charter lake tags list`",
+    "model_group_not_found": "see `charter models groups ACCOUNT`",
+    "model_version_not_found": "see `charter models versions ACCOUNT GROUP`",
     "audit_trail_damaged": "`charter audit verify` names the damaged records",
 }
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from charter.sdk.identity import Assignments, Groups, PermissionSets, Tokens, Users
     from charter.sdk.lake import Lake
     from charter.sdk.org import Accounts, Org
+    from charter.sdk.registry import Models
 
 __all__ = ["Client", "new_idempotency_key"]
 
@@ -58,6 +59,8 @@ class Client:
         audit: the audit trail: events, verify, checkpoints (`Audit`).
         lake: the data lake: domains, tables, ingestion, governed queries, grants,
             tags (`Lake`).
+        models: the model registry: model groups, versions, approval, and scikit-learn
+            models registered and loaded safely (`Models`).
     """
 
     # Attached in __init__ from each domain's `charter.sdk.<domain>.PARTS`.
@@ -71,6 +74,7 @@ class Client:
     controls: Controls
     audit: Audit
     lake: Lake
+    models: Models
 
     def __init__(self, url: str | None = None, token: str | None = None, *,
                  settings: Settings | None = None, app: Any = None, source: str = "sdk",

@@ -1,0 +1,184 @@
+"""MLflow's model registry: registered models, versions, aliases and tags, on Charter's
+registry service; a version registered here awaits approval like any other."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from charter.api.mlflow import artifacts, shapes
+from charter.api.mlflow.deps import MlflowCtx
+from charter.api.mlflow.tracking import Tag
+from charter.core.context import Context
+from charter.errors import Invalid
+from charter.experiments import service as experiments
+from charter.registry import service
+from charter.registry.schemas import ModelGroupCreate, ModelVersionCreate
+
+router = APIRouter(prefix="/{account}/api/2.0/mlflow")
+
+
+class ModelIn(BaseModel):
+    name: str
+    description: str | None = None
+    tags: list[Tag] = []
+
+
+class VersionIn(BaseModel):
+    name: str
+    source: str
+    run_id: str | None = None
+    model_id: str | None = None
+    description: str | None = None
+    tags: list[Tag] = []
+
+
+class AliasRef(BaseModel):
+    name: str
+    alias: str
+
+
+class AliasIn(AliasRef):
+    version: str
+
+
+class KeyIn(BaseModel):
+    name: str
+    key: str
+
+
+class VersionKeyIn(KeyIn):
+    version: str
+
+
+class ModelTagIn(BaseModel):
+    name: str
+    key: str
+    value: str = ""
+
+
+class VersionTagIn(ModelTagIn):
+    version: str
+
+
+@router.post("/registered-models/create")
+def create_registered_model(account: str, body: ModelIn, ctx: MlflowCtx) -> dict[str, Any]:
+    """A model group (MLflow's registered model)."""
+    made = service.create_group(ctx, account, ModelGroupCreate(
+        name=body.name, description=body.description, tags=shapes.tag_dict(body.tags)))
+    return {"registered_model": shapes.registered_model(made, None)}
+
+
+@router.get("/registered-models/get")
+def get_registered_model(account: str, ctx: MlflowCtx, name: str = Query(...)
+                         ) -> dict[str, Any]:
+    """A model group with its latest version, tags and aliases."""
+    group = service.get_group(ctx, account, name)
+    latest = (service.get_version(ctx, account, name, group.latest_version)
+              if group.latest_version else None)
+    return {"registered_model": shapes.registered_model(group, latest)}
+
+
+@router.post("/registered-models/set-tag")
+def set_registered_model_tag(account: str, body: ModelTagIn, ctx: MlflowCtx
+                             ) -> dict[str, Any]:
+    """Set a tag of a model group."""
+    service.set_group_tag(ctx, account, body.name, body.key, body.value)
+    return {}
+
+
+@router.delete("/registered-models/delete-tag")
+def delete_registered_model_tag(account: str, body: KeyIn, ctx: MlflowCtx) -> dict[str, Any]:
+    """Remove a tag of a model group."""
+    service.delete_group_tag(ctx, account, body.name, body.key)
+    return {}
+
+
+@router.post("/registered-models/alias")
+def set_alias(account: str, body: AliasIn, ctx: MlflowCtx) -> dict[str, Any]:
+    """Point an alias at a version."""
+    service.set_alias(ctx, account, body.name, body.alias, _number(body.version))
+    return {}
+
+
+@router.get("/registered-models/alias")
+def get_version_by_alias(account: str, ctx: MlflowCtx, name: str = Query(...),
+                         alias: str = Query(...)) -> dict[str, Any]:
+    """The version an alias points at."""
+    found = service.get_version_by_alias(ctx, account, name, alias)
+    return {"model_version": shapes.model_version(found)}
+
+
+@router.delete("/registered-models/alias")
+def delete_alias(account: str, body: AliasRef, ctx: MlflowCtx) -> dict[str, Any]:
+    """Remove an alias."""
+    service.delete_alias(ctx, account, body.name, body.alias)
+    return {}
+
+
+@router.post("/model-versions/create")
+def create_model_version(account: str, body: VersionIn, ctx: MlflowCtx) -> dict[str, Any]:
+    """A new version, READY at once, awaiting approval (PendingManualApproval)."""
+    made = service.create_version(ctx, account, body.name, ModelVersionCreate(
+        source=_source_path(ctx, account, body), run_id=body.run_id, model_id=body.model_id,
+        description=body.description, tags=shapes.tag_dict(body.tags)))
+    return {"model_version": shapes.model_version(made)}
+
+
+@router.get("/model-versions/get")
+def get_model_version(account: str, ctx: MlflowCtx, name: str = Query(...),
+                      version: str = Query(...)) -> dict[str, Any]:
+    """One version."""
+    found = service.get_version(ctx, account, name, _number(version))
+    return {"model_version": shapes.model_version(found)}
+
+
+@router.get("/model-versions/get-download-uri")
+def get_model_version_download_uri(account: str, ctx: MlflowCtx, name: str = Query(...),
+                                   version: str = Query(...)) -> dict[str, Any]:
+    """Where a version's files are read from (the artifact proxy, which checks each file
+    against the digest recorded at registration)."""
+    found = service.get_version(ctx, account, name, _number(version))
+    return {"artifact_uri": shapes.artifact_uri(
+        f"{artifacts.VERSIONS}/{found.group}/{found.version}")}
+
+
+@router.post("/model-versions/set-tag")
+def set_model_version_tag(account: str, body: VersionTagIn, ctx: MlflowCtx
+                          ) -> dict[str, Any]:
+    """Set a tag of a version."""
+    service.set_version_tag(ctx, account, body.name, _number(body.version), body.key,
+                            body.value)
+    return {}
+
+
+@router.delete("/model-versions/delete-tag")
+def delete_model_version_tag(account: str, body: VersionKeyIn, ctx: MlflowCtx
+                             ) -> dict[str, Any]:
+    """Remove a tag of a version."""
+    service.delete_version_tag(ctx, account, body.name, _number(body.version), body.key)
+    return {}
+
+
+def _number(version: str) -> int:
+    if not version.isdigit() or not 0 < int(version) < 2**31:
+        raise Invalid(f"version {version!r} is not a version number (1, 2, ...)",
+                      code="invalid_version")
+    return int(version)
+
+
+def _source_path(ctx: Context, account: str, body: VersionIn) -> str:
+    """The artifact path under the account's root that the client's source names:
+    `models:/<model id>` (MLflow 3), `runs:/<run id>/<path>` or `mlflow-artifacts:/...`."""
+    source = body.source
+    if source.startswith("models:/m-"):
+        model = experiments.get_logged_model(ctx, account, source.removeprefix("models:/"))
+        return shapes.artifact_path(model.artifact_location)
+    if source.startswith("runs:/"):
+        run_id, _, sub = source.removeprefix("runs:/").partition("/")
+        run = experiments.get_run(ctx, account, run_id)
+        return "/".join(p for p in (shapes.artifact_path(run.artifact_uri), sub.strip("/"))
+                        if p)
+    return shapes.artifact_path(source)

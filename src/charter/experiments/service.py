@@ -1,0 +1,460 @@
+"""Experiments service: experiments, runs, batch logging, metric history, search, lake
+inputs (lineage), artifacts and MLflow 3 logged models, each a governed operation.
+
+The MLflow protocol adapter (`api/mlflow`) and the registry call these same functions.
+Experiment ids are digits and run ids 32 hex characters, as MLflow's; every lookup is
+scoped by account in SQL, so another account's id is "not found" here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+
+from charter.access.authorizer import Target
+from charter.access.idempotency import idempotent
+from charter.access.pipeline import emit, operation
+from charter.core.clock import now
+from charter.core.context import Context
+from charter.core.ids import split_table_name
+from charter.core.pagination import PageParams, page_of, paginate
+from charter.errors import Conflict, Invalid, NotFound
+from charter.experiments import _artifacts, _logging, _search
+from charter.experiments._common import (
+    as_str_dict,
+    check_key,
+    check_length,
+    experiment_number,
+    experiment_read,
+    logged_model_read,
+    metric_value,
+    require_active_run,
+    require_experiment,
+    require_run,
+    run_reads,
+    target,
+)
+from charter.experiments.orm import Experiment, LoggedModel, MetricPoint, Run, RunInput
+from charter.experiments.schemas import (
+    MAX_TAG_VALUE,
+    ArtifactRead,
+    ExperimentCreate,
+    ExperimentPage,
+    ExperimentRead,
+    KeyValue,
+    LoggedModelCreate,
+    LoggedModelPage,
+    LoggedModelRead,
+    LoggedModelUpdate,
+    Metric,
+    MetricPage,
+    RunCreate,
+    RunInputCreate,
+    RunLog,
+    RunPage,
+    RunRead,
+    RunSearch,
+    RunSearchPage,
+    RunUpdate,
+)
+from charter.org import service as org
+
+TERMINAL = ("FINISHED", "FAILED", "KILLED")
+RUN_NAME_TAG = _logging.RUN_NAME_TAG
+
+
+def _experiment_target(ctx: Context, account: str, experiment_id: Any = "*", *a: Any,
+                       **k: Any) -> Target:
+    return target(ctx, account, "experiment", str(experiment_id))
+
+
+def _run_target(ctx: Context, account: str, run_id: Any = "*", *a: Any, **k: Any) -> Target:
+    return target(ctx, account, "run", str(run_id))
+
+
+def _artifact_target(ctx: Context, account: str, path: str = "", *a: Any,
+                     **k: Any) -> Target:
+    return target(ctx, account, "artifact", path or "*")
+
+
+# -- experiments -----------------------------------------------------------------------
+
+@operation("experiments:CreateExperiment", "write",
+           target=lambda ctx, account, body: target(ctx, account, "experiment", "*"))
+@idempotent
+def create_experiment(ctx: Context, account: str, body: ExperimentCreate) -> ExperimentRead:
+    """Create an experiment: a named group of runs, unique in the account."""
+    org.require_account(ctx.db, account)
+    if any(c in body.name for c in "\x00\r\n"):
+        raise Invalid("an experiment name holds no control characters",
+                      code="invalid_experiment_name")
+    for key, value in body.tags.items():
+        check_key(key, "tag")
+        check_length(value, MAX_TAG_VALUE, f"the value of tag {key!r}")
+    if ctx.db.scalar(select(Experiment.id).where(Experiment.account == account,
+                                                 Experiment.name == body.name)):
+        raise Conflict(f"experiment {body.name!r} already exists in {account}",
+                       code="experiment_exists")
+    t = now()
+    experiment = Experiment(account=account, name=body.name, lifecycle_stage="active",
+                            tags=dict(body.tags), created_by=ctx.principal.name,
+                            created_at=t, updated_at=t)
+    ctx.db.add(experiment)
+    ctx.db.flush()
+    emit(ctx, "ExperimentCreated", account,
+         {"experiment_id": str(experiment.id), "name": experiment.name})
+    return experiment_read(experiment)
+
+
+@operation("experiments:DescribeExperiment", "read", target=_experiment_target,
+           read_only=True)
+def get_experiment(ctx: Context, account: str, experiment_id: str) -> ExperimentRead:
+    """One experiment of the account, by id."""
+    return experiment_read(require_experiment(ctx, account, experiment_id))
+
+
+@operation("experiments:DescribeExperimentByName", "read",
+           target=lambda ctx, account, name: target(ctx, account, "experiment", "*"),
+           read_only=True)
+def get_experiment_by_name(ctx: Context, account: str, name: str) -> ExperimentRead:
+    """One experiment of the account, by name."""
+    org.require_account(ctx.db, account)
+    found = ctx.db.scalar(select(Experiment).where(Experiment.account == account,
+                                                   Experiment.name == name))
+    if found is None:
+        raise NotFound(f"experiment {name[:200]!r} does not exist in {account}",
+                       code="experiment_not_found")
+    return experiment_read(found)
+
+
+@operation("experiments:ListExperiments", "read",
+           target=lambda ctx, account, **k: target(ctx, account, "experiment", "*"),
+           read_only=True)
+def list_experiments(ctx: Context, account: str, *, page: PageParams | None = None,
+                     lifecycle_stage: str | None = "active") -> ExperimentPage:
+    """One page of the account's experiments, by id."""
+    org.require_account(ctx.db, account)
+    query = select(Experiment).where(Experiment.account == account)
+    if lifecycle_stage:
+        query = query.where(Experiment.lifecycle_stage == lifecycle_stage)
+    return page_of(ExperimentPage, ctx.db, query, key=(Experiment.id,), params=page,
+                   read=lambda rows: [experiment_read(e) for e in rows])
+
+
+@operation("experiments:UpdateExperiment", "write", target=_experiment_target)
+def update_experiment(ctx: Context, account: str, experiment_id: str, *,
+                      name: str | None = None, tags: dict[str, str] | None = None,
+                      lifecycle_stage: str | None = None) -> ExperimentRead:
+    """Rename an experiment, set tags on it, or delete and restore it."""
+    experiment = require_experiment(ctx, account, experiment_id)
+    if name is not None and name != experiment.name:
+        if ctx.db.scalar(select(Experiment.id).where(Experiment.account == account,
+                                                     Experiment.name == name)):
+            raise Conflict(f"experiment {name!r} already exists in {account}",
+                           code="experiment_exists")
+        experiment.name = name
+    for key, value in (tags or {}).items():
+        check_key(key, "tag")
+        check_length(value, MAX_TAG_VALUE, f"the value of tag {key!r}")
+    if tags:
+        experiment.tags = {**experiment.tags, **tags}
+    if lifecycle_stage is not None:
+        if lifecycle_stage not in ("active", "deleted"):
+            raise Invalid("lifecycle_stage is active or deleted", code="invalid_request")
+        experiment.lifecycle_stage = lifecycle_stage
+    experiment.updated_at = now()
+    return experiment_read(experiment)
+
+
+# -- runs ------------------------------------------------------------------------------
+
+@operation("experiments:CreateRun", "write",
+           target=lambda ctx, account, body: target(
+               ctx, account, "run", f"{body.experiment_id}/*"))
+@idempotent
+def create_run(ctx: Context, account: str, body: RunCreate) -> RunRead:
+    """Start a run in an experiment (status RUNNING)."""
+    experiment = require_experiment(ctx, account, body.experiment_id)
+    if experiment.lifecycle_stage != "active":
+        raise Invalid(f"experiment {body.experiment_id} is deleted; restore it to start runs "
+                      "in it", code="experiment_not_active")
+    tags = dict(body.tags)
+    name = body.name or tags.get(RUN_NAME_TAG) or f"run-{uuid.uuid4().hex[:8]}"
+    tags[RUN_NAME_TAG] = name
+    _logging.check_batch(RunLog(tags=[KeyValue(key=k, value=v) for k, v in tags.items()]))
+    run = Run(id=uuid.uuid4().hex, account=account, experiment_id=experiment.id,
+              name=name[:250], status="RUNNING",
+              start_time=body.start_time if body.start_time is not None else _millis(),
+              end_time=None, user=body.user or ctx.principal.name, source=body.source,
+              git_commit=body.git_commit, lifecycle_stage="active",
+              created_by=ctx.principal.name)
+    ctx.db.add(run)
+    ctx.db.flush()
+    _logging.write_tags(ctx.db, run, [KeyValue(key=k, value=v) for k, v in tags.items()])
+    return run_reads(ctx, [run])[0]
+
+
+def _millis() -> int:
+    return int(now().timestamp() * 1000)
+
+
+@operation("experiments:DescribeRun", "read", target=_run_target, read_only=True)
+def get_run(ctx: Context, account: str, run_id: str) -> RunRead:
+    """A run with its params, latest metrics, tags and lake inputs."""
+    return run_reads(ctx, [require_run(ctx, account, run_id)])[0]
+
+
+@operation("experiments:CompareRuns", "read",
+           target=lambda ctx, account, run_ids: target(ctx, account, "run", "*"),
+           read_only=True)
+def compare_runs(ctx: Context, account: str, run_ids: list[str]) -> list[RunRead]:
+    """Several runs of the account, in the order asked, to set side by side."""
+    if not 1 <= len(run_ids) <= 100:
+        raise Invalid("compare 1 to 100 runs", code="invalid_request")
+    runs = [require_run(ctx, account, r) for r in run_ids]
+    return run_reads(ctx, runs)
+
+
+@operation("experiments:ListRuns", "read",
+           target=lambda ctx, account, **k: target(ctx, account, "run", "*"), read_only=True)
+def list_runs(ctx: Context, account: str, *, experiment_id: str | None = None,
+              page: PageParams | None = None) -> RunPage:
+    """One page of the account's active runs (of one experiment), newest first."""
+    org.require_account(ctx.db, account)
+    query = select(Run).where(Run.account == account, Run.lifecycle_stage == "active")
+    if experiment_id is not None:
+        query = query.where(Run.experiment_id
+                            == require_experiment(ctx, account, experiment_id).id)
+    page = page or PageParams()
+    found = paginate(ctx.db, query, key=(Run.start_time, Run.id), params=page,
+                     descending=True)
+    return found.to_page(RunPage, run_reads(ctx, found.rows), page)
+
+
+@operation("experiments:UpdateRun", "write", target=_run_target)
+def update_run(ctx: Context, account: str, run_id: str, body: RunUpdate) -> RunRead:
+    """Change a run's status, end time or name; ending it emits RunFinished."""
+    run = require_active_run(ctx, account, run_id)
+    if body.name is not None:
+        _logging.write_tags(ctx.db, run, [KeyValue(key=RUN_NAME_TAG, value=body.name)])
+    if body.status is not None and body.status != run.status:
+        run.status = body.status
+        if body.status in TERMINAL:
+            run.end_time = body.end_time if body.end_time is not None else _millis()
+            emit(ctx, "RunFinished", account, {"run_id": run.id, "status": run.status,
+                                               "experiment_id": str(run.experiment_id)})
+    if body.end_time is not None:
+        run.end_time = body.end_time
+    return run_reads(ctx, [run])[0]
+
+
+@operation("experiments:DeleteRun", "write", target=_run_target)
+def delete_run(ctx: Context, account: str, run_id: str, *, restore: bool = False) -> RunRead:
+    """Mark a run deleted (search leaves it out), or restore it."""
+    run = require_run(ctx, account, run_id)
+    run.lifecycle_stage = "active" if restore else "deleted"
+    return run_reads(ctx, [run])[0]
+
+
+@operation("experiments:LogBatch", "write", target=_run_target)
+def log_batch(ctx: Context, account: str, run_id: str, body: RunLog) -> None:
+    """Log metric points, params and tags to a run in one transaction: all or nothing."""
+    _logging.check_batch(body)
+    run = require_active_run(ctx, account, run_id)
+    _logging.write_params(ctx.db, run, body.params)
+    _logging.write_tags(ctx.db, run, body.tags)
+    _logging.write_metrics(ctx.db, run, body.metrics)
+    ctx.audit_details["logged"] = {"metrics": len(body.metrics), "params": len(body.params),
+                                   "tags": len(body.tags)}
+
+
+@operation("experiments:DeleteRunTag", "write", target=_run_target)
+def delete_run_tag(ctx: Context, account: str, run_id: str, key: str) -> None:
+    """Remove a tag from a run."""
+    _logging.delete_tag(ctx.db, require_active_run(ctx, account, run_id), key)
+
+
+@operation("experiments:ListMetricHistory", "read", target=_run_target, read_only=True)
+def metric_history(ctx: Context, account: str, run_id: str, key: str, *,
+                   page: PageParams | None = None) -> MetricPage:
+    """One page of a metric's series, by step and time."""
+    require_run(ctx, account, run_id)
+    query = select(MetricPoint).where(MetricPoint.run_id == run_id, MetricPoint.key == key)
+    return page_of(MetricPage, ctx.db, query,
+                   key=(MetricPoint.step, MetricPoint.timestamp, MetricPoint.id), params=page,
+                   read=lambda rows: [Metric(key=p.key, value=metric_value(p.value, p.is_nan),
+                                             timestamp=p.timestamp, step=p.step)
+                                      for p in rows])
+
+
+@operation("experiments:SearchRuns", "read",
+           target=lambda ctx, account, body: target(ctx, account, "run", "*"), read_only=True)
+def search_runs(ctx: Context, account: str, body: RunSearch) -> RunSearchPage:
+    """Runs of the given experiments that match a filter in MLflow's grammar, ordered,
+    one page at a time (indexed SQL, never runs loaded to be filtered)."""
+    org.require_account(ctx.db, account)
+    ids = sorted({experiment_number(e) for e in body.experiment_ids})
+    found = set(ctx.db.scalars(select(Experiment.id).where(Experiment.account == account,
+                                                           Experiment.id.in_(ids))))
+    missing = [str(i) for i in ids if i not in found]
+    if missing:
+        raise NotFound(f"experiment {', '.join(missing)} does not exist in {account}",
+                       code="experiment_not_found")
+    dialect = ctx.db.get_bind().dialect.name
+    query = select(Run).where(Run.account == account, Run.experiment_id.in_(ids),
+                              *_search.filter_conditions(body.filter, dialect))
+    if body.run_view_type != "ALL":
+        stage = "active" if body.run_view_type == "ACTIVE_ONLY" else "deleted"
+        query = query.where(Run.lifecycle_stage == stage)
+    query = _search.apply_order(query, body.order_by)
+    fingerprint = _search.query_fingerprint(ids, body.filter, body.order_by,
+                                            body.run_view_type)
+    offset = _search.decode_token(body.page_token, fingerprint)
+    runs = list(ctx.db.scalars(query.offset(offset).limit(body.max_results + 1)))
+    more = len(runs) > body.max_results
+    runs = runs[:body.max_results]
+    token = _search.encode_token(offset + len(runs), fingerprint) if more else None
+    return RunSearchPage(items=run_reads(ctx, runs), next_page_token=token)
+
+
+@operation("experiments:LogInput", "write", target=_run_target)
+def log_input(ctx: Context, account: str, run_id: str, body: RunInputCreate) -> RunRead:
+    """Record that a run read a lake table at a snapshot (lineage)."""
+    run = require_active_run(ctx, account, run_id)
+    database, table = split_table_name(body.table)
+    source = body.source_account or account
+    org.require_account(ctx.db, source)
+    name = f"{database}.{table}"
+    if ctx.db.get(RunInput, (run.id, source, name, body.snapshot_id)) is None:
+        ctx.db.add(RunInput(run_id=run.id, source_account=source, table=name,
+                            snapshot_id=body.snapshot_id, recorded_by=ctx.principal.name,
+                            recorded_at=now()))
+        ctx.db.flush()
+    return run_reads(ctx, [run])[0]
+
+
+# -- artifacts -------------------------------------------------------------------------
+
+@operation("experiments:PutArtifact", "write", target=_artifact_target)
+def put_artifact(ctx: Context, account: str, path: str, data: bytes) -> ArtifactRead:
+    """Write a file at a path under the account's artifact root (replacing one there)."""
+    org.require_account(ctx.db, account)
+    ctx.audit_details["bytes"] = len(data)
+    return _artifacts.put(ctx, account, path, data)
+
+
+@operation("experiments:GetArtifact", "read", target=_artifact_target, read_only=True)
+def get_artifact(ctx: Context, account: str, path: str) -> bytes:
+    """The bytes of one artifact file."""
+    org.require_account(ctx.db, account)
+    return _artifacts.get(ctx, account, path)
+
+
+@operation("experiments:DescribeArtifact", "read", target=_artifact_target, read_only=True)
+def artifact_info(ctx: Context, account: str, path: str) -> ArtifactRead:
+    """One artifact path: a file (size, sha256) or a directory."""
+    org.require_account(ctx.db, account)
+    return _artifacts.info(ctx, account, path)
+
+
+@operation("experiments:ListArtifacts", "read", target=_artifact_target, read_only=True)
+def list_artifacts(ctx: Context, account: str, prefix: str = "") -> list[ArtifactRead]:
+    """The files and directories directly under a path of the artifact root."""
+    org.require_account(ctx.db, account)
+    return _artifacts.children(ctx, account, prefix)
+
+
+def run_artifact_path(run: RunRead, path: str = "") -> str:
+    """A path relative to a run's artifacts, as a path under the account's root."""
+    root = f"{run.experiment_id}/{run.id}/artifacts"
+    return f"{root}/{_artifacts.check_path(path)}" if path else root
+
+
+# -- logged models (MLflow 3) ----------------------------------------------------------
+
+def _model_target(ctx: Context, account: str, model_id: str = "*", *a: Any,
+                  **k: Any) -> Target:
+    return target(ctx, account, "logged-model", str(model_id))
+
+
+def _require_model(ctx: Context, account: str, model_id: str) -> LoggedModel:
+    org.require_account(ctx.db, account)
+    found = ctx.db.get(LoggedModel, model_id) if len(model_id) <= 34 else None
+    if found is None or found.account != account:
+        raise NotFound(f"logged model {model_id[:40]} does not exist in {account}",
+                       code="logged_model_not_found")
+    return found
+
+
+@operation("experiments:CreateLoggedModel", "write",
+           target=lambda ctx, account, body: _model_target(ctx, account, "*"))
+@idempotent
+def create_logged_model(ctx: Context, account: str, body: LoggedModelCreate) -> LoggedModelRead:
+    """Create a logged model (status PENDING) in an experiment, from a run of it."""
+    experiment = require_experiment(ctx, account, body.experiment_id)
+    if body.source_run_id is not None:
+        run = require_run(ctx, account, body.source_run_id)
+        if run.experiment_id != experiment.id:
+            raise Invalid(f"run {run.id} belongs to experiment {run.experiment_id}, not "
+                          f"{experiment.id}", code="run_not_in_experiment")
+    for key, value in {**body.tags, **body.params}.items():
+        check_key(key, "tag or param")
+        check_length(value, MAX_TAG_VALUE, f"the value of {key!r}")
+    t = now()
+    model = LoggedModel(id=f"m-{uuid.uuid4().hex}", account=account,
+                        experiment_id=experiment.id, name=body.name, status="PENDING",
+                        source_run_id=body.source_run_id, model_type=body.model_type,
+                        params=dict(body.params), tags=dict(body.tags),
+                        metrics={"metrics": []}, created_by=ctx.principal.name,
+                        created_at=t, updated_at=t)
+    ctx.db.add(model)
+    ctx.db.flush()
+    return logged_model_read(model)
+
+
+@operation("experiments:DescribeLoggedModel", "read", target=_model_target, read_only=True)
+def get_logged_model(ctx: Context, account: str, model_id: str) -> LoggedModelRead:
+    """One logged model of the account."""
+    return logged_model_read(_require_model(ctx, account, model_id))
+
+
+@operation("experiments:UpdateLoggedModel", "write", target=_model_target)
+def update_logged_model(ctx: Context, account: str, model_id: str,
+                        body: LoggedModelUpdate) -> LoggedModelRead:
+    """Change a logged model's status (PENDING, READY, FAILED)."""
+    model = _require_model(ctx, account, model_id)
+    if body.status is not None:
+        model.status = body.status
+    model.updated_at = now()
+    return logged_model_read(model)
+
+
+@operation("experiments:SetLoggedModelTags", "write", target=_model_target)
+def set_logged_model_tags(ctx: Context, account: str, model_id: str,
+                          tags: dict[str, str]) -> LoggedModelRead:
+    """Set tags on a logged model (the last value of a key wins)."""
+    model = _require_model(ctx, account, model_id)
+    for key, value in tags.items():
+        check_key(key, "tag")
+        check_length(value, MAX_TAG_VALUE, f"the value of tag {key!r}")
+    model.tags = {**model.tags, **as_str_dict(tags)}
+    model.updated_at = now()
+    return logged_model_read(model)
+
+
+@operation("experiments:SearchLoggedModels", "read",
+           target=lambda ctx, account, experiment_ids, **k: _model_target(ctx, account, "*"),
+           read_only=True)
+def search_logged_models(ctx: Context, account: str, experiment_ids: list[str], *,
+                         page: PageParams | None = None) -> LoggedModelPage:
+    """One page of the logged models of some experiments of the account, oldest first."""
+    org.require_account(ctx.db, account)
+    ids = [experiment_number(e) for e in experiment_ids]
+    query = select(LoggedModel).where(LoggedModel.account == account,
+                                      LoggedModel.experiment_id.in_(ids))
+    return page_of(LoggedModelPage, ctx.db, query,
+                   key=(LoggedModel.created_at, LoggedModel.id), params=page,
+                   read=lambda rows: [logged_model_read(m) for m in rows])
+

@@ -1,0 +1,1 @@
+"""The local model registry: model groups, versions, approvals and safe model artifacts."""
