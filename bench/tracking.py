@@ -29,7 +29,7 @@ time). `--quick` runs small sizes. Charter's own time per request, from its acce
 printed beside the table, to show how much of a call is the server's.
 
 The MLflow client's environment is `.venv-mlflow` at the repository's root (`make
-.venv-mlflow`), or the Python named by CHARTER_MLFLOW_PYTHON.
+mlflow-client`), or the Python named by CHARTER_MLFLOW_PYTHON.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def mlflow_python() -> Path:
     python = Path(named) if named else ROOT / ".venv-mlflow" / "bin" / "python"
     if not python.exists():
         raise RuntimeError(f"no MLflow client environment at {python}: build it with "
-                           "`make .venv-mlflow` (or name one in CHARTER_MLFLOW_PYTHON)")
+                           "`make mlflow-client` (or name one in CHARTER_MLFLOW_PYTHON)")
     return python
 
 
@@ -148,8 +148,10 @@ def run_client(python: Path, sizes: dict[str, int], uri: str, token: str | None)
         raise RuntimeError(f"the MLflow client failed against {uri}:\n"
                            f"{done.stdout[-3000:]}\n{done.stderr[-6000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    print(f"   (the client's run against {uri}: {time.perf_counter() - start:.0f} s)",
-          flush=True)
+    summary = {k: round(_p50(v) if isinstance(v, list) else v, 4) if k[0] in "blmps" else v
+               for k, v in result.items() if k not in ("mlflow", "uri")}
+    print(f"   (the client's run against {uri}: {time.perf_counter() - start:.0f} s; "
+          f"seconds, p50 of lists: {summary})", flush=True)
     return result
 
 
