@@ -148,7 +148,7 @@ def run_client(python: Path, sizes: dict[str, int], uri: str, token: str | None)
         raise RuntimeError(f"the MLflow client failed against {uri}:\n"
                            f"{done.stdout[-3000:]}\n{done.stderr[-6000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    summary = {k: round(_p50(v) if isinstance(v, list) else v, 4) if k[0] in "blmps" else v
+    summary = {k: round(_p50(v) if isinstance(v, list) else v, 4)
                for k, v in result.items() if k not in ("mlflow", "uri")}
     print(f"   (the client's run against {uri}: {time.perf_counter() - start:.0f} s; "
           f"seconds, p50 of lists: {summary})", flush=True)
