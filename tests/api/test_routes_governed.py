@@ -27,6 +27,8 @@ PATH_VALUES = {
     "seq": "1",
     "version": "1",
     "alias": "champion",
+    "experiment_id": "1",
+    "run_id": "0" * 32,
 }
 
 BODIES = {
@@ -52,6 +54,12 @@ BODIES = {
     "ModelTagSet": {"key": "stage", "value": "dev"},
     "ModelAliasSet": {"version": 1},
     "ModelDecision": {"reason": "holdout AUC 0.91"},
+    "ExperimentCreate": {"name": "churn"},
+    "RunCreate": {"experiment_id": "1"},
+    "RunUpdate": {"status": "FINISHED"},
+    "RunLog": {"params": [{"key": "model", "value": "rf"}]},
+    "RunSearch": {"experiment_ids": ["1"], "filter": "metrics.acc > 0.5"},
+    "RunInputCreate": {"table": "bank.customers", "snapshot_id": "1"},
 }
 
 

@@ -86,6 +86,14 @@ def _steps(tmp: Path) -> list[tuple[str, tuple[Arg, ...]]]:
         ("rows", ("lake", "query", "retail-data", "SELECT * FROM bank.customers")),
         ("ungranted", ("lake", "grants", "revoke", "retail-data",
                        lambda r: r["grant"]["id"], "--yes")),
+        ("experiment", ("experiments", "create", "team-a-dev", "churn", "--tag", "goal=x")),
+        ("experiments", ("experiments", "list", "team-a-dev")),
+        ("runs", ("runs", "list", "team-a-dev", "--experiment", _train)),
+        ("run", ("runs", "show", "team-a-dev", lambda r: r["__runs__"]["rf"])),
+        ("found", ("runs", "search", "team-a-dev", "--experiment", "churn", "--filter",
+                   "params.model = 'rf'", "--order-by", "metrics.acc DESC")),
+        ("compared", ("runs", "compare", "team-a-dev", lambda r: r["__runs__"]["rf"],
+                      lambda r: r["__runs__"]["gbm"])),
         ("events", ("audit", "events", "list", "--limit", "20")),
         ("event", ("audit", "events", "show", lambda r: str(r["events"]["items"][0]["seq"]))),
         ("verified", ("audit", "verify")),
@@ -99,6 +107,19 @@ def _steps(tmp: Path) -> list[tuple[str, tuple[Arg, ...]]]:
         ("profiles", ("profiles",)),
         ("config", ("config", "show")),
     ]
+
+
+def _train(results: dict[str, Any]) -> str:
+    """Two runs of experiment churn, made through the SDK as training code makes them (the
+    CLI reads runs, it does not make them); their ids go in results["__runs__"]."""
+    runs = results["__platform__"].admin.runs
+    results["__runs__"] = {}
+    for model, acc in (("rf", 0.9), ("gbm", 0.8)):
+        run = runs.create("team-a-dev", results["experiment"]["id"], name=f"{model}-run")
+        runs.log_batch("team-a-dev", run.id, params={"model": model},
+                       metrics=[{"key": "acc", "value": acc, "step": 1}])
+        results["__runs__"][model] = run.id
+    return "churn"
 
 
 # Always refused: their one outcome is an error (its JSON is checked below).
@@ -131,7 +152,7 @@ def _path_of(args: tuple[str, ...]) -> tuple[str, ...]:
 @pytest.fixture
 def ran(platform, tmp_path) -> dict[str, Any]:
     """Every step run with `-o json`; each result parsed from stdout alone."""
-    results: dict[str, Any] = {"__token__": platform.admin_token}
+    results: dict[str, Any] = {"__token__": platform.admin_token, "__platform__": platform}
     for name, args in _steps(tmp_path):
         line = [a(results) if callable(a) else a for a in args]
         code, out, err = platform.cli(*line, "-o", "json")
@@ -242,6 +263,8 @@ LISTS = [
                                                  "bank.customers"),
     ("lake", "snapshots", "list", "retail-data", "bank.customers"), ("lake", "tags", "list"),
     ("lake", "grants", "list", "retail-data"),
+    ("experiments", "list", "team-a-dev"), ("runs", "list", "team-a-dev"),
+    ("runs", "search", "team-a-dev", "-e", "churn"),
     ("audit", "events", "list", "--limit", "1000"),  # each listing adds a record: all of them
     ("audit", "checkpoints"), ("profiles",),
 ]

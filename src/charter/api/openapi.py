@@ -101,6 +101,23 @@ OPERATION_IDS: dict[str, str] = {
     "delete_model_version_tag": "models_delete_version_tag",
     "approve_model_version": "models_approve",
     "reject_model_version": "models_reject",
+    # experiments
+    "create_experiment": "experiments_create",
+    "list_experiments": "experiments_list",
+    "get_experiment_by_name": "experiments_get_by_name",
+    "get_experiment": "experiments_get",
+    "create_run": "runs_create",
+    "list_runs": "runs_list",
+    "search_runs": "runs_search_page",
+    "compare_runs": "runs_compare",
+    "get_run": "runs_get",
+    "update_run": "runs_update",
+    "log_run_batch": "runs_log_batch",
+    "get_metric_history": "runs_metric_history",
+    "log_run_input": "runs_log_input",
+    "put_run_artifact": "runs_upload",
+    "get_run_artifact": "runs_download",
+    "list_run_artifacts": "runs_artifacts",
 }
 
 

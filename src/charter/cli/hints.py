@@ -38,6 +38,9 @@ HINTS: dict[str, str] = {
     "invalid_tag_expression": "see `charter lake tags list`",
     "model_group_not_found": "see `charter models groups ACCOUNT`",
     "model_version_not_found": "see `charter models versions ACCOUNT GROUP`",
+    "experiment_not_found": "see `charter experiments list ACCOUNT`",
+    "experiment_exists": "see `charter experiments list ACCOUNT`",
+    "run_not_found": "see `charter runs list ACCOUNT`",
     "audit_trail_damaged": "`charter audit verify` names the damaged records",
 }
 

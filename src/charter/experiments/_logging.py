@@ -99,7 +99,7 @@ def delete_tag(session: Session, run: Run, key: str) -> None:
     """Remove a tag; NotFound when the run has none of that key."""
     tag = session.get(RunTag, (run.id, key))
     if tag is None:
-        raise NotFound(f"run {run.id} has no tag {key[:250]!r}", code="tag_not_found")
+        raise NotFound(f"run {run.id} has no tag {key[:250]!r}", code="run_tag_not_found")
     session.delete(tag)
     session.flush()
 

@@ -75,8 +75,9 @@ def _run_target(ctx: Context, account: str, run_id: Any = "*", *a: Any, **k: Any
 
 
 def _artifact_target(ctx: Context, account: str, path: str = "", *a: Any,
-                     **k: Any) -> Target:
-    return target(ctx, account, "artifact", path or "*")
+                     run_id: str | None = None, **k: Any) -> Target:
+    where = f"{run_id}/{path}" if run_id else path
+    return target(ctx, account, "artifact", where or "*")
 
 
 # -- experiments -----------------------------------------------------------------------
@@ -338,38 +339,67 @@ def log_input(ctx: Context, account: str, run_id: str, body: RunInputCreate) -> 
 # -- artifacts -------------------------------------------------------------------------
 
 @operation("experiments:PutArtifact", "write", target=_artifact_target)
-def put_artifact(ctx: Context, account: str, path: str, data: bytes) -> ArtifactRead:
-    """Write a file at a path under the account's artifact root (replacing one there)."""
+def put_artifact(ctx: Context, account: str, path: str, data: bytes, *,
+                 run_id: str | None = None) -> ArtifactRead:
+    """Write a file at a path under the account's artifact root (replacing one there);
+    with `run_id`, the path is relative to that run's artifacts."""
     org.require_account(ctx.db, account)
     ctx.audit_details["bytes"] = len(data)
-    return _artifacts.put(ctx, account, path, data)
+    root = _run_root(ctx, account, run_id, active=True)
+    return _relative(_artifacts.put(ctx, account, _under(root, path), data), root)
 
 
 @operation("experiments:GetArtifact", "read", target=_artifact_target, read_only=True)
-def get_artifact(ctx: Context, account: str, path: str) -> bytes:
-    """The bytes of one artifact file."""
+def get_artifact(ctx: Context, account: str, path: str, *, run_id: str | None = None) -> bytes:
+    """The bytes of one artifact file (with `run_id`: relative to the run's artifacts)."""
     org.require_account(ctx.db, account)
-    return _artifacts.get(ctx, account, path)
+    return _artifacts.get(ctx, account, _under(_run_root(ctx, account, run_id), path))
 
 
 @operation("experiments:DescribeArtifact", "read", target=_artifact_target, read_only=True)
-def artifact_info(ctx: Context, account: str, path: str) -> ArtifactRead:
+def artifact_info(ctx: Context, account: str, path: str, *,
+                  run_id: str | None = None) -> ArtifactRead:
     """One artifact path: a file (size, sha256) or a directory."""
     org.require_account(ctx.db, account)
-    return _artifacts.info(ctx, account, path)
+    root = _run_root(ctx, account, run_id)
+    return _relative(_artifacts.info(ctx, account, _under(root, path)), root)
 
 
 @operation("experiments:ListArtifacts", "read", target=_artifact_target, read_only=True)
-def list_artifacts(ctx: Context, account: str, prefix: str = "") -> list[ArtifactRead]:
-    """The files and directories directly under a path of the artifact root."""
+def list_artifacts(ctx: Context, account: str, prefix: str = "", *,
+                   run_id: str | None = None) -> list[ArtifactRead]:
+    """The files and directories directly under a path of the artifact root (with
+    `run_id`: of the run's artifacts, paths relative to them)."""
     org.require_account(ctx.db, account)
-    return _artifacts.children(ctx, account, prefix)
+    root = _run_root(ctx, account, run_id)
+    found = _artifacts.children(ctx, account, _under(root, prefix) if prefix else root or "")
+    return [_relative(a, root) for a in found]
+
+
+def _run_root(ctx: Context, account: str, run_id: str | None, *,
+              active: bool = False) -> str | None:
+    """The path of a run's artifacts under the account's root (None without a run)."""
+    if run_id is None:
+        return None
+    run = (require_active_run if active else require_run)(ctx, account, run_id)
+    return f"{run.experiment_id}/{run.id}/artifacts"
+
+
+def _under(root: str | None, path: str) -> str:
+    if root is None:
+        return path
+    return f"{root}/{_artifacts.check_path(path)}" if path else root
+
+
+def _relative(item: ArtifactRead, root: str | None) -> ArtifactRead:
+    if root is None:
+        return item
+    return item.model_copy(update={"path": item.path[len(root) + 1:]})
 
 
 def run_artifact_path(run: RunRead, path: str = "") -> str:
     """A path relative to a run's artifacts, as a path under the account's root."""
-    root = f"{run.experiment_id}/{run.id}/artifacts"
-    return f"{root}/{_artifacts.check_path(path)}" if path else root
+    return _under(f"{run.experiment_id}/{run.id}/artifacts", path)
 
 
 # -- logged models (MLflow 3) ----------------------------------------------------------

@@ -28,6 +28,7 @@ from charter.settings import Settings, load_settings
 if TYPE_CHECKING:
     from charter.sdk.audit import Audit
     from charter.sdk.controls import Controls
+    from charter.sdk.experiments import ActiveRun, Experiments, Runs
     from charter.sdk.identity import Assignments, Groups, PermissionSets, Tokens, Users
     from charter.sdk.lake import Lake
     from charter.sdk.org import Accounts, Org
@@ -61,6 +62,10 @@ class Client:
             tags (`Lake`).
         models: the model registry: model groups, versions, approval, and scikit-learn
             models registered and loaded safely (`Models`).
+        experiments: experiments, named groups of runs (`Experiments`).
+        runs: runs: start, log, search, compare, artifacts (`Runs`).
+        active_runs: the runs started with `runs.start(...)` whose block is open, the
+            innermost last: a lake query records its inputs to that one.
     """
 
     # Attached in __init__ from each domain's `charter.sdk.<domain>.PARTS`.
@@ -75,6 +80,8 @@ class Client:
     audit: Audit
     lake: Lake
     models: Models
+    experiments: Experiments
+    runs: Runs
 
     def __init__(self, url: str | None = None, token: str | None = None, *,
                  settings: Settings | None = None, app: Any = None, source: str = "sdk",
@@ -104,6 +111,7 @@ class Client:
                                     headers=headers, raise_server_exceptions=False)
         self.url = url
         self.retries, self.backoff = retries, backoff
+        self.active_runs: list[ActiveRun] = []
         for domain in domain_names(sdk=True):
             module = importlib.import_module(f"charter.sdk.{domain}")
             for attribute, part in module.PARTS.items():
@@ -112,12 +120,13 @@ class Client:
     def request(self, method: str, path: str, *, json: Json = None,
                 params: dict[str, Any] | None = None,
                 content: bytes | Iterable[bytes] | None = None, raw: bool = False,
-                idempotency_key: str | None = None) -> Json:
+                idempotency_key: str | None = None, with_headers: bool = False) -> Json:
         """Send one API request; raise the CharterError the server reported.
 
         A write sent with an idempotency key is sent again with the same key, up to
         `retries` times, when the server could not be reached or the answer was lost:
-        the server runs it at most once (a body given as a one-pass iterator is not)."""
+        the server runs it at most once (a body given as a one-pass iterator is not).
+        `with_headers`: answer (body, response headers)."""
         if params:
             params = {k: v for k, v in params.items() if v is not None}
         headers = {"content-type": "application/octet-stream"} if content is not None else {}
@@ -143,7 +152,8 @@ class Client:
             if response.status_code in _GATEWAY and attempt < again:
                 time.sleep(self.backoff * 2 ** attempt)
                 continue
-            return _answer(response, raw)
+            answer = _answer(response, raw)
+            return (answer, response.headers) if with_headers else answer
         raise AssertionError("not reached: the last attempt returns or raises")
 
     def healthz(self) -> Json:

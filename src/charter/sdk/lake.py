@@ -21,6 +21,8 @@ from charter.sdk._part import Pager, Part, new_idempotency_key, q
 if TYPE_CHECKING:
     import pyarrow as pa
 
+SNAPSHOTS_HEADER = "x-charter-snapshots"  # the tables a query read, at which snapshots
+
 
 class Lake(Part):
     """The data lake (`client.lake`): data domains and their databases, Iceberg tables
@@ -109,11 +111,17 @@ class Lake(Part):
               snapshots: dict[str, int | str] | None = None) -> pa.Table:
         """Run one governed SELECT; returns a `pyarrow.Table` (`.to_pandas()` for pandas).
         `snapshots` pins tables to snapshot ids, as `snapshots()` gives them (strings) or
-        as integers. A masked column keeps its column's type."""
+        as integers. A masked column keeps its column's type. Inside a run's block
+        (`client.runs.start(...)`), each table read and its snapshot are logged as the
+        run's inputs."""
         import pyarrow as pa
 
-        data = self._c.request("POST", f"/v1/accounts/{q(account)}/lake/query",
-                               json={"sql": sql, "snapshots": snapshots or {}}, raw=True)
+        data, headers = self._c.request(
+            "POST", f"/v1/accounts/{q(account)}/lake/query",
+            json={"sql": sql, "snapshots": snapshots or {}}, raw=True, with_headers=True)
+        for run in self._c.active_runs[-1:]:
+            for read in _json.loads(headers.get(SNAPSHOTS_HEADER) or "[]"):
+                run.log_input(read["table"], read["snapshot_id"], source_account=account)
         return pa.ipc.open_stream(data).read_all()
 
     # -- grants and shares -------------------------------------------------------------

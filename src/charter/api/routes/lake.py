@@ -121,10 +121,16 @@ def ingest(
 def query(account: str, body: QueryRequest, ctx: Ctx,
           accept: str | None = Header(None, include_in_schema=False)) -> Response:
     """Run one governed SELECT over the account's catalog; the result comes as an Arrow
-    stream, JSON rows or CSV, as `Accept` asks."""
+    stream, JSON rows or CSV, as `Accept` asks, and header `X-Charter-Snapshots` names
+    the tables read and their snapshots (JSON `[{account, owner, table, snapshot_id}]`)."""
     media_type = choose_media_type(accept)  # before the query: no work for no answer
     result = service.query(ctx, account, body.sql, snapshots=body.snapshots)
-    return result_response(result, media_type)
+    response = result_response(result, media_type)
+    response.headers["x-charter-snapshots"] = json.dumps([
+        {"account": account, "owner": t["owner"], "table": t["table"],
+         "snapshot_id": str(t["snapshot"])}
+        for t in ctx.audit_details.get("tables", []) if t.get("snapshot") is not None])
+    return response
 
 
 @router.post("/accounts/{account}/lake/grants", status_code=201)
