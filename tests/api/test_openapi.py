@@ -37,6 +37,7 @@ OPERATION_IDS = sorted([
     "runs_create", "runs_list", "runs_search_page", "runs_compare", "runs_get", "runs_update",
     "runs_log_batch", "runs_metric_history", "runs_log_input", "runs_upload", "runs_download",
     "runs_artifacts",
+    "models_version_file",
 ])
 ERROR_REF = "#/components/schemas/Error"
 

@@ -29,6 +29,7 @@ PATH_VALUES = {
     "alias": "champion",
     "experiment_id": "1",
     "run_id": "0" * 32,
+    "path": "model.skops",
 }
 
 BODIES = {

@@ -97,6 +97,7 @@ OPERATION_IDS: dict[str, str] = {
     "create_model_version": "models_create_version",
     "list_model_versions": "models_versions",
     "get_model_version": "models_version",
+    "get_model_version_file": "models_version_file",
     "set_model_version_tag": "models_set_version_tag",
     "delete_model_version_tag": "models_delete_version_tag",
     "approve_model_version": "models_approve",

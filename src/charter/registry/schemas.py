@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from charter.core.pagination import Page
 from charter.core.wire import BigId, Schema
@@ -69,6 +69,9 @@ class ModelApproval(Schema):
 
 
 class ModelMetric(Schema):
+    # NaN and infinities, which MLflow metrics may be, travel and are stored as strings.
+    model_config = ConfigDict(ser_json_inf_nan="strings")
+
     key: str
     value: float
     timestamp: int

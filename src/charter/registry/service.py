@@ -305,6 +305,7 @@ def get_version_by_alias(ctx: Context, account: str, name: str, alias: str) -> M
 def create_version(ctx: Context, account: str, group: str,
                    body: ModelVersionCreate) -> ModelVersionRead:
     """Register a new version of a model group from stored artifacts."""
+    _require_group(ctx, account, group)
     tags = _check_tags(body.tags)
     if body.run_id is None:
         facts = _sources.RunFacts(metrics=[], lake_inputs=[])
@@ -322,9 +323,9 @@ def create_version(ctx: Context, account: str, group: str,
         approval_status=PENDING, approved_by=None, approved_at=None, approval_reason=None,
         source=body.source.strip("/"), run_id=body.run_id, model_id=body.model_id,
         description=body.description, flavor=flavor,
-        files={"files": [f.model_dump() for f in files]},
-        signature=body.signature.model_dump() if body.signature else None,
-        metrics={"metrics": [m.model_dump() for m in facts.metrics]},
+        files={"files": [f.model_dump(mode="json") for f in files]},
+        signature=body.signature.model_dump(mode="json") if body.signature else None,
+        metrics={"metrics": [m.model_dump(mode="json") for m in facts.metrics]},
         lake_inputs={"inputs": [i.model_dump(mode="json") for i in facts.lake_inputs]},
         tags=tags, created_by=ctx.principal.name, created_at=at)
     ctx.db.add(version)
@@ -354,6 +355,19 @@ def _flavor(ctx: Context, account: str, source: str, files: list[ModelFile]) -> 
 def get_version(ctx: Context, account: str, group: str, version: int) -> ModelVersionRead:
     """One version of a model group: files, signature, metrics, lineage and approval."""
     return _read_version(ctx, _require_version(ctx, account, group, version))
+
+
+@operation("registry:DescribeModelVersionFile", "read", target=_version_target,
+           read_only=True)
+def get_version_file(ctx: Context, account: str, group: str, version: int,
+                     path: str) -> bytes:
+    """The bytes of one file of a model version, checked against its recorded sha256."""
+    row = _require_version(ctx, account, group, version)
+    record = next((f for f in row.files["files"] if f["path"] == path), None)
+    if record is None:
+        raise artifacts.missing_file(group, version, path)
+    data = _sources.read_file(ctx, account, row.source, path)
+    return artifacts.verify(data, ModelFile.model_validate(record))
 
 
 @operation("registry:ListModelVersions", "read", read_only=True,

@@ -120,6 +120,65 @@ class Models(Part):
                            json={"reason": reason})
 
 
+    # -- scikit-learn models, stored safely --------------------------------------------
+
+    def register(self, account: str, group: str, model: Any, *, run_id: str,
+                 X_sample: Any, artifact_path: str = "model",
+                 description: str | None = None,
+                 tags: dict[str, str] | None = None) -> ModelVersionRead:
+        """Register a fitted scikit-learn `model` as a new version of `group`.
+
+        The model is stored as `model.skops` and `model.onnx` under `artifact_path` among
+        the artifacts of the run `run_id`; the version records their sha256, the
+        signature of `X_sample` (a few rows of the model's input) and of the ONNX
+        outputs, and the run's metrics and lake inputs. A model holding a type that is
+        not a scikit-learn or NumPy class is refused (`untrusted_type`) before anything is
+        uploaded.
+        """
+        dumped = artifacts.dump_model(model, X_sample)
+        run = self._c.request("GET", f"/v1/accounts/{q(account)}/runs/{q(run_id)}")
+        folder = artifact_path.strip("/")
+        for name, data in dumped.files.items():
+            self._c.request("PUT", f"/v1/accounts/{q(account)}/runs/{q(run_id)}/artifacts/"
+                            f"{_segments(folder)}/{q(name)}", content=data)
+        source = f"{run['experiment_id']}/{run_id}/artifacts/{folder}"
+        return self.create_version(account, group, source, run_id=run_id,
+                                   description=description, tags=tags,
+                                   signature=dumped.signature.model_dump())
+
+    def download(self, account: str, group: str, version: int, path: str) -> bytes:
+        """One file of a version, refused (`artifact_tampered`) unless its bytes have the
+        sha256 the version recorded."""
+        record = _file(self.version(account, group, version), path)
+        data = self._c.request("GET", f"{_version(account, group, version)}/files/"
+                               f"{_segments(path)}", raw=True)
+        return artifacts.verify(data, record)
+
+    def load(self, account: str, group: str, version: int) -> Any:
+        """The scikit-learn model of a version, read from its `model.skops` only after its
+        sha256 matched the version's record (else `artifact_tampered`) and every type in
+        it was found trusted (else `untrusted_type`); never unpickled."""
+        found = self.version(account, group, version)
+        record = _file(found, artifacts.SKOPS_FILE)
+        data = self._c.request("GET", f"{_version(account, group, version)}/files/"
+                               f"{q(record.path)}", raw=True)
+        return artifacts.load_skops(data, record)
+
+    def predict_onnx(self, account: str, group: str, version: int,
+                     rows: Any) -> dict[str, Any]:
+        """Run a version's `model.onnx` (sha256 checked) on `rows` with onnxruntime: its
+        outputs by name (`label`, `probabilities` for a classifier)."""
+        found = self.version(account, group, version)
+        record = _file(found, artifacts.ONNX_FILE)
+        data = self._c.request("GET", f"{_version(account, group, version)}/files/"
+                               f"{q(record.path)}", raw=True)
+        return artifacts.predict_onnx(data, record, rows)
+
+
+def _segments(path: str) -> str:
+    return "/".join(q(part) for part in path.split("/"))
+
+
 def _groups(account: str) -> str:
     return f"/v1/accounts/{q(account)}/registry/models"
 

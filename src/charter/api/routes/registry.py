@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from charter.api.deps import Ctx, PageDep
 from charter.registry import service
@@ -98,6 +98,16 @@ def get_model_version(account: str, group: str, version: Version,
                       ctx: Ctx) -> ModelVersionRead:
     """One version: files, signature, metrics, lineage and approval."""
     return service.get_version(ctx, account, group, version)
+
+
+@router.get(VERSION + "/files/{path:path}", response_class=Response,
+            responses={200: {"content": {"application/octet-stream": {}},
+                             "description": "The file's bytes."}})
+def get_model_version_file(account: str, group: str, version: Version, path: str,
+                           ctx: Ctx) -> Response:
+    """One file of a model version, after its sha256 was checked against the record."""
+    return Response(service.get_version_file(ctx, account, group, version, path),
+                    media_type="application/octet-stream")
 
 
 @router.put(VERSION + "/tags")
