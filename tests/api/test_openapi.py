@@ -29,15 +29,15 @@ OPERATION_IDS = sorted([
     "lake_snapshots", "lake_add_rules", "lake_ingest", "lake_query", "lake_grant", "lake_grants",
     "lake_revoke",
     "lake_create_tag", "lake_tag_keys", "lake_assign_tag",
-    "models_create_group", "models_groups", "models_group", "models_set_group_tag",
-    "models_delete_group_tag", "models_set_alias", "models_delete_alias", "models_version_by_alias",
-    "models_create_version", "models_versions", "models_version", "models_set_version_tag",
-    "models_delete_version_tag", "models_approve", "models_reject",
     "experiments_create", "experiments_list", "experiments_get_by_name", "experiments_get",
     "runs_create", "runs_list", "runs_search_page", "runs_compare", "runs_get", "runs_update",
     "runs_log_batch", "runs_metric_history", "runs_log_input", "runs_upload", "runs_download",
     "runs_artifacts",
-    "models_version_file",
+    "models_create_group", "models_groups", "models_group", "models_set_group_tag",
+    "models_delete_group_tag", "models_set_alias", "models_delete_alias", "models_version_by_alias",
+    "models_create_version", "models_versions", "models_version", "models_set_version_tag",
+    "models_delete_version_tag", "models_approve", "models_reject",
+    "models_download",
 ])
 ERROR_REF = "#/components/schemas/Error"
 

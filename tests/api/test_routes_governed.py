@@ -25,11 +25,10 @@ PATH_VALUES = {
     "permission_set": "auditor",
     "blueprint": "ml-team-dev",
     "seq": "1",
-    "version": "1",
-    "alias": "champion",
     "experiment_id": "1",
     "run_id": "0" * 32,
-    "path": "model.skops",
+    "version": "1",
+    "alias": "champion",
 }
 
 BODIES = {
@@ -50,17 +49,17 @@ BODIES = {
     "GrantCreate": {"table": "bank.customers", "to": "group:team-a-leads"},
     "TagKeyCreate": {"key": "domain", "values": ["retail"]},
     "TagAssign": {"resource": "bank", "key": "domain", "value": "retail"},
-    "ModelGroupCreate": {"name": "churn"},
-    "ModelVersionCreate": {"source": "1/models/m-0/artifacts"},
-    "ModelTagSet": {"key": "stage", "value": "dev"},
-    "ModelAliasSet": {"version": 1},
-    "ModelDecision": {"reason": "holdout AUC 0.91"},
     "ExperimentCreate": {"name": "churn"},
     "RunCreate": {"experiment_id": "1"},
     "RunUpdate": {"status": "FINISHED"},
     "RunLog": {"params": [{"key": "model", "value": "rf"}]},
     "RunSearch": {"experiment_ids": ["1"], "filter": "metrics.acc > 0.5"},
     "RunInputCreate": {"table": "bank.customers", "snapshot_id": "1"},
+    "ModelGroupCreate": {"name": "churn"},
+    "ModelVersionCreate": {"source": "1/models/m-0/artifacts"},
+    "ModelTagSet": {"key": "stage", "value": "dev"},
+    "ModelAliasSet": {"version": 1},
+    "ModelDecision": {"reason": "holdout AUC 0.91"},
 }
 
 

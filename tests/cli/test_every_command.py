@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sklearn.linear_model import LogisticRegression
 from typer.core import TyperGroup
 
 from charter.cli.main import command
@@ -94,6 +95,13 @@ def _steps(tmp: Path) -> list[tuple[str, tuple[Arg, ...]]]:
                    "params.model = 'rf'", "--order-by", "metrics.acc DESC")),
         ("compared", ("runs", "compare", "team-a-dev", lambda r: r["__runs__"]["rf"],
                       lambda r: r["__runs__"]["gbm"])),
+        ("admin", ("whoami",)),
+        ("lead", ("groups", "add-member", "team-a-leads", lambda r: r["admin"]["name"])),
+        ("model_groups", ("models", "groups", "team-a-dev")),
+        ("model_versions", ("models", "versions", "team-a-dev", _registered_model)),
+        ("model", ("models", "show", "team-a-dev", "churn", "1")),
+        ("approved", ("models", "approve", "team-a-dev", "churn", "1", "--reason", "ok")),
+        ("rejected", ("models", "reject", "team-a-dev", "churn", "1", "--reason", "drift")),
         ("events", ("audit", "events", "list", "--limit", "20")),
         ("event", ("audit", "events", "show", lambda r: str(r["events"]["items"][0]["seq"]))),
         ("verified", ("audit", "verify")),
@@ -119,6 +127,14 @@ def _train(results: dict[str, Any]) -> str:
         runs.log_batch("team-a-dev", run.id, params={"model": model},
                        metrics=[{"key": "acc", "value": acc, "step": 1}])
         results["__runs__"][model] = run.id
+def _registered_model(results: dict[str, Any]) -> str:
+    """Version 1 of team-a-dev's model group churn, registered through the SDK from a run
+    of the administrator's (no command stores a model: the SDK and MLflow clients do)."""
+    admin = results["__platform__"].admin
+    run = admin.runs.create("team-a-dev", results["experiment"]["id"], name="lr-run")
+    admin.models.create_group("team-a-dev", "churn")
+    model = LogisticRegression().fit([[0.0], [1.0]], [0, 1])
+    admin.models.register("team-a-dev", "churn", model, run_id=run.id, X_sample=[[0.0]])
     return "churn"
 
 
@@ -205,6 +221,8 @@ def _failures(platform, tmp_path: Path) -> list[tuple[str, tuple[str, ...], dict
         ("invalid_sql", ("lake", "query", "retail-data", "SELEC * FROM bank.customers"), {}),
         ("table_not_found", ("lake", "query", "retail-data", "SELECT * FROM bank.nothing"), {}),
         ("grant_not_found", ("lake", "grants", "revoke", "retail-data", "grt-0", "--yes"), {}),
+        ("model_group_not_found", ("models", "show", "team-a-dev", "churn", "1"), {}),
+        ("usage", ("models", "approve", "team-a-dev", "churn", "1"), {}),  # no --reason
         ("invalid_url", ("whoami",), {"url": "http://localhost:8787x"}),
         ("unreachable", ("whoami",), {"url": "http://127.0.0.1:9"}),
     ]
@@ -267,6 +285,7 @@ LISTS = [
     ("runs", "search", "team-a-dev", "-e", "churn"),
     ("audit", "events", "list", "--limit", "1000"),  # each listing adds a record: all of them
     ("audit", "checkpoints"), ("profiles",),
+    ("models", "groups", "team-a-dev"), ("models", "versions", "team-a-dev", "churn"),
 ]
 
 

@@ -36,11 +36,11 @@ HINTS: dict[str, str] = {
     "grant_not_found": "see `charter lake grants list ACCOUNT`",
     "tag_not_found": "create it with `charter lake tags create KEY --values A,B`",
     "invalid_tag_expression": "see `charter lake tags list`",
-    "model_group_not_found": "see `charter models groups ACCOUNT`",
-    "model_version_not_found": "see `charter models versions ACCOUNT GROUP`",
     "experiment_not_found": "see `charter experiments list ACCOUNT`",
     "experiment_exists": "see `charter experiments list ACCOUNT`",
     "run_not_found": "see `charter runs list ACCOUNT`",
+    "model_group_not_found": "see `charter models groups ACCOUNT`",
+    "model_version_not_found": "see `charter models versions ACCOUNT GROUP`",
     "audit_trail_damaged": "`charter audit verify` names the damaged records",
 }
 

@@ -60,12 +60,12 @@ class Client:
         audit: the audit trail: events, verify, checkpoints (`Audit`).
         lake: the data lake: domains, tables, ingestion, governed queries, grants,
             tags (`Lake`).
-        models: the model registry: model groups, versions, approval, and scikit-learn
-            models registered and loaded safely (`Models`).
         experiments: experiments, named groups of runs (`Experiments`).
         runs: runs: start, log, search, compare, artifacts (`Runs`).
         active_runs: the runs started with `runs.start(...)` whose block is open, the
             innermost last: a lake query records its inputs to that one.
+        models: the model registry: model groups, versions, approval, and scikit-learn
+            models registered and loaded safely (`Models`).
     """
 
     # Attached in __init__ from each domain's `charter.sdk.<domain>.PARTS`.
@@ -79,9 +79,9 @@ class Client:
     controls: Controls
     audit: Audit
     lake: Lake
-    models: Models
     experiments: Experiments
     runs: Runs
+    models: Models
 
     def __init__(self, url: str | None = None, token: str | None = None, *,
                  settings: Settings | None = None, app: Any = None, source: str = "sdk",

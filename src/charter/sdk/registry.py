@@ -150,8 +150,8 @@ class Models(Part):
         """One file of a version, refused (`artifact_tampered`) unless its bytes have the
         sha256 the version recorded."""
         record = _file(self.version(account, group, version), path)
-        data = self._c.request("GET", f"{_version(account, group, version)}/files/"
-                               f"{_segments(path)}", raw=True)
+        data = self._c.request("GET", f"{_version(account, group, version)}/file",
+                               params={"path": path}, raw=True)
         return artifacts.verify(data, record)
 
     def load(self, account: str, group: str, version: int) -> Any:
@@ -160,8 +160,8 @@ class Models(Part):
         it was found trusted (else `untrusted_type`); never unpickled."""
         found = self.version(account, group, version)
         record = _file(found, artifacts.SKOPS_FILE)
-        data = self._c.request("GET", f"{_version(account, group, version)}/files/"
-                               f"{q(record.path)}", raw=True)
+        data = self._c.request("GET", f"{_version(account, group, version)}/file",
+                               params={"path": record.path}, raw=True)
         return artifacts.load_skops(data, record)
 
     def predict_onnx(self, account: str, group: str, version: int,
@@ -170,8 +170,8 @@ class Models(Part):
         outputs by name (`label`, `probabilities` for a classifier)."""
         found = self.version(account, group, version)
         record = _file(found, artifacts.ONNX_FILE)
-        data = self._c.request("GET", f"{_version(account, group, version)}/files/"
-                               f"{q(record.path)}", raw=True)
+        data = self._c.request("GET", f"{_version(account, group, version)}/file",
+                               params={"path": record.path}, raw=True)
         return artifacts.predict_onnx(data, record, rows)
 
 

@@ -100,11 +100,13 @@ def get_model_version(account: str, group: str, version: Version,
     return service.get_version(ctx, account, group, version)
 
 
-@router.get(VERSION + "/files/{path:path}", response_class=Response,
+@router.get(VERSION + "/file", response_class=Response,
             responses={200: {"content": {"application/octet-stream": {}},
                              "description": "The file's bytes."}})
-def get_model_version_file(account: str, group: str, version: Version, path: str,
-                           ctx: Ctx) -> Response:
+def get_model_version_file(account: str, group: str, version: Version, ctx: Ctx,
+                           path: str = Query(min_length=1, max_length=1000, description=
+                                             "The file's path under the version's source, "
+                                             "e.g. `model.skops`.")) -> Response:
     """One file of a model version, after its sha256 was checked against the record."""
     return Response(service.get_version_file(ctx, account, group, version, path),
                     media_type="application/octet-stream")
