@@ -121,8 +121,9 @@ def delete_alias(account: str, body: AliasRef, ctx: MlflowCtx) -> dict[str, Any]
 @router.post("/model-versions/create")
 def create_model_version(account: str, body: VersionIn, ctx: MlflowCtx) -> dict[str, Any]:
     """A new version, READY at once, awaiting approval (PendingManualApproval)."""
+    source, run_id = _source(ctx, account, body)
     made = service.create_version(ctx, account, body.name, ModelVersionCreate(
-        source=_source_path(ctx, account, body), run_id=body.run_id, model_id=body.model_id,
+        source=source, run_id=run_id, model_id=body.model_id,
         description=body.description, tags=shapes.tag_dict(body.tags)))
     return {"model_version": shapes.model_version(made)}
 
@@ -169,16 +170,19 @@ def _number(version: str) -> int:
     return int(version)
 
 
-def _source_path(ctx: Context, account: str, body: VersionIn) -> str:
-    """The artifact path under the account's root that the client's source names:
-    `models:/<model id>` (MLflow 3), `runs:/<run id>/<path>` or `mlflow-artifacts:/...`."""
+def _source(ctx: Context, account: str, body: VersionIn) -> tuple[str, str | None]:
+    """The artifact path under the account's root that the client's source names, and the
+    source run: `models:/<model id>` (MLflow 3: the run is the logged model's),
+    `runs:/<run id>/<path>` or `mlflow-artifacts:/...`."""
     source = body.source
     if source.startswith("models:/m-"):
         model = experiments.get_logged_model(ctx, account, source.removeprefix("models:/"))
-        return shapes.artifact_path(model.artifact_location)
+        return (shapes.artifact_path(model.artifact_location),
+                body.run_id or model.source_run_id)
     if source.startswith("runs:/"):
         run_id, _, sub = source.removeprefix("runs:/").partition("/")
         run = experiments.get_run(ctx, account, run_id)
-        return "/".join(p for p in (shapes.artifact_path(run.artifact_uri), sub.strip("/"))
+        path = "/".join(p for p in (shapes.artifact_path(run.artifact_uri), sub.strip("/"))
                         if p)
-    return shapes.artifact_path(source)
+        return path, body.run_id or run.id
+    return shapes.artifact_path(source), body.run_id

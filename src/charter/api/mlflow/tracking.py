@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from charter.api.mlflow import shapes
 from charter.api.mlflow.deps import MlflowCtx
+from charter.core.context import Context
 from charter.core.pagination import MAX_LIMIT, PageParams
 from charter.errors import Invalid
 from charter.experiments import service
@@ -36,6 +37,7 @@ class Metric(BaseModel):
     value: float
     timestamp: int
     step: int = 0
+    model_id: str | None = None  # MLflow 3: the point is also the logged model's
 
 
 class RunRef(BaseModel):
@@ -198,8 +200,17 @@ def set_tag(account: str, body: TagIn, ctx: MlflowCtx) -> dict[str, Any]:
 @router.post("/runs/log-batch")
 def log_batch(account: str, body: BatchIn, ctx: MlflowCtx) -> dict[str, Any]:
     """Metrics, params and tags in one transaction."""
+    metrics = body.metrics
+    if any(m.model_id for m in metrics):
+        # Logging a model sends the run's points again, naming the model; MLflow keeps one
+        # row per identical point, so they are not logged twice here.
+        logged = _points(ctx, account, body.id, {m.key for m in metrics if m.model_id})
+        metrics = [m for m in metrics
+                   if not m.model_id or (m.key, m.value, m.timestamp, m.step) not in logged]
+        if not (metrics or body.params or body.tags):
+            return {}
     service.log_batch(ctx, account, body.id, RunLog(
-        metrics=[_metric(m) for m in body.metrics],
+        metrics=[_metric(m) for m in metrics],
         params=[KeyValue(key=p.key, value=p.value) for p in body.params],
         tags=[KeyValue(key=t.key, value=t.value) for t in body.tags]))
     return {}
@@ -231,6 +242,22 @@ def get_metric_history(account: str, ctx: MlflowCtx, metric_key: str = Query(...
     if page.next_cursor:
         answer["next_page_token"] = page.next_cursor
     return answer
+
+
+def _points(ctx: Context, account: str, run_id: str, keys: set[str]
+            ) -> set[tuple[str, float, int, int]]:
+    """Every point already logged for `keys` (read a page at a time)."""
+    points = set()
+    for key in sorted(keys):
+        cursor = None
+        while True:
+            page = service.metric_history(ctx, account, run_id, key,
+                                          page=PageParams(limit=MAX_LIMIT, cursor=cursor))
+            points |= {(m.key, m.value, m.timestamp, m.step) for m in page.items}
+            cursor = page.next_cursor
+            if not cursor:
+                break
+    return points
 
 
 def _metric(m: Metric) -> MetricIn:
