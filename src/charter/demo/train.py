@@ -6,8 +6,8 @@ It reads the bank data shared with the account from the lake through governed SQ
 grants' row filter and masks apply: EU customers only, their PII masked, so the script
 never sees it), inside each run, so that every run records the tables and snapshots it
 read. The question: is a customer a private-banking or small-business client, from how
-they pay? Features are per-customer payment aggregates and the birth year; the
-`gender` column is left out on purpose. Three scikit-learn classifiers are trained on
+they paid in their first month (January 2024)? Features are per-customer aggregates of
+those payments and the birth year; the `gender` column is left out on purpose. Three scikit-learn classifiers are trained on
 the same split, each in its own run (params, metrics, the fitted model's test scores);
 the best by ROC AUC is registered in the account's registry as a new version of
 `bank-segment` (skops and ONNX, with its signature), where it waits for the team lead's
@@ -35,7 +35,8 @@ MODEL_GROUP = "bank-segment"
 SEED = 4711
 FEATURES = ("payments", "total_amount", "mean_amount", "max_amount", "travel_share",
             "online_share", "birth_year")
-# Per-customer aggregates of the shared tables; what the grants let through, nothing more.
+# Per-customer aggregates of January's payments in the shared tables: what the grants let
+# through (EU rows, PII masked), nothing more.
 SQL = """
 SELECT c.customer_id, c.birth_year, c.segment,
        count(*) AS payments,
@@ -45,6 +46,7 @@ SELECT c.customer_id, c.birth_year, c.segment,
        avg(CASE WHEN t.merchant_category = 'travel' THEN 1.0 ELSE 0.0 END) AS travel_share,
        avg(CASE WHEN t.merchant_category = 'online' THEN 1.0 ELSE 0.0 END) AS online_share
 FROM bank.transactions t JOIN bank.customers c USING (customer_id)
+WHERE t.ts < '2024-02-01'
 GROUP BY c.customer_id, c.birth_year, c.segment
 ORDER BY c.customer_id
 """
