@@ -136,12 +136,12 @@ class Models(Part):
         uploaded.
         """
         dumped = artifacts.dump_model(model, X_sample)
-        run = self._c.request("GET", f"/v1/accounts/{q(account)}/runs/{q(run_id)}")
+        run = self._c.runs.get(account, run_id)
         folder = artifact_path.strip("/")
         for name, data in dumped.files.items():
-            self._c.request("PUT", f"/v1/accounts/{q(account)}/runs/{q(run_id)}/artifacts/"
-                            f"{_segments(folder)}/{q(name)}", content=data)
-        source = f"{run['experiment_id']}/{run_id}/artifacts/{folder}"
+            self._c.request("PUT", f"/v1/accounts/{q(account)}/runs/{q(run_id)}/artifacts/file",
+                            params={"path": f"{folder}/{name}"}, content=data)
+        source = f"{run.experiment_id}/{run_id}/artifacts/{folder}"
         return self.create_version(account, group, source, run_id=run_id,
                                    description=description, tags=tags,
                                    signature=dumped.signature.model_dump())
@@ -173,10 +173,6 @@ class Models(Part):
         data = self._c.request("GET", f"{_version(account, group, version)}/file",
                                params={"path": record.path}, raw=True)
         return artifacts.predict_onnx(data, record, rows)
-
-
-def _segments(path: str) -> str:
-    return "/".join(q(part) for part in path.split("/"))
 
 
 def _groups(account: str) -> str:
