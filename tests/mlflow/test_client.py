@@ -30,10 +30,12 @@ def test_the_mlflow_client_tracks_registers_and_loads(mlflow_setup: MlflowSetup)
     assert seen["search_run_ids"] == [run_id]
     assert {"metrics.accuracy", "params.features", "tags.team"} <= set(seen["search_columns"])
     assert seen["listed"] == ["docs/notes.txt"]
+    assert seen["config"] == {"threshold": 0.5} and seen["user"] == "sam"
     assert seen["notes_back"] == "trained on synthetic data\n"
     assert seen["version_status"] == "READY" and seen["alias_version"] == "1"
     assert seen["aliases"] == {"champion": "1"} and seen["model_tags"] == {"owner": "team-a"}
     assert seen["version_tags"] == {"validated": "yes"}
+    assert seen["registered_models"] == [MODEL] and seen["versions"] == ["1"]
     assert seen["predictions_match"] is True
 
     # One store, two protocols: the same run, model and version through Charter.

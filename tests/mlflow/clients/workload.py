@@ -37,6 +37,7 @@ def main() -> None:
             notes = Path(tmp, "notes.txt")
             notes.write_text("trained on synthetic data\n")
             mlflow.log_artifact(str(notes), artifact_path="docs")
+        mlflow.log_dict({"threshold": 0.5}, "config/serving.json")
         info = mlflow.sklearn.log_model(model, name="model", registered_model_name=MODEL,
                                         input_example=x_train[:2])
     client = MlflowClient()
@@ -47,6 +48,8 @@ def main() -> None:
     version = client.get_model_version(MODEL, "1")
     registered = client.get_registered_model(MODEL)
     history = client.get_metric_history(run.info.run_id, "loss")
+    models = [m.name for m in client.search_registered_models()]
+    versions = [v.version for v in client.search_model_versions(f"name = '{MODEL}'")]
     runs = mlflow.search_runs([experiment.experiment_id], filter_string="metrics.loss < 2 "
                               "and params.features = '6'", order_by=["metrics.accuracy DESC"])
     listed = [a.path for a in client.list_artifacts(run.info.run_id, "docs")]
@@ -70,11 +73,15 @@ def main() -> None:
         "search_columns": sorted(runs.columns),
         "search_run_ids": list(runs["run_id"]),
         "listed": listed,
+        "config": mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/config/serving.json"),
+        "user": fetched.info.user_id,
         "notes_back": notes_back,
         "version_status": version.status,
         "version_source": version.source,
         "alias_version": by_alias.version,
         "aliases": registered.aliases,
+        "registered_models": models,
+        "versions": versions,
         "model_tags": registered.tags,
         "version_tags": version.tags,
         "predictions_match": bool(np.array_equal(predicted, expected)),

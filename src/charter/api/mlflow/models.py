@@ -94,7 +94,7 @@ def search_logged_models(account: str, body: ModelSearchIn, ctx: MlflowCtx
                          ) -> dict[str, Any]:
     """Logged models of the given experiments, optionally by name (the one filter the
     client sends: `name = '<name>'`)."""
-    name = _name_filter(body.filter)
+    name = shapes.name_filter(body.filter, "logged models")
     params = PageParams(limit=min(body.max_results, MAX_LIMIT), cursor=body.page_token)
     page = service.search_logged_models(ctx, account, body.experiment_ids, page=params)
     if name is None:
@@ -125,15 +125,3 @@ def log_outputs(account: str, body: OutputsIn, ctx: MlflowCtx) -> dict[str, Any]
             raise Invalid(f"logged model {model.id} comes from run {model.source_run_id}, "
                           f"not {run.id}", code="model_of_another_run")
     return {}
-
-
-def _name_filter(text: str) -> str | None:
-    """The name in `name = '<name>'`, None for no filter."""
-    if not text.strip():
-        return None
-    field, op, value = (part.strip() for part in text.partition("="))
-    if field != "name" or op != "=" or len(value) < 2 or value[0] != value[-1] \
-            or value[0] not in "'\"" or value[0] in value[1:-1]:
-        raise Invalid(f"logged models are searched by name only (name = '...'), not "
-                      f"{text!r}", code="invalid_filter")
-    return value[1:-1]

@@ -12,7 +12,8 @@ from charter.api.mlflow import artifacts, shapes
 from charter.api.mlflow.deps import MlflowCtx
 from charter.api.mlflow.tracking import Tag
 from charter.core.context import Context
-from charter.errors import Invalid
+from charter.core.pagination import MAX_LIMIT, PageParams
+from charter.errors import Invalid, NotFound
 from charter.experiments import service as experiments
 from charter.registry import service
 from charter.registry.schemas import ModelGroupCreate, ModelVersionCreate
@@ -81,6 +82,28 @@ def get_registered_model(account: str, ctx: MlflowCtx, name: str = Query(...)
     return {"registered_model": shapes.registered_model(group, latest)}
 
 
+@router.get("/registered-models/search")
+def search_registered_models(account: str, ctx: MlflowCtx, filter: str = "",
+                             max_results: int = Query(100, ge=1),
+                             page_token: str | None = None) -> dict[str, Any]:
+    """The account's model groups, a page at a time, or the one named by
+    `name = '...'` (without their latest versions: get one for those)."""
+    name = shapes.name_filter(filter, "registered models")
+    if name is not None:
+        try:
+            return {"registered_models": [shapes.registered_model(
+                service.get_group(ctx, account, name), None)]}
+        except NotFound:
+            return {}
+    page = service.list_groups(ctx, account, page=PageParams(
+        limit=min(max_results, MAX_LIMIT), cursor=page_token))
+    answer: dict[str, Any] = {"registered_models": [shapes.registered_model(g, None)
+                                                    for g in page.items]}
+    if page.next_cursor:
+        answer["next_page_token"] = page.next_cursor
+    return answer
+
+
 @router.post("/registered-models/set-tag")
 def set_registered_model_tag(account: str, body: ModelTagIn, ctx: MlflowCtx
                              ) -> dict[str, Any]:
@@ -144,6 +167,24 @@ def get_model_version_download_uri(account: str, ctx: MlflowCtx, name: str = Que
     found = service.get_version(ctx, account, name, _number(version))
     return {"artifact_uri": shapes.artifact_uri(
         f"{artifacts.VERSIONS}/{found.group}/{found.version}")}
+
+
+@router.get("/model-versions/search")
+def search_model_versions(account: str, ctx: MlflowCtx, filter: str = "",
+                          max_results: int = Query(100, ge=1),
+                          page_token: str | None = None) -> dict[str, Any]:
+    """The versions of the model group named by `name = '...'`, newest first."""
+    name = shapes.name_filter(filter, "model versions")
+    if name is None:
+        raise Invalid("model versions are searched by their model's name: "
+                      "name = '<registered model>'", code="invalid_filter")
+    page = service.list_versions(ctx, account, name, page=PageParams(
+        limit=min(max_results, MAX_LIMIT), cursor=page_token))
+    answer: dict[str, Any] = {"model_versions": [shapes.model_version(v)
+                                                 for v in page.items]}
+    if page.next_cursor:
+        answer["next_page_token"] = page.next_cursor
+    return answer
 
 
 @router.post("/model-versions/set-tag")

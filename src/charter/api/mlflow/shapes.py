@@ -103,3 +103,15 @@ def artifact_path(uri: str) -> str:
     if rest.startswith("//"):  # mlflow-artifacts://host/path: the host is this server
         rest = "/" + rest[2:].partition("/")[2]
     return rest.lstrip("/")
+
+
+def name_filter(text: str, what: str) -> str | None:
+    """The name in `name = '<name>'` (the one filter served for `what`), None for none."""
+    if not text.strip():
+        return None
+    field, op, value = (part.strip() for part in text.partition("="))
+    if field != "name" or op != "=" or len(value) < 2 or value[0] != value[-1] \
+            or value[0] not in "'\"" or value[0] in value[1:-1]:
+        raise Invalid(f"{what} are searched by name only (name = '...'), not {text!r}",
+                      code="invalid_filter")
+    return value[1:-1]

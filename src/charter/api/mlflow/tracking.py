@@ -149,11 +149,12 @@ def search_experiments(account: str, body: ExperimentSearchIn, ctx: MlflowCtx
 
 @router.post("/runs/create")
 def create_run(account: str, body: RunIn, ctx: MlflowCtx) -> dict[str, Any]:
-    """A new run, RUNNING, with the client's system tags (source, git commit)."""
+    """A new run, RUNNING, with the client's system tags (source, git commit). Its user is
+    the token's (the client's own claim stays in the `mlflow.user` tag)."""
     tags = shapes.tag_dict(body.tags)
     made = service.create_run(ctx, account, RunCreate(
         experiment_id=body.experiment_id, name=body.run_name or tags.get("mlflow.runName"),
-        start_time=body.start_time, tags=tags, user=body.user_id,
+        start_time=body.start_time, tags=tags, user=ctx.principal.name,
         source=tags.get("mlflow.source.name"), git_commit=tags.get("mlflow.source.git.commit")))
     return {"run": shapes.run(made)}
 
