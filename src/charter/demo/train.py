@@ -7,11 +7,11 @@ grants' row filter and masks apply: EU customers only, their PII masked, so the 
 never sees it), inside each run, so that every run records the tables and snapshots it
 read. The question: is a customer a private-banking or small-business client, from how
 they paid in their first month (January 2024)? Features are per-customer aggregates of
-those payments and the birth year; the `gender` column is left out on purpose. Three scikit-learn classifiers are trained on
-the same split, each in its own run (params, metrics, the fitted model's test scores);
-the best by ROC AUC is registered in the account's registry as a new version of
-`bank-segment` (skops and ONNX, with its signature), where it waits for the team lead's
-approval.
+those payments and the birth year; the `gender` column is left out on purpose. Three
+scikit-learn classifiers are trained on the same split, each in its own run (params, and
+the fitted model's test scores as metrics); the best by ROC AUC is registered in the
+account's registry as a new version of `bank-segment` (skops and ONNX, with its
+signature), where it waits for the team lead's approval.
 """
 
 from __future__ import annotations
