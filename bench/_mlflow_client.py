@@ -34,9 +34,10 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-import mlflow
 from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
+
+import mlflow
 
 KEYS = 10
 MODELS = ("rf", "gbm", "logreg", "svm")
@@ -154,7 +155,7 @@ def main() -> None:
     parser.add_argument("--singles", type=int, default=1_000)
     parser.add_argument("--runs", type=int, default=30_000)
     parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--search-repeat", type=int, default=20)
+    parser.add_argument("--search-repeat", type=int, default=10)
     parser.add_argument("--only", choices=("batch", "points", "search"), action="append")
     args = parser.parse_args()
     client = MlflowClient()

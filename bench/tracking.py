@@ -61,7 +61,7 @@ CLIENT_SCRIPT = Path(__file__).resolve().parent / "_mlflow_client.py"
 ACCOUNT, TEAM, USER = "team-bench-dev", "team-bench", "sam"
 TARGET = 3.0
 FULL = {"batch-repeat": 50, "points": 100_000, "singles": 1_000, "runs": 30_000,
-        "threads": 8, "search-repeat": 20}
+        "threads": 8, "search-repeat": 10}
 QUICK = {"batch-repeat": 10, "points": 5_000, "singles": 100, "runs": 500,
          "threads": 4, "search-repeat": 5}
 
