@@ -83,12 +83,16 @@ def _num(value: float | None, unit: str = "") -> str:
     return f"{value:,.{digits}f}{' ' + unit if unit else ''}"
 
 
-def print_table(title: str, charter: str, peer: str, rows: list[Row]) -> None:
-    """Print rows side by side: metric, Charter, peer, ratio, target, met."""
-    header = ("metric", "Charter", "peer", "ratio", "target", "met")
+def print_table(title: str, charter: str, peer: str, rows: list[Row], *,
+                speedup: bool = False) -> None:
+    """Print rows side by side: metric, Charter, peer, ratio (Charter / peer), with
+    `speedup` the speedup (peer / Charter), target, met."""
+    header = ("metric", "Charter", "peer", "ratio", *(("speedup",) if speedup else ()),
+              "target", "met")
     cells = [(r.metric, _num(r.charter, r.unit), _num(r.peer, r.unit),
-              _num(r.ratio) + "x" if r.ratio is not None else "-", r.target,
-              {True: "yes", False: "NO", None: "-"}[r.met]) for r in rows]
+              _num(r.ratio) + "x" if r.ratio is not None else "-",
+              *((_num(1 / r.ratio) + "x" if r.ratio else "-",) if speedup else ()),
+              r.target, {True: "yes", False: "NO", None: "-"}[r.met]) for r in rows]
     widths = [max(len(c[i]) for c in [header, *cells]) for i in range(len(header))]
     line = "  ".join("-" * w for w in widths)
     print(f"\n== {title}\n   Charter: {charter}\n   peer:    {peer}")
@@ -216,14 +220,16 @@ def _free_port() -> int:
 
 
 @contextmanager
-def server(home: str) -> Iterator[str]:
-    """`charter server` on a free port as a subprocess; stopped on exit, whatever happens."""
+def server(home: str, log: Path | None = None) -> Iterator[str]:
+    """`charter server` on a free port as a subprocess; stopped on exit, whatever happens.
+    With `log`, its request log (stdout) goes to that file."""
     port = _free_port()
     env = {**os.environ, "CHARTER_HOME": home}
     for key in ("CHARTER_DATABASE_URL", "CHARTER_URL", "CHARTER_PROFILE", "CHARTER_TOKEN"):
         env.pop(key, None)
+    stdout = log.open("wb") if log else subprocess.DEVNULL
     proc = subprocess.Popen([CHARTER_BIN, "server", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=stdout, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -245,3 +251,5 @@ def server(home: str) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if log:
+            stdout.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -10,13 +11,13 @@ import pytest
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(900)
 @pytest.mark.skipif(bool(os.environ.get("CHARTER_TEST_DATABASE_URL")),
                     reason="the demo runs on the embedded default (SQLite, local files)")
 def test_demo_runs_end_to_end(tmp_path):
     home = tmp_path / "demo-home"
     done = subprocess.run([sys.executable, "-m", "charter.demo", "--home", str(home),
-                           "--stop-server"], capture_output=True, text=True, timeout=280,
+                           "--stop-server"], capture_output=True, text=True, timeout=880,
                           env={k: v for k, v in os.environ.items()
                                if not k.startswith("CHARTER_")})
     out = done.stdout
@@ -36,9 +37,34 @@ def test_demo_runs_end_to_end(tmp_path):
     assert "****" in out  # name=constant: a masked cell in sam's query
     assert "may not lake:QueryTables on crn:retail-banking-data" in out  # the raw PII read
     assert "[query_refused]: function read_parquet is not allowed" in out
+    _ml_chapter(out)
     assert "audit trail verified" in out
     assert "demo complete" in out
     assert (home / "config").exists()
+
+
+def _ml_chapter(out: str) -> None:
+    """Step 2 of the operations flow: three tracked runs on the lake's bank data, the best
+    registered in team-a-dev's registry, approved by the team lead and not by the data
+    scientist."""
+    trained = re.findall(r"^(logistic-regression|random-forest|gradient-boosting) +run "
+                         r"([0-9a-f]{32})  roc_auc ([\d.]+)", out, re.MULTILINE)
+    assert [name for name, _, _ in trained] == ["logistic-regression", "random-forest",
+                                                "gradient-boosting"], out[-3000:]
+    best = re.search(r"^best: (\S+) \(run ([0-9a-f]{32})\); registered bank-segment "
+                     r"version 1, PendingManualApproval, files (.*)$", out, re.MULTILINE)
+    assert best, out[-3000:]
+    name, run_id, _ = max(trained, key=lambda t: float(t[2]))
+    assert (best.group(1), best.group(2)) == (name, run_id)
+    assert sorted(f.strip() for f in best.group(3).split(",")) == ["model.onnx", "model.skops"]
+    # the runs recorded what they read: both shared tables, at their snapshots
+    shown = out.split(f"runs show team-a-dev {run_id}", 1)[1].split("11. The ML team lead")[0]
+    assert "bank.transactions @ " in shown and "bank.customers @ " in shown
+    assert "FINISHED" in shown and "roc_auc" in shown
+    approval = out.split("11. The ML team lead", 1)[1]
+    assert "PendingManualApproval" in approval
+    assert "may not registry:ApproveModelVersion" in approval  # sam's attempt
+    assert "bank-segment version 1: Approved" in approval
 
 
 def test_bank_data_is_seeded_and_the_bad_file_breaks_each_rule(tmp_path):

@@ -5,8 +5,11 @@ dev/test/prod accounts, creates one user per persona with a CLI profile each, an
 allowed and denied actions and the OU tree. The data-lake chapter vends a producer account
 for a retail-banking domain, ingests synthetic bank data (src/charter/demo/bank.py) under
 quality rules, shares it with team A behind masks and a row filter, and lets the data
-scientist query it. It ends with findings and a verified audit trail. Later modules extend
-it step by step along the operations flow of MISSION.md.
+scientist query it. In the ML chapter (step 2 of the operations flow) the data scientist
+trains three models on that data, one tracked run each (src/charter/demo/train.py, the
+SDK), registers the best in team-a-dev's registry, and the team lead approves it. It ends
+with findings and a verified audit trail. Later modules extend it step by step along the
+operations flow of MISSION.md.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ class Demo:
         self.env["COLUMNS"] = str(console.width)
         self.server: subprocess.Popen | None = None
         self.url = ""
+        self.tokens: dict[str, str] = {}  # user -> their token, for scripts run as them
 
     def step(self, title: str) -> None:
         console.print()
@@ -79,6 +83,21 @@ class Demo:
             sys.stdout.write(done.stdout + done.stderr)
             sys.stdout.flush()
         if (done.returncode != 0) != expect_fail:
+            console.print(f"[red]unexpected exit code {done.returncode}[/red]")
+            raise SystemExit(1)
+        return done.stdout
+
+    def script(self, user: str, module: str, *args: str) -> str:
+        """Show and run a Python script as `user` (their token in CHARTER_TOKEN, the
+        server in CHARTER_URL); stop the demo if it fails."""
+        console.print(f"[bold cyan]$ CHARTER_URL={self.url} CHARTER_TOKEN=<{user}'s token> "
+                      f"python -m {module} {escape(_shell(args))}[/bold cyan]")
+        env = {**self.env, "CHARTER_URL": self.url, "CHARTER_TOKEN": self.tokens[user]}
+        done = subprocess.run([sys.executable, "-m", module, *args], env=env,
+                              capture_output=True, text=True, timeout=300)
+        sys.stdout.write(done.stdout + done.stderr)
+        sys.stdout.flush()
+        if done.returncode != 0:
             console.print(f"[red]unexpected exit code {done.returncode}[/red]")
             raise SystemExit(1)
         return done.stdout
@@ -148,12 +167,13 @@ def walkthrough(demo: Demo) -> None:
              expect_fail=True)
 
     data_lake(demo)
+    ml_use_case(demo)
 
-    demo.step("10. Detective controls: findings in the security-tooling account")
+    demo.step("12. Detective controls: findings in the security-tooling account")
     demo.run("--profile", "admin", "users", "create", "contractor-x")
     demo.run("--profile", "admin", "controls", "findings")
 
-    demo.step("11. The audit trail: every action above, allowed or denied, hash-chained, "
+    demo.step("13. The audit trail: every action above, allowed or denied, hash-chained, "
               "its head signed in checkpoints kept outside the database")
     demo.run("--profile", "audrey-auditor", "audit", "events", "--principal", "sam-scientist")
     demo.run("--profile", "admin", "audit", "checkpoint")
@@ -241,6 +261,45 @@ def data_lake(demo: Demo) -> None:
              "--to", "group:team-a-data-scientists", expect_fail=True)
 
 
+def ml_use_case(demo: Demo) -> None:
+    """Steps 10 and 11 (step 2 of the operations flow): tracked experiments on the shared
+    bank data, the best model registered in team-a-dev's registry, the lead's approval."""
+    sam, lena = ("--profile", "sam-scientist"), ("--profile", "lena-lead")
+    account, experiment, group = "team-a-dev", "bank-segment", "bank-segment"
+
+    demo.step("10. The data scientist trains three models on the lake's bank data, one "
+              "tracked run each, and registers the best")
+    demo.note("the script reads through governed SQL inside each run (EU rows only, PII "
+              "masked), logs params and metrics, and registers the best model with skops "
+              "and ONNX files: src/charter/demo/train.py")
+    trained = demo.script("sam-scientist", "charter.demo.train", account)
+    best = re.search(r"^best: (\S+) \(run ([0-9a-f]{32})\); registered \S+ version (\d+)",
+                     trained, re.MULTILINE)
+    if not best:
+        console.print("[red]the training script registered no model[/red]")
+        raise SystemExit(1)
+    run_id, version = best.group(2), best.group(3)
+    runs = json.loads(demo.run(*sam, "runs", "list", account, "--experiment", experiment,
+                               "--json", quiet=True))["items"]
+    demo.run(*sam, "runs", "search", account, "-e", experiment,
+             "--filter", "metrics.roc_auc > 0.5 and params.test_size = '0.3'",
+             "--order-by", "metrics.roc_auc DESC")
+    demo.run(*sam, "runs", "compare", account, *(r["id"] for r in reversed(runs)))
+    demo.note("the best run: its params, metrics, the lake snapshots it read, the model files")
+    demo.run(*sam, "runs", "show", account, run_id)
+
+    demo.step("11. The ML team lead approves the registered version")
+    demo.run(*sam, "models", "versions", account, group)
+    demo.note("refused: a data scientist may not approve their own model")
+    demo.run(*sam, "models", "approve", account, group, version, "--reason", "looks good to me",
+             expect_fail=True)
+    demo.run(*lena, "models", "show", account, group, version)
+    demo.run(*lena, "models", "approve", account, group, version, "--reason",
+             "best ROC AUC of three candidates on the EU holdout; no sensitive attribute "
+             "among the features")
+    demo.run(*lena, "models", "versions", account, group)
+
+
 def _shell(args: tuple[str, ...]) -> str:
     """The arguments as one would type them: "region = 'EU'" rather than shlex's
     'region = '"'"'EU'"'"''."""
@@ -254,6 +313,7 @@ def _persona(demo: Demo, user: str, group: str, persona: str) -> None:
              "--display-name", persona, quiet=True)
     token = json.loads(demo.run("--profile", "admin", "tokens", "create", "--user", user,
                                 "--expires-in", "7d", "--json", quiet=True))["token"]
+    demo.tokens[user] = token
     demo.run("--profile", user, "login", "--url", demo.url, "--token", token, quiet=True)
 
 
