@@ -34,10 +34,9 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import mlflow
 from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
-
-import mlflow
 
 KEYS = 10
 MODELS = ("rf", "gbm", "logreg", "svm")

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 
+import mlflow
+from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.utils.credentials import get_default_host_creds
 from mlflow.utils.rest_utils import http_request
-
-import mlflow
-from mlflow import MlflowClient
 
 
 def main() -> None:

@@ -10,13 +10,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+import mlflow
 import numpy as np
+from mlflow import MlflowClient
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
-
-import mlflow
-from mlflow import MlflowClient
 
 MODEL = sys.argv[1] if len(sys.argv) > 1 else "churn-mlflow"
 
