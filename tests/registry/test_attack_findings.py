@@ -1,0 +1,129 @@
+"""Attacks on the model registry that succeed today: each test states the right behaviour
+and fails until it holds."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import tracemalloc
+import zipfile
+
+import pytest
+import skops.io
+
+from charter.errors import CharterError, Invalid
+from charter.registry import artifacts, service
+from charter.registry.schemas import ModelGroupCreate, ModelVersionCreate
+from tests.registry.conftest import A, counts
+
+GROUP = "churn"
+
+
+def _with_schema(data: bytes, change) -> bytes:
+    """The skops file `data` with its schema.json changed by `change(schema)`."""
+    source, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for name in source.namelist():
+            body = source.read(name)
+            if name == "schema.json":
+                schema = json.loads(body)
+                change(schema)
+                body = json.dumps(schema).encode()
+            target.writestr(name, body)
+    return out.getvalue()
+
+
+def test_a_type_name_never_imports_a_module_that_runs_code(fitted, monkeypatch):
+    """A skops file names `numpy.f2py.__main__.LogisticRegression`. Deciding whether that
+    type is trusted imports the module `numpy.f2py.__main__`, which runs NumPy's f2py
+    command line with the server's own argv and raises SystemExit inside the request
+    (registration on the server, load in the SDK). The right answer: `untrusted_type`,
+    nothing imported beyond what the libraries import themselves."""
+    monkeypatch.setattr(sys, "argv", ["charter"])
+    monkeypatch.delitem(sys.modules, "numpy.f2py.__main__", raising=False)
+    data = _with_schema(skops.io.dumps(fitted),
+                        lambda s: s.__setitem__("__module__", "numpy.f2py.__main__"))
+    try:
+        with pytest.raises(Invalid) as err:
+            artifacts.check_types(data)
+    except SystemExit:
+        pytest.fail("checking a type name ran numpy.f2py's command line (SystemExit)")
+    finally:
+        sys.modules.pop("numpy.f2py.__main__", None)
+    assert err.value.code == "untrusted_type"
+    assert "numpy.f2py.__main__" not in sys.modules
+
+
+def test_a_type_name_never_imports_test_modules(monkeypatch):
+    """`sklearn.conftest.X` imports scikit-learn's pytest conftest (pytest, plugins, its
+    fixtures) into the server to answer whether X is trusted."""
+    monkeypatch.delitem(sys.modules, "sklearn.conftest", raising=False)
+    try:
+        artifacts.trusted_type("sklearn.conftest.Anything")
+        assert "sklearn.conftest" not in sys.modules
+    finally:
+        sys.modules.pop("sklearn.conftest", None)
+
+
+def test_a_zip_bomb_skops_file_is_refused_in_bounded_memory(fitted):
+    """A 300 MB schema.json that compresses to about 300 KB: the server reads it whole
+    into memory (and parses it) at registration. The right answer: refuse a skops file
+    whose parts decompress past a limit, before reading them."""
+    pad = b" " * (300 * 1024 * 1024)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as bomb:
+        bomb.writestr("schema.json", b'{"__class__": "dict", "__module__": "builtins",'
+                      b' "__loader__": "DictNode", "content": {}' + pad + b"}")
+    data = out.getvalue()
+    assert len(data) < 2 * 1024 * 1024
+    del pad
+    tracemalloc.start()
+    try:
+        with pytest.raises(Invalid):
+            artifacts.check_types(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 1024 * 1024, f"checking a 1 MB file took {peak >> 20} MB"
+
+
+def test_a_version_source_must_be_its_runs_own(team, store_model):
+    """A version made from run Y's model folder but naming run X as its run records X's
+    metrics and lake snapshots as the lineage of a model X never made. The right answer:
+    the source lies under the run's own artifacts, else Invalid."""
+    ctx = team.ctx("sam")
+    service.create_group(ctx, A, ModelGroupCreate(name=GROUP))
+    x, y = store_model(), store_model()
+    before = counts(team.platform)
+    with pytest.raises(CharterError) as err:
+        service.create_version(ctx, A, GROUP, ModelVersionCreate(source=y.source,
+                                                                 run_id=x.run_id))
+    assert err.value.code not in ("", None)
+    assert counts(team.platform) == before
+
+
+@pytest.fixture
+def pending(team, store_model):
+    ctx = team.ctx("sam")
+    service.create_group(ctx, A, ModelGroupCreate(name=GROUP))
+    stored = store_model()
+    service.create_version(ctx, A, GROUP, ModelVersionCreate(source=stored.source,
+                                                             run_id=stored.run_id))
+    return team
+
+
+def test_a_retried_approve_does_not_undo_a_later_reject(pending):
+    """The lead approves (a client that retries sends an Idempotency-Key), then rejects;
+    the approve's retry arrives late with its key. Approve takes no key (not
+    `@idempotent`), so the retry runs again and silently approves the rejected version.
+    The right answer: the retry returns the first approve's result and changes nothing."""
+    http = pending.clients["lena"]._http
+    path = f"/v1/accounts/{A}/registry/models/{GROUP}/versions/1"
+    key = {"Idempotency-Key": "approve-churn-1-attempt"}
+    first = http.post(f"{path}/approve", json={"reason": "AUC 0.91"}, headers=key)
+    assert first.status_code == 200, first.text
+    rejected = http.post(f"{path}/reject", json={"reason": "drift found"})
+    assert rejected.json()["approval_status"] == "Rejected"
+    http.post(f"{path}/approve", json={"reason": "AUC 0.91"}, headers=key)
+    assert http.get(path).json()["approval_status"] == "Rejected"
