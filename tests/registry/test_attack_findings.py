@@ -127,3 +127,34 @@ def test_a_retried_approve_does_not_undo_a_later_reject(pending):
     assert rejected.json()["approval_status"] == "Rejected"
     http.post(f"{path}/approve", json={"reason": "AUC 0.91"}, headers=key)
     assert http.get(path).json()["approval_status"] == "Rejected"
+
+
+def test_registering_a_type_that_names_f2py_leaves_the_server_answering(team, fitted,
+                                                                         tmp_path):
+    """Against `charter server`: the data scientist uploads a skops file naming
+    `numpy.f2py.__main__.LogisticRegression` and registers it. The right answer: 422
+    `untrusted_type`, nothing registered, the server answering as before."""
+    from charter.sdk import Client
+    from tests.servers import start
+
+    server = start(team.platform.settings.home).ready()
+    sam = Client(server.url, team.platform.admin.tokens.create(user="sam")["token"])
+    try:
+        sam.models.create_group(A, GROUP)
+        run = sam.runs.create(A, sam.experiments.create(A, "churn").id)
+        path = tmp_path / "model.skops"
+        path.write_bytes(_with_schema(skops.io.dumps(fitted), lambda s: s.__setitem__(
+            "__module__", "numpy.f2py.__main__")))
+        sam.runs.upload(A, run.id, path, artifact_path="model")
+        before = counts(team.platform)
+        with pytest.raises(CharterError) as err:
+            sam.models.create_version(A, GROUP, f"{run.experiment_id}/{run.id}/artifacts/model",
+                                      run_id=run.id)
+        assert err.value.code == "untrusted_type", err.value.message
+        assert counts(team.platform) == before
+        assert sam.models.group(A, GROUP).latest_version is None
+        log = server.log.read_text(errors="replace")
+        assert "f2py" not in log, log[-2000:]
+    finally:
+        sam.close()
+        server.stop()
