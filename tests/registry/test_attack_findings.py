@@ -158,3 +158,19 @@ def test_registering_a_type_that_names_f2py_leaves_the_server_answering(team, fi
     finally:
         sam.close()
         server.stop()
+
+
+def test_an_onnx_file_that_is_not_one_is_refused_at_registration(pending, store_model,
+                                                                 fitted, iris):
+    """A valid model.skops beside a model.onnx of junk: registered, and predicting with
+    it raises onnxruntime's own exception in the SDK. The right answer: registration
+    checks model.onnx parses (`invalid_model_file`), as it checks model.skops."""
+    X, _ = iris
+    files = artifacts.dump_model(fitted, X[:5]).files
+    stored = store_model({**files, "model.onnx": b"this is not an onnx model"})
+    before = counts(pending.platform)
+    with pytest.raises(CharterError) as err:
+        service.create_version(pending.ctx("sam"), A, GROUP, ModelVersionCreate(
+            source=stored.source, run_id=stored.run_id))
+    assert err.value.code == "invalid_model_file"
+    assert counts(pending.platform) == before
