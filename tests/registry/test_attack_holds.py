@@ -224,3 +224,55 @@ def test_a_signature_is_bounded(pending):
                          json={"source": source, "signature": {"inputs": inputs}})
     assert response.status_code in (413, 422), response.status_code
     assert counts(pending.platform) == before
+
+
+def test_approve_and_reject_racing_leave_events_that_tell_the_final_state(pending):
+    """Approvals and rejections of one version at once: every change is one event whose
+    previous status is the one before it, and the last event's status is the version's."""
+    import threading
+
+    failures: list[Exception] = []
+
+    def decide(fn, reason: str) -> None:
+        try:
+            fn(pending.ctx("lena"), A, GROUP, 1, reason)
+        except Exception as error:  # reported below
+            failures.append(error)
+
+    threads = [threading.Thread(target=decide, args=(
+        service.approve_version if i % 2 else service.reject_version, f"r{i}"))
+        for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures
+    with pending.platform.runtime.db.read() as session:
+        from charter.core.events import OutboxEvent
+        chain = [e.payload for e in session.scalars(select(OutboxEvent).where(
+            OutboxEvent.type.in_(["ModelVersionApproved", "ModelVersionRejected"])
+        ).order_by(OutboxEvent.created_at, OutboxEvent.id))]
+    status = "PendingManualApproval"
+    for event in chain:
+        assert event["previous_status"] == status and event["status"] != status
+        status = event["status"]
+    assert pending.clients["sam"].models.version(A, GROUP, 1).approval_status == status
+
+
+def test_a_files_list_changed_in_the_database_reaches_no_other_path(pending, store_model):
+    """A version's recorded files changed behind the registry (a path with `..` naming
+    another run's model, with that file's true sha256): the file route still reads only
+    under the version's source."""
+    from charter.registry.orm import ModelVersion
+
+    other = store_model()
+    data = service.get_version_file(pending.ctx("sam"), A, GROUP, 1, "model.skops")
+    depth = pending.stored.source.count("/") + 1
+    sneaky = "../" * depth + other.source + "/model.skops"
+    with pending.platform.runtime.db.transaction() as session:
+        row = session.get(ModelVersion, (A, GROUP, 1))
+        row.files = {"files": [*row.files["files"], {
+            "path": sneaky, "size": len(data), "sha256": artifacts.sha256_of(data)}]}
+    with pytest.raises(CharterError) as err:
+        service.get_version_file(pending.ctx("sam"), A, GROUP, 1, sneaky)
+    assert err.value.code in ("invalid_artifact_path", "model_file_not_found")
