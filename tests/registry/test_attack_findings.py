@@ -177,3 +177,31 @@ def test_an_onnx_file_that_is_not_one_is_refused_at_registration(pending, store_
             source=stored.source, run_id=stored.run_id))
     assert err.value.code == "invalid_model_file"
     assert counts(pending.platform) == before
+
+
+def test_a_registration_that_blew_up_is_still_audited(team, store_model, fitted, monkeypatch):
+    """In-process: the f2py type name raises SystemExit out of `create_version`. The
+    operation records no audit entry for the attempt (it handles `Exception` only). The
+    right answer: the attempt is refused as `untrusted_type` and audited as failed."""
+    from sqlalchemy import select
+
+    from charter.audit.orm import AuditEvent
+
+    monkeypatch.setattr(sys, "argv", ["charter"])
+    ctx = team.ctx("sam")
+    service.create_group(ctx, A, ModelGroupCreate(name=GROUP))
+    data = _with_schema(skops.io.dumps(fitted),
+                        lambda s: s.__setitem__("__module__", "numpy.f2py.__main__"))
+    stored = store_model({"model.skops": data})
+    try:
+        service.create_version(team.ctx("sam"), A, GROUP, ModelVersionCreate(
+            source=stored.source, run_id=stored.run_id))
+    except BaseException as error:
+        raised = error
+    finally:
+        sys.modules.pop("numpy.f2py.__main__", None)
+    with team.platform.runtime.db.read() as session:
+        audited = list(session.scalars(select(AuditEvent.outcome).where(
+            AuditEvent.principal == "sam", AuditEvent.action == "registry:CreateModelVersion")))
+    assert audited, f"no audit record of the attempt (it raised {type(raised).__name__})"
+    assert isinstance(raised, Invalid) and raised.code == "untrusted_type"
