@@ -205,3 +205,24 @@ def test_a_registration_that_blew_up_is_still_audited(team, store_model, fitted,
             AuditEvent.principal == "sam", AuditEvent.action == "registry:CreateModelVersion")))
     assert audited, f"no audit record of the attempt (it raised {type(raised).__name__})"
     assert isinstance(raised, Invalid) and raised.code == "untrusted_type"
+
+
+def test_an_approved_versions_files_cannot_be_overwritten_under_it(pending, fitted, iris):
+    """After the lead approves version 1, the data scientist writes the run's artifact
+    path `model/model.skops` again (any model, or junk). The artifact table now points at
+    the new bytes, so the approved version can never be read again (`artifact_tampered`
+    for good): one write of a run's artifact destroys an approved model. The right answer:
+    the write is refused for a file a version records, or the version keeps reading the
+    bytes it recorded."""
+    from charter.experiments import service as experiments
+
+    lena = pending.clients["lena"]
+    lena.models.approve(A, GROUP, 1, reason="AUC 0.91")
+    source = pending.clients["sam"].models.version(A, GROUP, 1).source
+    original = service.get_version_file(pending.ctx("sam"), A, GROUP, 1, "model.skops")
+    try:
+        experiments.put_artifact(pending.ctx("sam"), A, f"{source}/model.skops", b"junk")
+    except CharterError:
+        pass  # refused: the right answer
+    assert service.get_version_file(pending.ctx("lena"), A, GROUP, 1,
+                                    "model.skops") == original
