@@ -276,3 +276,28 @@ def test_a_files_list_changed_in_the_database_reaches_no_other_path(pending, sto
     with pytest.raises(CharterError) as err:
         service.get_version_file(pending.ctx("sam"), A, GROUP, 1, sneaky)
     assert err.value.code in ("invalid_artifact_path", "model_file_not_found")
+
+
+@pytest.mark.parametrize("text", ["ok\u202egnp.exe", "\x1b[2Jcleared", "line\nbreak\rback",
+                                  "zero\u200bwidth"])
+def test_control_and_bidi_characters_in_a_reason_never_reach_a_terminal_raw(pending, text):
+    """A reason with terminal escapes or bidi overrides: refused, or shown escaped by the
+    CLI (never written raw to the lead's terminal)."""
+    token = pending.platform.admin.tokens.create(user="lena")["token"]
+    try:
+        service.approve_version(pending.ctx("lena"), A, GROUP, 1, text)
+    except CharterError as error:
+        assert error.code == "invalid_text"
+        return
+    code, out, _ = pending.platform.cli("models", "show", A, GROUP, "1", token=token)
+    assert code == 0
+    assert "\x1b[2J" not in out and "\u202e" not in out and "\r" not in out
+
+
+@pytest.mark.parametrize("group", ["a" * 5000, "%C3%A9", "a%2Fb", "a%0Ab", ".."])
+def test_odd_group_names_in_the_url_are_clear_refusals(pending, group):
+    response = pending.clients["sam"]._http.get(f"{BASE}/{group}/versions")
+    assert response.status_code in (404, 422), (group, response.status_code, response.text)
+    assert response.json()["code"] in ("invalid_model_group_name", "invalid_text",
+                                       "model_group_not_found", "route_not_found",
+                                       "invalid_request")
