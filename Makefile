@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+# The MLflow client for the tests and benchmarks that drive Charter with it: its own
+# environment, since mlflow's pins (pyarrow<26, cachetools<8) clash with Charter's.
+MLFLOW_VENV := .venv-mlflow
+MLFLOW_PINS := mlflow==3.17.2 scikit-learn==1.9.1 pandas==3.1.1 skops==0.16.0
 
-.PHONY: setup demo test test-sqlite test-postgres lint bench clean
+.PHONY: setup mlflow-client demo test test-sqlite test-postgres lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -12,6 +16,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+mlflow-client: $(MLFLOW_VENV)/.installed
+
+$(MLFLOW_VENV)/.installed: Makefile
+	$(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/pip install --quiet --upgrade pip
+	$(MLFLOW_VENV)/bin/pip install --quiet $(MLFLOW_PINS)
 	touch $@
 
 demo: setup
@@ -22,16 +34,16 @@ lint: setup
 	$(BIN)/lint-imports
 	$(BIN)/python -m tests.architecture
 
-test-sqlite: setup
+test-sqlite: setup mlflow-client
 	$(BIN)/pytest -q -n 2 -p no:cacheprovider
 
-test-postgres: setup
+test-postgres: setup mlflow-client
 	CHARTER_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest -q -n 2 -p no:cacheprovider
 
 test: lint test-sqlite test-postgres
 
-bench: setup
+bench: setup mlflow-client
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .demo-home .bench-env
+	rm -rf $(VENV) $(MLFLOW_VENV) .pytest_cache .ruff_cache .demo-home .bench-env

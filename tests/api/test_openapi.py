@@ -188,3 +188,12 @@ def test_every_list_operation_is_paged(document):
             params = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
             assert {"limit", "offset"} <= params, f"{method.upper()} {path} pages without limit"
     assert pages >= 15
+
+
+def test_mlflows_protocol_is_documented_apart(platform, document):
+    """The MLflow adapter speaks MLflow's protocol, documented in docs/mlflow.md; Charter's
+    own document holds only Charter's API."""
+    assert not [p for p in document["paths"] if p.startswith("/mlflow")]
+    response = platform.admin._http.get("/mlflow/team-a-dev/api/2.0/mlflow/nothing")
+    assert response.status_code == 404
+    assert response.json()["error_code"] == "ENDPOINT_NOT_FOUND"

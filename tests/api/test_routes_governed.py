@@ -214,3 +214,46 @@ def test_events_of_a_request_are_delivered_before_its_response(platform):
     response = platform.admin._http.request("PUT", "/v1/identity/groups/inline/members/ivy")
     assert response.status_code < 300, response.text
     assert seen == [response.headers["x-request-id"]]
+
+
+# -- the MLflow adapter (mounted at /mlflow, outside the OpenAPI document) ---------------
+
+MLFLOW_IDS = {"experiment_id": "1", "run_id": "0" * 32, "model_id": "m-" + "0" * 32}
+
+
+def test_every_mlflow_route_authorizes_and_audits(walk):
+    """Every route of the MLflow adapter (tests.mlflow.routes fails on a route without a
+    sample) runs a governed operation: refused for a user without permissions, audited,
+    answered in MLflow's error shape; refused without a token or with a password."""
+    from tests.mlflow.routes import calls
+
+    platform, nobody_token = walk
+    for token, status, code in ((None, 401, "missing_token"),
+                                (nobody_token, 403, None),
+                                ("Basic dXNlcjpwYXNz", 401, "basic_auth_refused")):
+        http = platform.client(None)._http
+        for method, path, params, body in calls(MLFLOW_IDS, "churn"):
+            headers = ({} if token is None else {"authorization": token}
+                       if token.startswith("Basic") else {"authorization": f"Bearer {token}"})
+            response = http.request(method, f"/mlflow/team-a-dev{path}", params=params,
+                                    json=body, headers=headers)
+            assert response.status_code == status, (method, path, response.text)
+            answer = response.json()
+            assert answer["error_code"] == ("UNAUTHENTICATED" if status == 401
+                                            else "PERMISSION_DENIED"), (path, answer)
+            assert code is None or answer["charter_code"] == code
+            records = _records(platform, response.headers["x-request-id"])
+            assert records and all(r.decision == "deny" for r in records), path
+            assert status == 401 or all(r.action in ACTIONS for r in records), path
+
+
+def test_what_the_mlflow_adapter_does_not_serve_is_endpoint_not_found(walk):
+    platform, _ = walk
+    for method, path in (("POST", "/api/2.0/mlflow/runs/log-inputs"),
+                         ("GET", "/api/2.0/mlflow/experiments/get-by-name-and-more"),
+                         ("POST", "/api/3.0/mlflow/traces"), ("GET", "/ajax-api/2.0/x"),
+                         ("DELETE", "/api/2.0/mlflow/runs/get")):
+        response = platform.admin._http.request(method, f"/mlflow/team-a-dev{path}")
+        assert response.status_code == 404, (path, response.text)
+        assert response.json()["error_code"] == "ENDPOINT_NOT_FOUND"
+        assert "not served by Charter's MLflow tracking server" in response.json()["message"]

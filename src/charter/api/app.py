@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import charter
 from charter.api.docs import add_docs
 from charter.api.middleware import PUBLIC_PATHS, RequestMiddleware, error_response, record_refusal
+from charter.api.mlflow.app import create_mlflow_app
 from charter.api.openapi import add_openapi, operation_id
 from charter.core.context import Runtime
 from charter.domains import domain_names
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.include_router(router)
     add_docs(app)
     add_openapi(app)
+    app.mount("/mlflow", create_mlflow_app(runtime))  # MLflow's protocol: docs/mlflow.md
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -31,6 +31,7 @@ from charter.access.pipeline import audit_error, audit_rejected
 from charter.api.access_log import log_request
 from charter.api.deps import get_context
 from charter.api.docs import ASSETS, REDOC_LOGO
+from charter.api.mlflow.errors import is_mlflow_path, mlflow_error_response
 from charter.core.context import Runtime
 from charter.core.events import dispatch_pending
 from charter.core.ids import new_request_id
@@ -80,13 +81,14 @@ class RequestMiddleware:
                 await self.app(scope, receive, starting)
                 return
             answer = await run_in_threadpool(record_refusal, Request(scope, receive), problem)
-            await error_response(answer)(scope, receive, starting)
+            await error_response(answer, scope["path"])(scope, receive, starting)
         except Exception as error:
             if started:
                 raise  # the answer is under way: only dropping the connection can end it
             log.exception("internal error on %s", _route(scope))
             await run_in_threadpool(_record_failure, self.runtime, scope, error)
-            await JSONResponse(INTERNAL, status_code=500)(scope, receive, starting)
+            internal = CharterError(INTERNAL["message"], code=INTERNAL["code"])
+            await error_response(internal, scope["path"], status=500)(scope, receive, starting)
         finally:
             log_request(scope, status, (time.perf_counter() - arrived) * 1000)
 
@@ -96,8 +98,13 @@ def is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(ASSETS + "/")
 
 
-def error_response(error: CharterError) -> JSONResponse:
-    return JSONResponse(jsonable_encoder(error.to_dict()), status_code=error.http_status)
+def error_response(error: CharterError, path: str = "", *, status: int | None = None
+                   ) -> JSONResponse:
+    """The error as Charter answers it, or in MLflow's shape on an MLflow path."""
+    if is_mlflow_path(path):
+        return mlflow_error_response(error)
+    return JSONResponse(jsonable_encoder(error.to_dict()),
+                        status_code=status or error.http_status)
 
 
 def record_refusal(request: Request, error: CharterError) -> CharterError:
