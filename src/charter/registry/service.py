@@ -13,7 +13,9 @@ Key contracts:
   MLflow and SageMaker: an approved version can be rejected later and the other way
   round. Each change records who, when and why and emits exactly one event
   (`ModelVersionApproved` / `ModelVersionRejected`); asking for the status a version
-  already has changes nothing, emits nothing and answers the version as it is.
+  already has changes nothing, emits nothing and answers the version as it is. Both take
+  an idempotency key: a retried decision answers its first result and changes nothing,
+  even after a later decision.
 - Only a principal holding ml-team-lead in the version's account may approve or reject
   (`_cedar`): a permit, and a forbid that no other permission set, cloud-admin included,
   overrides (separation of duties).
@@ -439,6 +441,7 @@ def delete_version_tag(ctx: Context, account: str, group: str, version: int,
 # -- approval --------------------------------------------------------------------------
 
 @operation("registry:ApproveModelVersion", "write", target=_version_target)
+@idempotent
 def approve_version(ctx: Context, account: str, group: str, version: int,
                     reason: str) -> ModelVersionRead:
     """Approve a model version (the account's ML team lead only)."""
@@ -446,6 +449,7 @@ def approve_version(ctx: Context, account: str, group: str, version: int,
 
 
 @operation("registry:RejectModelVersion", "write", target=_version_target)
+@idempotent
 def reject_version(ctx: Context, account: str, group: str, version: int,
                    reason: str) -> ModelVersionRead:
     """Reject a model version (the account's ML team lead only)."""
