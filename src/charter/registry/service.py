@@ -5,7 +5,8 @@ Key contracts:
 - Version numbers are taken under a lock on the group (`core.db.lock`, and the group's
   row read for update): two versions created at once never get the same number, and
   numbers are never reused.
-- A version records, when it is registered, every file under its source with the sha256
+- A version's source lies under its run's own artifacts (or a logged model's the run
+  made), else `model_source_not_of_run`. A version records, when it is registered, every file under its source with the sha256
   the artifact table holds, the source run's latest metrics and its lake inputs. A skops
   file among them must hold only trusted types (`artifacts.check_types`), else nothing
   is registered (`untrusted_type`).
@@ -328,6 +329,7 @@ def create_version(ctx: Context, account: str, group: str,
         facts = _sources.RunFacts(metrics=[], lake_inputs=[])
     else:
         facts = _sources.run_facts(ctx, account, body.run_id)
+        _sources.check_source_of_run(ctx, account, body.source, body.run_id, facts)
     files = _sources.source_files(ctx, account, body.source)
     flavor = _flavor(ctx, account, body.source, files)
     # The number last: the lock is held from here to the commit, so it is held briefly.
