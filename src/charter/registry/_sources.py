@@ -85,6 +85,7 @@ def source_files(ctx: Context, account: str, source: str) -> list[ModelFile]:
     return sorted(files, key=lambda f: f.path)
 
 
-def read_file(ctx: Context, account: str, source: str, path: str) -> bytes:
-    """The bytes of the file `path` under `source`."""
-    return experiments.get_artifact(ctx, account, f"{source.strip('/')}/{path}")
+def read_recorded(ctx: Context, account: str, record: ModelFile) -> bytes:
+    """The bytes a version recorded for a file, by their sha256 in the content-addressed
+    artifact store: writing the run's path again later leaves them as they were."""
+    return experiments.get_artifact_content(ctx, account, record.sha256)

@@ -6,8 +6,11 @@ Key contracts:
   row read for update): two versions created at once never get the same number, and
   numbers are never reused.
 - A version's source lies under its run's own artifacts (or a logged model's the run
-  made), else `model_source_not_of_run`. A version records, when it is registered, every file under its source with the sha256
-  the artifact table holds, the source run's latest metrics and its lake inputs. A skops
+  made), else `model_source_not_of_run`.
+- A version records, when it is registered, every file under its source with the sha256
+  the artifact table holds, the source run's latest metrics and its lake inputs; its
+  files are read by that sha256 (the artifact store is content addressed), so writing
+  the run's paths again later leaves a version's files as they were. A skops
   file among them must hold only trusted types (`artifacts.check_types`), else nothing
   is registered (`untrusted_type`).
 - ModelApproval status moves between `PendingManualApproval`, `Approved` and `Rejected`, as in
@@ -365,7 +368,7 @@ def _flavor(ctx: Context, account: str, source: str, files: list[ModelFile]) -> 
         raise Invalid(f"{source} holds neither {artifacts.SKOPS_FILE} nor an MLflow model "
                       f"({artifacts.MLFLOW_FILE})", code="unknown_model_format")
     for record in skops_files:
-        data = artifacts.verify(_sources.read_file(ctx, account, source, record.path), record)
+        data = artifacts.verify(_sources.read_recorded(ctx, account, record), record)
         artifacts.check_types(data, path=record.path)
     return "mlflow" if artifacts.MLFLOW_FILE in names else "skops"
 
@@ -386,8 +389,10 @@ def get_version_file(ctx: Context, account: str, group: str, version: int,
     record = next((f for f in row.files["files"] if f["path"] == path), None)
     if record is None:
         raise artifacts.missing_file(group, version, path)
-    data = _sources.read_file(ctx, account, row.source, path)
-    return artifacts.verify(data, ModelFile.model_validate(record))
+    if path.startswith("/") or any(p in ("", ".", "..") for p in path.split("/")):
+        raise artifacts.missing_file(group, version, path)  # never recorded so
+    found = ModelFile.model_validate(record)
+    return artifacts.verify(_sources.read_recorded(ctx, account, found), found)
 
 
 @operation("registry:ListModelVersions", "read", read_only=True,
