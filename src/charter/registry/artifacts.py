@@ -10,6 +10,7 @@ Key contracts:
   at registration (on the server) and at load (in the SDK).
 - A skops file (a zip) whose parts declare more than the limits unpacked is refused
   (`model_file_too_large`) before any part is read: a zip bomb costs nothing.
+- An ONNX file is registered only when ONNX parses and checks it (`invalid_model_file`).
 - Loading verifies each file's sha256 against the version's record before reading it
   (`artifact_tampered`) and goes through `skops.io.loads` with exactly the checked types
   trusted. Nothing here unpickles.
@@ -42,6 +43,7 @@ _REFUSED_PARTS = frozenset({"conftest", "f2py", "externals", "distutils", "_pyte
 MAX_SKOPS_SCHEMA = 64 * 1024 * 1024
 MAX_SKOPS_UNPACKED = 4 * 1024 * 1024 * 1024
 MAX_SKOPS_PARTS = 100_000
+MAX_ONNX_SIZE = 1024 * 1024 * 1024  # parsed whole in memory at registration
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
 
 
@@ -137,6 +139,22 @@ def check_types(data: bytes, *, path: str = SKOPS_FILE) -> list[str]:
                       "only classes of scikit-learn and NumPy are loaded",
                       code="untrusted_type", path=path, types=refused[:10])
     return wanted
+
+
+def check_onnx(data: bytes, *, path: str = ONNX_FILE) -> None:
+    """Refuse (Invalid `invalid_model_file`) an ONNX file that does not parse as an ONNX
+    model or fails ONNX's own checker, and (`model_file_too_large`) one past the size
+    checked in memory."""
+    import onnx
+
+    if len(data) > MAX_ONNX_SIZE:
+        raise Invalid(f"{path} has {len(data)} bytes; at most {MAX_ONNX_SIZE} are checked "
+                      "and registered", code="model_file_too_large", path=path)
+    try:
+        onnx.checker.check_model(onnx.load_model_from_string(data))
+    except Exception as error:  # protobuf's and the checker's own errors: not a model
+        raise Invalid(f"{path} is not an ONNX model that can be read: "
+                      f"{type(error).__name__}", code="invalid_model_file", path=path) from None
 
 
 def load_skops(data: bytes, record: ModelFile) -> Any:

@@ -12,7 +12,8 @@ Key contracts:
   files are read by that sha256 (the artifact store is content addressed), so writing
   the run's paths again later leaves a version's files as they were. A skops
   file among them must hold only trusted types (`artifacts.check_types`), else nothing
-  is registered (`untrusted_type`).
+  is registered (`untrusted_type`); an ONNX file among them must be an ONNX model
+  (`invalid_model_file`).
 - ModelApproval status moves between `PendingManualApproval`, `Approved` and `Rejected`, as in
   MLflow and SageMaker: an approved version can be rejected later and the other way
   round. Each change records who, when and why and emits exactly one event
@@ -361,7 +362,8 @@ def create_version(ctx: Context, account: str, group: str,
 
 def _flavor(ctx: Context, account: str, source: str, files: list[ModelFile]) -> str:
     """`mlflow` for an MLflow model folder, else `skops`; every skops file in it must hold
-    only trusted types, checked on the bytes whose sha256 the version records."""
+    only trusted types and every ONNX file must be a valid ONNX model, checked on the
+    bytes whose sha256 the version records."""
     names = {f.path for f in files}
     skops_files = [f for f in files if f.path.endswith(".skops")]
     if artifacts.MLFLOW_FILE not in names and artifacts.SKOPS_FILE not in names:
@@ -370,6 +372,9 @@ def _flavor(ctx: Context, account: str, source: str, files: list[ModelFile]) -> 
     for record in skops_files:
         data = artifacts.verify(_sources.read_recorded(ctx, account, record), record)
         artifacts.check_types(data, path=record.path)
+    for record in (f for f in files if f.path.endswith(".onnx")):
+        data = artifacts.verify(_sources.read_recorded(ctx, account, record), record)
+        artifacts.check_onnx(data, path=record.path)
     return "mlflow" if artifacts.MLFLOW_FILE in names else "skops"
 
 
