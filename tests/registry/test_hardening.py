@@ -1,5 +1,6 @@
-"""Attacks on the model registry that succeed today: each test states the right behaviour
-and fails until it holds."""
+"""Hardening of the model registry against attacks: type names that would import code,
+zip bombs, a source that is not the run's, retried decisions, failures past Exception,
+files overwritten under a version, and ONNX files that are not ONNX."""
 
 from __future__ import annotations
 
@@ -100,7 +101,7 @@ def test_a_version_source_must_be_its_runs_own(team, store_model):
     with pytest.raises(CharterError) as err:
         service.create_version(ctx, A, GROUP, ModelVersionCreate(source=y.source,
                                                                  run_id=x.run_id))
-    assert err.value.code not in ("", None)
+    assert err.value.code == "model_source_not_of_run"
     assert counts(team.platform) == before
 
 
@@ -225,3 +226,82 @@ def test_an_approved_versions_files_cannot_be_overwritten_under_it(pending, fitt
         experiments.put_artifact(pending.ctx("sam"), A, f"{source}/model.skops", b"junk")
     assert service.get_version_file(pending.ctx("lena"), A, GROUP, 1,
                                     "model.skops") == original
+
+
+def test_a_zip_bomb_is_refused_with_its_own_code(fitted):
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as bomb:
+        bomb.writestr("schema.json", b"{" + b" " * (artifacts.MAX_SKOPS_SCHEMA + 1) + b"}")
+    with pytest.raises(Invalid) as err:
+        artifacts.check_types(out.getvalue())
+    assert err.value.code == "model_file_too_large"
+    artifacts.check_types(skops.io.dumps(fitted))  # a real model passes
+
+
+@pytest.mark.parametrize("name", [
+    "sklearn.linear_model._logistic.LogisticRegression", "sklearn.tree._tree.Tree",
+    "numpy.ndarray", "numpy.float64", "numpy.add"])
+def test_the_types_models_use_are_trusted(name):
+    assert artifacts.trusted_type(name)
+
+
+@pytest.mark.parametrize("name", [
+    "numpy.f2py.__main__.LogisticRegression", "sklearn.conftest.Anything",
+    "sklearn.tests.test_base.T", "sklearn.utils._testing.MinimalClassifier",
+    "numpy.testing.TestCase", "sklearn.externals.array_api_compat.numpy.ndarray",
+    "numpy.f2py.f2py2e.main", "builtins.eval", "os.system", "numpy.lib.npyio._private",
+    "numpy.__builtins__.eval", "sklearn.linear_model._logistic.np"])
+def test_types_outside_the_libraries_models_are_refused(name):
+    assert not artifacts.trusted_type(name)
+
+
+@pytest.mark.parametrize("raised", [SystemExit(3), KeyboardInterrupt()])
+def test_an_operation_that_raises_past_exception_is_audited_and_reraised(
+        team, store_model, monkeypatch, raised):
+    from sqlalchemy import select
+
+    from charter.audit.orm import AuditEvent
+
+    ctx = team.ctx("sam")
+    service.create_group(ctx, A, ModelGroupCreate(name=GROUP))
+    stored = store_model()
+
+    def blow_up(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr(artifacts, "check_types", blow_up)
+    before = counts(team.platform)
+    with pytest.raises(type(raised)):
+        service.create_version(ctx, A, GROUP, ModelVersionCreate(source=stored.source,
+                                                                 run_id=stored.run_id))
+    with team.platform.runtime.db.read() as session:
+        audited = list(session.execute(select(AuditEvent.outcome, AuditEvent.error_code).where(
+            AuditEvent.action == "registry:CreateModelVersion")))
+    assert [tuple(a) for a in audited] == [("error", "internal_error")]
+    assert counts(team.platform) == before
+
+
+def test_a_source_of_a_logged_model_the_run_made_is_accepted(team, fitted, iris):
+    """MLflow 3: a model's files lie under `<exp>/models/<model>/artifacts`, the logged
+    model's source run being the version's run; another run's logged model is refused."""
+    from charter.experiments import service as experiments
+    from charter.experiments.schemas import ExperimentCreate, LoggedModelCreate, RunCreate
+
+    X, _ = iris
+    ctx = team.ctx("sam")
+    service.create_group(ctx, A, ModelGroupCreate(name=GROUP))
+    exp = experiments.create_experiment(ctx, A, ExperimentCreate(name="lm"))
+    run, other = (experiments.create_run(ctx, A, RunCreate(experiment_id=exp.id))
+                  for _ in range(2))
+    model = experiments.create_logged_model(ctx, A, LoggedModelCreate(
+        experiment_id=exp.id, name="m", source_run_id=run.id))
+    source = f"{exp.id}/models/{model.id}/artifacts"
+    for path, data in artifacts.dump_model(fitted, X[:5]).files.items():
+        experiments.put_artifact(ctx, A, f"{source}/{path}", data)
+    with pytest.raises(Invalid) as err:
+        service.create_version(ctx, A, GROUP, ModelVersionCreate(source=source,
+                                                                 run_id=other.id))
+    assert err.value.code == "model_source_not_of_run"
+    made = service.create_version(ctx, A, GROUP, ModelVersionCreate(source=source,
+                                                                    run_id=run.id))
+    assert made.version == 1 and made.run_id == run.id
