@@ -3,7 +3,8 @@ Cedar -> proactive controls -> execute -> audit + events, in one transaction.
 
 Every domain service function that reads or changes a protected resource is declared
 with `@operation`; calling it is the only way to run it. Key contracts:
-- One audit record per top-level operation, allowed, denied or failed. Input refused
+- One audit record per top-level operation, allowed, denied or failed (failed with any
+  exception, SystemExit and KeyboardInterrupt included, which are then re-raised). Input refused
   before authorization (nothing to decide on) is recorded `deny` / `rejected`. Allowed
   operations write it in the same transaction as their effect; denied and failed ones
   write it in a fresh transaction after the rollback, so nothing half-done remains.
@@ -161,7 +162,7 @@ def _execute(ctx: Context, action: str, fn: Callable[..., Any], target_fn: Targe
         return result
     except CharterError as error:
         raise _Failure(error, target, decision) from error
-    except Exception as error:
+    except BaseException as error:  # SystemExit, KeyboardInterrupt too: audited, re-raised
         raise _Failure(error, target, decision) from error
 
 

@@ -547,3 +547,12 @@ def search_logged_models(ctx: Context, account: str, experiment_ids: list[str], 
                    key=(LoggedModel.created_at, LoggedModel.id), params=page,
                    read=lambda rows: [logged_model_read(m) for m in rows])
 
+
+
+@operation("experiments:GetArtifactContent", "read", read_only=True,
+           target=lambda ctx, account, sha256: _artifact_target(ctx, account))
+def get_artifact_content(ctx: Context, account: str, sha256: str) -> bytes:
+    """The bytes of an artifact of the account by their sha256: what a path held when it
+    had that sha256, even after the path was written again."""
+    org.require_account(ctx.db, account)
+    return _artifacts.get_content(ctx, account, sha256)

@@ -7,6 +7,7 @@ registry's own: the caller must be allowed to read the run and its artifacts too
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from charter.core.context import Context
@@ -17,10 +18,14 @@ from charter.registry.schemas import ModelFile, ModelLakeInput, ModelMetric
 MAX_FILES = 1000  # a model folder holds a handful; more means the source is not a model
 
 
+_MODEL_FOLDER = re.compile(r"([^/]+)/models/(m-[0-9a-f]{1,32})/artifacts")
+
+
 @dataclass(frozen=True)
 class RunFacts:
     metrics: list[ModelMetric]
     lake_inputs: list[ModelLakeInput]
+    artifact_root: str | None = None  # `<experiment>/<run>/artifacts`
 
 
 def run_facts(ctx: Context, account: str, run_id: str) -> RunFacts:
@@ -30,7 +35,31 @@ def run_facts(ctx: Context, account: str, run_id: str) -> RunFacts:
         metrics=[ModelMetric(key=m.key, value=m.value, timestamp=m.timestamp, step=m.step)
                  for m in run.metrics],
         lake_inputs=[ModelLakeInput(account=i.account, table=i.table, snapshot_id=i.snapshot_id,
-                               recorded_at=i.recorded_at) for i in run.inputs])
+                               recorded_at=i.recorded_at) for i in run.inputs],
+        artifact_root=experiments.run_artifact_path(run))
+
+
+def check_source_of_run(ctx: Context, account: str, source: str, run_id: str,
+                        facts: RunFacts) -> None:
+    """`source` lies under the run's own artifacts, or under those of a logged model the
+    run made (`<experiment>/models/<model>/artifacts`, the model's source run being the
+    run); else Invalid `model_source_not_of_run`: a version records its run's metrics and
+    lake inputs as its lineage, so its files must be that run's."""
+    path = source.strip("/")
+    if facts.artifact_root and _within(path, facts.artifact_root):
+        return
+    found = _MODEL_FOLDER.match(path)
+    if found and _within(path, found.group(0)):
+        model = experiments.get_logged_model(ctx, account, found.group(2))
+        if model.source_run_id == run_id and model.experiment_id == found.group(1):
+            return
+    raise Invalid(f"the source {source[:300]} does not lie under the artifacts of run "
+                  f"{run_id} nor of a logged model it made: a version's files are its "
+                  "run's own", code="model_source_not_of_run", run_id=run_id)
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root + "/")
 
 
 def source_files(ctx: Context, account: str, source: str) -> list[ModelFile]:
@@ -56,6 +85,7 @@ def source_files(ctx: Context, account: str, source: str) -> list[ModelFile]:
     return sorted(files, key=lambda f: f.path)
 
 
-def read_file(ctx: Context, account: str, source: str, path: str) -> bytes:
-    """The bytes of the file `path` under `source`."""
-    return experiments.get_artifact(ctx, account, f"{source.strip('/')}/{path}")
+def read_recorded(ctx: Context, account: str, record: ModelFile) -> bytes:
+    """The bytes a version recorded for a file, by their sha256 in the content-addressed
+    artifact store: writing the run's path again later leaves them as they were."""
+    return experiments.get_artifact_content(ctx, account, record.sha256)

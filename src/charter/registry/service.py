@@ -5,15 +5,22 @@ Key contracts:
 - Version numbers are taken under a lock on the group (`core.db.lock`, and the group's
   row read for update): two versions created at once never get the same number, and
   numbers are never reused.
+- A version's source lies under its run's own artifacts (or a logged model's the run
+  made), else `model_source_not_of_run`.
 - A version records, when it is registered, every file under its source with the sha256
-  the artifact table holds, the source run's latest metrics and its lake inputs. A skops
+  the artifact table holds, the source run's latest metrics and its lake inputs; its
+  files are read by that sha256 (the artifact store is content addressed), so writing
+  the run's paths again later leaves a version's files as they were. A skops
   file among them must hold only trusted types (`artifacts.check_types`), else nothing
-  is registered (`untrusted_type`).
+  is registered (`untrusted_type`); an ONNX file among them must be an ONNX model
+  (`invalid_model_file`).
 - ModelApproval status moves between `PendingManualApproval`, `Approved` and `Rejected`, as in
   MLflow and SageMaker: an approved version can be rejected later and the other way
   round. Each change records who, when and why and emits exactly one event
   (`ModelVersionApproved` / `ModelVersionRejected`); asking for the status a version
-  already has changes nothing, emits nothing and answers the version as it is.
+  already has changes nothing, emits nothing and answers the version as it is. Both take
+  an idempotency key: a retried decision answers its first result and changes nothing,
+  even after a later decision.
 - Only a principal holding ml-team-lead in the version's account may approve or reject
   (`_cedar`): a permit, and a forbid that no other permission set, cloud-admin included,
   overrides (separation of duties).
@@ -326,6 +333,7 @@ def create_version(ctx: Context, account: str, group: str,
         facts = _sources.RunFacts(metrics=[], lake_inputs=[])
     else:
         facts = _sources.run_facts(ctx, account, body.run_id)
+        _sources.check_source_of_run(ctx, account, body.source, body.run_id, facts)
     files = _sources.source_files(ctx, account, body.source)
     flavor = _flavor(ctx, account, body.source, files)
     # The number last: the lock is held from here to the commit, so it is held briefly.
@@ -354,15 +362,19 @@ def create_version(ctx: Context, account: str, group: str,
 
 def _flavor(ctx: Context, account: str, source: str, files: list[ModelFile]) -> str:
     """`mlflow` for an MLflow model folder, else `skops`; every skops file in it must hold
-    only trusted types, checked on the bytes whose sha256 the version records."""
+    only trusted types and every ONNX file must be a valid ONNX model, checked on the
+    bytes whose sha256 the version records."""
     names = {f.path for f in files}
     skops_files = [f for f in files if f.path.endswith(".skops")]
     if artifacts.MLFLOW_FILE not in names and artifacts.SKOPS_FILE not in names:
         raise Invalid(f"{source} holds neither {artifacts.SKOPS_FILE} nor an MLflow model "
                       f"({artifacts.MLFLOW_FILE})", code="unknown_model_format")
     for record in skops_files:
-        data = artifacts.verify(_sources.read_file(ctx, account, source, record.path), record)
+        data = artifacts.verify(_sources.read_recorded(ctx, account, record), record)
         artifacts.check_types(data, path=record.path)
+    for record in (f for f in files if f.path.endswith(".onnx")):
+        data = artifacts.verify(_sources.read_recorded(ctx, account, record), record)
+        artifacts.check_onnx(data, path=record.path)
     return "mlflow" if artifacts.MLFLOW_FILE in names else "skops"
 
 
@@ -382,8 +394,10 @@ def get_version_file(ctx: Context, account: str, group: str, version: int,
     record = next((f for f in row.files["files"] if f["path"] == path), None)
     if record is None:
         raise artifacts.missing_file(group, version, path)
-    data = _sources.read_file(ctx, account, row.source, path)
-    return artifacts.verify(data, ModelFile.model_validate(record))
+    if path.startswith("/") or any(p in ("", ".", "..") for p in path.split("/")):
+        raise artifacts.missing_file(group, version, path)  # never recorded so
+    found = ModelFile.model_validate(record)
+    return artifacts.verify(_sources.read_recorded(ctx, account, found), found)
 
 
 @operation("registry:ListModelVersions", "read", read_only=True,
@@ -439,6 +453,7 @@ def delete_version_tag(ctx: Context, account: str, group: str, version: int,
 # -- approval --------------------------------------------------------------------------
 
 @operation("registry:ApproveModelVersion", "write", target=_version_target)
+@idempotent
 def approve_version(ctx: Context, account: str, group: str, version: int,
                     reason: str) -> ModelVersionRead:
     """Approve a model version (the account's ML team lead only)."""
@@ -446,6 +461,7 @@ def approve_version(ctx: Context, account: str, group: str, version: int,
 
 
 @operation("registry:RejectModelVersion", "write", target=_version_target)
+@idempotent
 def reject_version(ctx: Context, account: str, group: str, version: int,
                    reason: str) -> ModelVersionRead:
     """Reject a model version (the account's ML team lead only)."""
