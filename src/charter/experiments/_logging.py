@@ -6,12 +6,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from charter.errors import Invalid, NotFound
-from charter.experiments.orm import LatestMetric, MetricPoint, Param, Run, RunTag
+from charter.experiments.orm import POINT_KEY, LatestMetric, MetricPoint, Param, Run, RunTag
 from charter.experiments.schemas import KeyValue, MetricIn
 
 RUN_NAME_TAG = "mlflow.runName"
@@ -76,14 +76,30 @@ def delete_tag(session: Session, run: Run, key: str) -> None:
 
 
 def write_metrics(session: Session, run: Run, metrics: list[MetricIn]) -> None:
-    """Every point into the series (executemany), and each key's latest point into the
-    latest metrics in one upsert that keeps the larger (step, timestamp, value)."""
+    """Every point into the series (one table-level executemany), and each key's latest
+    point into the latest metrics in one upsert that keeps the larger (step, timestamp,
+    value). A point already in the series (same key, value, time and step: MLflow's
+    client sends a run's points again when it logs a model) is stored once, as MLflow
+    stores it: its unique index skips it, on both backends."""
     if not metrics:
         return
-    rows = [_point(run.id, m) for m in metrics]
-    session.execute(insert(MetricPoint), rows)
+    run_id = run.id
+    isnan = math.isnan
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for m in metrics:
+        value = m.value
+        nan = isnan(value)
+        if nan:
+            value = 0.0
+        rows[(m.key, m.step, m.timestamp, value, nan)] = {
+            "run_id": run_id, "key": m.key, "value": value, "is_nan": nan,
+            "timestamp": m.timestamp, "step": m.step}
+    points = list(rows.values())
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(MetricPoint.__table__).on_conflict_do_nothing(
+        index_elements=POINT_KEY), points)
     latest: dict[str, dict[str, Any]] = {}
-    for row in rows:
+    for row in points:
         seen = latest.get(row["key"])
         if seen is None or _order(row) > _order(seen):
             latest[row["key"]] = row
@@ -92,13 +108,6 @@ def write_metrics(session: Session, run: Run, metrics: list[MetricIn]) -> None:
            ["value", "is_nan", "timestamp", "step"],
            where=lambda new: tuple_(table.c.step, table.c.timestamp, table.c.value)
            <= tuple_(new.step, new.timestamp, new.value))
-
-
-def _point(run_id: str, m: MetricIn) -> dict[str, Any]:
-    value = float(m.value)
-    nan = math.isnan(value)
-    return {"run_id": run_id, "key": m.key, "value": 0.0 if nan else value, "is_nan": nan,
-            "timestamp": m.timestamp, "step": m.step}
 
 
 def _order(row: dict[str, Any]) -> tuple[int, int, float]:
