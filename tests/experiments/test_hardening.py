@@ -71,6 +71,28 @@ def test_a_batch_retried_with_its_idempotency_key_is_logged_once(run):
     assert _points(platform, r.id, "loss") == 1
 
 
+def test_a_point_logged_again_is_stored_once(team):
+    """MLflow stores a point (key, value, time, step) once, and its client sends a run's
+    points again when it logs a model: a point sent twice, in one batch or in two, is one
+    row; a point differing only in its value (a number or NaN) is another."""
+    platform, sam = team
+    points = [{"key": "loss", "value": 0.25, "timestamp": 5, "step": 1},
+              {"key": "loss", "value": 0.25, "timestamp": 5, "step": 1},
+              {"key": "loss", "value": 0.5, "timestamp": 5, "step": 1},
+              {"key": "loss", "value": "NaN", "timestamp": 5, "step": 1},
+              {"key": "loss", "value": 0.0, "timestamp": 5, "step": 1}]
+    with sam.runs.start(A, "churn") as active:
+        for _ in range(2):
+            answer = sam._http.post(f"/v1/accounts/{A}/runs/{active.id}/log",
+                                    json={"metrics": points})
+            assert answer.status_code == 204, answer.text
+        assert _points(platform, active.id, "loss") == 4
+        values = sorted(str(m.value) for m in sam.runs.metric_history(A, active.id, "loss"))
+        assert values == ["0.0", "0.25", "0.5", "nan"]
+        assert [(m.key, m.value) for m in sam.runs.get(A, active.id).metrics] == [
+            ("loss", 0.5)]
+
+
 @pytest.mark.timeout(120)
 def test_a_batch_whose_answer_was_lost_is_logged_once_when_sent_again(run):
     """Medium, against a real `charter server`: the answer to a 1,000-point batch is lost

@@ -3,15 +3,16 @@ executemany, the latest metrics in one upsert (no ORM object per point)."""
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from charter.errors import Invalid, NotFound
-from charter.experiments.orm import LatestMetric, MetricPoint, Param, Run, RunTag
+from charter.experiments.orm import POINT_KEY, LatestMetric, MetricPoint, Param, Run, RunTag
 from charter.experiments.schemas import KeyValue, MetricIn
 
 RUN_NAME_TAG = "mlflow.runName"
@@ -76,30 +77,55 @@ def delete_tag(session: Session, run: Run, key: str) -> None:
 
 
 def write_metrics(session: Session, run: Run, metrics: list[MetricIn]) -> None:
-    """Every point into the series (executemany), and each key's latest point into the
-    latest metrics in one upsert that keeps the larger (step, timestamp, value)."""
+    """Every point into the series (one executemany), and each key's latest point into
+    the latest metrics in one upsert that keeps the larger (step, timestamp, value). A
+    point already in the series (same key, value, time and step: MLflow's client sends a
+    run's points again when it logs a model) is stored once, as MLflow stores it: its
+    unique index skips it, on both backends."""
     if not metrics:
         return
-    rows = [_point(run.id, m) for m in metrics]
-    session.execute(insert(MetricPoint), rows)
-    latest: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        seen = latest.get(row["key"])
-        if seen is None or _order(row) > _order(seen):
-            latest[row["key"]] = row
+    run_id = run.id
+    isnan = math.isnan
+    # (run, key, value, NaN, time, step), each point once; NaN is stored as 0 and flagged.
+    points = list(dict.fromkeys(
+        (run_id, m.key, 0.0, True, m.timestamp, m.step) if isnan(m.value)
+        else (run_id, m.key, m.value, False, m.timestamp, m.step) for m in metrics))
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        # The statement compiled once, the rows handed to the driver as they are: for a
+        # batch of 1,000, SQLAlchemy's building of each row's parameters costs as much as
+        # SQLite's insert.
+        connection.exec_driver_sql(_points_sql(), points)
+    else:
+        session.execute(_insert_points(postgresql), [dict(zip(_POINT_COLUMNS, p, strict=True))
+                                                     for p in points])
+    latest: dict[str, tuple[Any, ...]] = {}
+    for point in points:  # the larger (step, time, value) of each key
+        seen = latest.get(point[1])
+        if seen is None or (point[5], point[4], point[2]) > (seen[5], seen[4], seen[2]):
+            latest[point[1]] = point
     table = LatestMetric.__table__
-    upsert(session, table, ["run_id", "key"], list(latest.values()),
+    upsert(session, table, ["run_id", "key"],
+           [dict(zip(_POINT_COLUMNS, p, strict=True)) for p in latest.values()],
            ["value", "is_nan", "timestamp", "step"],
            where=lambda new: tuple_(table.c.step, table.c.timestamp, table.c.value)
            <= tuple_(new.step, new.timestamp, new.value))
 
 
-def _point(run_id: str, m: MetricIn) -> dict[str, Any]:
-    value = float(m.value)
-    nan = math.isnan(value)
-    return {"run_id": run_id, "key": m.key, "value": 0.0 if nan else value, "is_nan": nan,
-            "timestamp": m.timestamp, "step": m.step}
+_POINT_COLUMNS = ("run_id", "key", "value", "is_nan", "timestamp", "step")
 
 
-def _order(row: dict[str, Any]) -> tuple[int, int, float]:
-    return row["step"], row["timestamp"], row["value"]
+def _insert_points(dialect: Any) -> Any:
+    """INSERT a point, skipping one already stored (its unique index)."""
+    return dialect.insert(MetricPoint.__table__).values(
+        {c: bindparam(c) for c in _POINT_COLUMNS}).on_conflict_do_nothing(
+        index_elements=POINT_KEY)
+
+
+@functools.cache
+def _points_sql() -> str:
+    """`_insert_points` as SQLite's text, with positional parameters in `_POINT_COLUMNS`'
+    order."""
+    compiled = _insert_points(sqlite).compile(dialect=sqlite.dialect())
+    assert compiled.positiontup == list(_POINT_COLUMNS), compiled.positiontup
+    return str(compiled)

@@ -3,6 +3,8 @@ functions over the schemas, so the SDK can check a whole input before it sends a
 
 from __future__ import annotations
 
+import re
+
 from charter.errors import Invalid
 from charter.experiments.schemas import (
     MAX_BATCH_METRICS,
@@ -26,14 +28,17 @@ def check_length(value: str, limit: int, what: str) -> None:
                       code="value_too_long")
 
 
+# What a key may not hold: a control character, a leading `/`, or a `..` part.
+_BAD_KEY = re.compile(r"[\x00-\x1f\x7f]|\A/|(?:\A|/)\.\.(?:/|\Z)")
+
+
 def check_key(key: str, what: str) -> None:
     """A param, metric or tag key: 1-250 characters, none a control character, no `..`
     part or leading `/` (MLflow's rule: a key may become a path)."""
     if not key:
         raise Invalid(f"a {what} key is empty", code="invalid_key")
     check_length(key, MAX_KEY, f"{what} key {key[:40]!r}...")
-    if (any(ord(c) < 32 or ord(c) == 127 for c in key) or key.startswith("/")
-            or ".." in key.split("/")):
+    if _BAD_KEY.search(key):
         raise Invalid(f"invalid {what} key {key!r}: use letters, digits and _ - . / space, "
                       "without a leading / or a .. part", code="invalid_key")
 
@@ -64,8 +69,8 @@ def check_batch(body: RunLog, *, limits: bool = True) -> None:
         if limits and len(items) > limit:
             raise Invalid(f"a batch holds at most {limit} {what}, not {len(items)}; send the "
                           "rest in further batches", code="batch_too_large")
-    for m in body.metrics:
-        check_key(m.key, "metric")
+    for key in {m.key for m in body.metrics}:  # a batch repeats its keys: each once
+        check_key(key, "metric")
     for p in body.params:
         check_key(p.key, "param")
         check_length(p.value, MAX_PARAM_VALUE, f"the value of param {p.key!r}")

@@ -75,13 +75,17 @@ class Param(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+# What makes a metric point itself: a point logged again is stored once (as MLflow's
+# primary key does). Its unique index also serves a series read by step and time.
+POINT_KEY = ["run_id", "key", "step", "timestamp", "value", "is_nan"]
+
+
 class MetricPoint(Base):
     """One point of a metric series. NaN is kept as `is_nan` (SQLite stores a NaN
     float as NULL); its `value` is then 0."""
 
     __tablename__ = "exp_metrics"
-    __table_args__ = (Index("ix_exp_metrics_run_key_step", "run_id", "key", "step",
-                            "timestamp"),)
+    __table_args__ = (Index("ix_exp_metrics_run_key_step", *POINT_KEY, unique=True),)
 
     id: Mapped[int] = mapped_column(_SERIAL, primary_key=True, autoincrement=True)
     run_id: Mapped[str] = mapped_column(ForeignKey("exp_runs.id"))

@@ -10,7 +10,6 @@ from pydantic import BaseModel, Field
 
 from charter.api.mlflow import shapes
 from charter.api.mlflow.deps import MlflowCtx
-from charter.core.context import Context
 from charter.core.pagination import MAX_LIMIT, PageParams
 from charter.errors import Invalid
 from charter.experiments import service
@@ -27,16 +26,13 @@ from charter.experiments.schemas import (
 router = APIRouter(prefix="/{account}/api/2.0/mlflow")
 
 
-class Tag(BaseModel):
-    key: str
+class Tag(KeyValue):
     value: str = ""
 
 
-class Metric(BaseModel):
-    key: str
-    value: float
-    timestamp: int
-    step: int = 0
+class Metric(MetricIn):
+    """A point as MLflow sends it: Charter's own, validated once and logged as it is."""
+
     model_id: str | None = None  # MLflow 3: the point is also the logged model's
 
 
@@ -190,7 +186,8 @@ def log_parameter(account: str, body: ParamIn, ctx: MlflowCtx) -> dict[str, Any]
 @router.post("/runs/log-metric")
 def log_metric(account: str, body: MetricLogIn, ctx: MlflowCtx) -> dict[str, Any]:
     """One point of a metric's series."""
-    service.log_batch(ctx, account, body.id, RunLog(metrics=[_metric(body)]))
+    service.log_batch(ctx, account, body.id, RunLog(metrics=[MetricIn(
+        key=body.key, value=body.value, timestamp=body.timestamp, step=body.step)]))
     return {}
 
 
@@ -225,20 +222,12 @@ def restore_run(account: str, body: RunRef, ctx: MlflowCtx) -> dict[str, Any]:
 
 @router.post("/runs/log-batch")
 def log_batch(account: str, body: BatchIn, ctx: MlflowCtx) -> dict[str, Any]:
-    """Metrics, params and tags in one transaction."""
-    metrics = body.metrics
-    if any(m.model_id for m in metrics):
-        # Logging a model sends the run's points again, naming the model; MLflow keeps one
-        # row per identical point, so they are not logged twice here.
-        logged = _points(ctx, account, body.id, {m.key for m in metrics if m.model_id})
-        metrics = [m for m in metrics
-                   if not m.model_id or (m.key, m.value, m.timestamp, m.step) not in logged]
-        if not (metrics or body.params or body.tags):
-            return {}
-    service.log_batch(ctx, account, body.id, RunLog(
-        metrics=[_metric(m) for m in metrics],
-        params=[KeyValue(key=p.key, value=p.value) for p in body.params],
-        tags=[KeyValue(key=t.key, value=t.value) for t in body.tags]))
+    """Metrics, params and tags in one transaction. Logging a model sends the run's points
+    again, naming the model: the service stores an identical point once, as MLflow does."""
+    # The body was validated into Charter's own types: the batch is built without a
+    # second pass over its points.
+    service.log_batch(ctx, account, body.id, RunLog.model_construct(
+        metrics=body.metrics, params=body.params, tags=body.tags))
     return {}
 
 
@@ -268,23 +257,3 @@ def get_metric_history(account: str, ctx: MlflowCtx, metric_key: str = Query(...
     if page.next_cursor:
         answer["next_page_token"] = page.next_cursor
     return answer
-
-
-def _points(ctx: Context, account: str, run_id: str, keys: set[str]
-            ) -> set[tuple[str, float, int, int]]:
-    """Every point already logged for `keys` (read a page at a time)."""
-    points = set()
-    for key in sorted(keys):
-        cursor = None
-        while True:
-            page = service.metric_history(ctx, account, run_id, key,
-                                          page=PageParams(limit=MAX_LIMIT, cursor=cursor))
-            points |= {(m.key, m.value, m.timestamp, m.step) for m in page.items}
-            cursor = page.next_cursor
-            if not cursor:
-                break
-    return points
-
-
-def _metric(m: Metric) -> MetricIn:
-    return MetricIn(key=m.key, value=m.value, timestamp=m.timestamp, step=m.step)

@@ -83,7 +83,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_exp_metrics")),
     )
     op.create_index("ix_exp_metrics_run_key_step", "exp_metrics",
-                    ["run_id", "key", "step", "timestamp"])
+                    ["run_id", "key", "step", "timestamp", "value", "is_nan"], unique=True)
     op.create_table(
         "exp_latest_metrics",
         sa.Column("run_id", sa.String(length=32), nullable=False),
