@@ -41,6 +41,8 @@ HINTS: dict[str, str] = {
     "run_not_found": "see `charter runs list ACCOUNT`",
     "model_group_not_found": "see `charter models groups ACCOUNT`",
     "model_version_not_found": "see `charter models versions ACCOUNT GROUP`",
+    "model_source_not_of_run": "register a model from the artifacts of the run it names",
+    "untrusted_type": "save the model with skops; only scikit-learn and NumPy types load",
     "audit_trail_damaged": "`charter audit verify` names the damaged records",
 }
 

@@ -109,7 +109,8 @@ class Models(Part):
         version again changes nothing."""
         return self._typed(ModelVersionRead, "POST",
                            _version(account, group, version) + "/approve",
-                           json={"reason": reason})
+                           json={"reason": reason},
+                           idempotency_key=new_idempotency_key())
 
     def reject(self, account: str, group: str, version: int, *,
                reason: str) -> ModelVersionRead:
@@ -117,7 +118,8 @@ class Models(Part):
         version again changes nothing."""
         return self._typed(ModelVersionRead, "POST",
                            _version(account, group, version) + "/reject",
-                           json={"reason": reason})
+                           json={"reason": reason},
+                           idempotency_key=new_idempotency_key())
 
 
     # -- scikit-learn models, stored safely --------------------------------------------
