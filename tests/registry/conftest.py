@@ -67,14 +67,29 @@ class Stored:
     source: str  # the model folder under the account's artifact root
 
 
+def share_bank_table(team: Team) -> int:
+    """retail-data's bank.customers, shared with team-a-dev and granted to its data
+    scientists: a snapshot sam may name as a run's input. Returns the snapshot id."""
+    admin = team.platform.admin
+    admin.accounts.create("retail-data", ou="/workloads/data/prod", blueprint="data-domain",
+                          tags={"owner": "retail", "cost-center": "cc-9"})
+    admin.lake.create_domain("retail", account="retail-data")
+    admin.lake.create_database("retail-data", "bank")
+    made = admin.lake.ingest("retail-data", "bank.customers", b"id\n1\n", mode="create")
+    admin.lake.share("retail-data", "bank.customers", with_account=A, grant_option=True)
+    admin.lake.grant(A, "bank.customers", to="group:team-a-data-scientists")
+    return int(made.snapshot_id)
+
+
 @pytest.fixture
 def store_model(team, fitted, iris) -> Callable[..., Stored]:
-    """Store files as a model folder of a new run of sam's (with a metric and a lake
-    input): by default `model.skops` and `model.onnx` of a fitted model."""
+    """Store files as a model folder of a new run of sam's (with a metric, and the lake
+    input `snapshot` of bank.customers if given): by default `model.skops` and
+    `model.onnx` of a fitted model."""
     X, _ = iris
 
     def store(files: dict[str, bytes] | None = None, *, account: str = A,
-              user: str = "sam") -> Stored:
+              user: str = "sam", snapshot: int | None = None) -> Stored:
         ctx = team.ctx(user)
         name = f"e-{new_request_id()[-8:]}"
         exp = experiments.create_experiment(ctx, account, ExperimentCreate(name=name))
@@ -82,8 +97,9 @@ def store_model(team, fitted, iris) -> Callable[..., Stored]:
         experiments.log_batch(ctx, account, run.id, RunLog(
             metrics=[MetricIn(key="auc", value=0.91, timestamp=1000, step=3)],
             params=[], tags=[]))
-        experiments.log_input(ctx, account, run.id, RunInputCreate(
-            table="bank.customers", snapshot_id=2**62 + 7))
+        if snapshot is not None:
+            experiments.log_input(ctx, account, run.id, RunInputCreate(
+                table="bank.customers", snapshot_id=snapshot))
         source = f"{exp.id}/{run.id}/artifacts/model"
         for path, data in (files or artifacts.dump_model(fitted, X[:5]).files).items():
             experiments.put_artifact(ctx, account, f"{source}/{path}", data)

@@ -10,7 +10,7 @@ from sklearn.ensemble import RandomForestClassifier
 
 from charter.errors import CharterError, Denied
 from charter.sdk import Client
-from tests.registry.conftest import A, counts, events
+from tests.registry.conftest import A, counts, events, share_bank_table
 from tests.registry.test_artifacts import Custom
 from tests.servers import start
 
@@ -32,12 +32,13 @@ def test_train_register_load_approve(served, iris):
     team, clients = served
     sam, lena = clients["sam"], clients["lena"]
     X, y = iris
+    snapshot = share_bank_table(team)
     with sam.runs.start(A, "churn", name="forest") as run:
         model = RandomForestClassifier(n_estimators=8, random_state=0).fit(X, y)
         sam.runs.log_batch(A, run.id, params={"n_estimators": "8"},
                            metrics=[{"key": "accuracy", "value": model.score(X, y),
                                      "step": 1}])
-        sam.runs.log_input(A, run.id, "bank.customers", 2**62 + 11)
+        sam.runs.log_input(A, run.id, "bank.customers", snapshot)
         sam.models.create_group(A, "churn", description="who leaves")
         version = sam.models.register(A, "churn", model, run_id=run.id, X_sample=X[:5])
     assert (version.version, version.approval_status, version.flavor) == (
@@ -47,7 +48,7 @@ def test_train_register_load_approve(served, iris):
     assert version.signature.inputs == [{"name": "X", "type": "float32", "shape": [-1, 4]}]
     assert [m.key for m in version.metrics] == ["accuracy"]
     assert [(i.table, i.snapshot_id) for i in version.lake_inputs] == [
-        ("bank.customers", 2**62 + 11)]
+        ("bank.customers", snapshot)]
     assert {a.path for a in sam.runs.artifacts(A, run.id, "model")} >= {
         "model/model.skops", "model/model.onnx"}
 

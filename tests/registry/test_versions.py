@@ -15,7 +15,7 @@ from charter.experiments import service as experiments
 from charter.experiments.schemas import MetricIn, RunLog
 from charter.registry import artifacts, service
 from charter.registry.schemas import ModelGroupCreate, ModelVersionCreate
-from tests.registry.conftest import A, B, counts, events, object_key
+from tests.registry.conftest import A, B, counts, events, object_key, share_bank_table
 from tests.registry.test_artifacts import Custom
 
 
@@ -24,7 +24,8 @@ def test_versions_number_from_one_and_record_their_sources(team, store_model):
     group = service.create_group(ctx, A, ModelGroupCreate(name="churn", tags={"team": "a"}))
     assert (group.latest_version, group.aliases, group.crn) == (
         None, {}, "crn:team-a-dev:registry:model-group/churn")
-    stored = store_model()
+    snapshot = share_bank_table(team)
+    stored = store_model(snapshot=snapshot)
     v1 = service.create_version(ctx, A, "churn", ModelVersionCreate(
         source=stored.source, run_id=stored.run_id, tags={"k": "v"}))
     assert (v1.version, v1.status, v1.approval_status, v1.approval) == (
@@ -38,7 +39,7 @@ def test_versions_number_from_one_and_record_their_sources(team, store_model):
         assert record.size == len(data)
     assert [(m.key, m.value, m.step) for m in v1.metrics] == [("auc", 0.91, 3)]
     assert [(i.account, i.table, i.snapshot_id) for i in v1.lake_inputs] == [
-        (A, "bank.customers", 2**62 + 7)]
+        (A, "bank.customers", snapshot)]
     v2 = service.create_version(ctx, A, "churn", ModelVersionCreate(source=store_model().source))
     assert v2.version == 2 and v2.run_id is None and v2.metrics == []
     assert [v.version for v in service.list_versions(ctx, A, "churn").items] == [2, 1]
