@@ -78,6 +78,10 @@ def _render_version(v: Any) -> None:
               ["account", "table", "snapshot_id"], keys=["table"])
 
 
+def _decided(v: Any) -> None:
+    console.print(f"{v.group} version {v.version}: {v.approval_status}", markup=False)
+
+
 @models_app.command("approve")
 def models_approve(ctx: typer.Context, account: AccountArg, group: GroupArg,
                    version: VersionArg, reason: ReasonOpt, output: OutputOpt = None,
@@ -87,9 +91,7 @@ def models_approve(ctx: typer.Context, account: AccountArg, group: GroupArg,
     Example: charter models approve team-a-dev churn 1 --reason "AUC 0.91 on holdout"
     """
     data = state(ctx).client().models.approve(account, group, version, reason=reason)
-    out(ctx, data, lambda v: console.print(f"{v.group} version {v.version}: "
-                                           f"{v.approval_status}", markup=False),
-        json_=json_, output=output)
+    out(ctx, data, _decided, json_=json_, output=output)
 
 
 @models_app.command("reject")
@@ -101,9 +103,7 @@ def models_reject(ctx: typer.Context, account: AccountArg, group: GroupArg,
     Example: charter models reject team-a-dev churn 2 --reason "leaks the target column"
     """
     data = state(ctx).client().models.reject(account, group, version, reason=reason)
-    out(ctx, data, lambda v: console.print(f"{v.group} version {v.version}: "
-                                           f"{v.approval_status}", markup=False),
-        json_=json_, output=output)
+    out(ctx, data, _decided, json_=json_, output=output)
 
 
 COMMANDS = {"models": models_app}
