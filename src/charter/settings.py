@@ -101,6 +101,12 @@ class ApiSettings(BaseSettings):
         "for the interpreter (sys.setswitchinterval; Python's default is 0.005): shorter "
         "keeps quick requests quick while long lake queries parse.",
     )
+    workers: int = Field(
+        default=1, ge=1, le=64,
+        description="Worker processes of `charter server` (`--workers`): each serves requests "
+        "with its own connections and policy caches over the shared metadata database. "
+        "PostgreSQL only: SQLite keeps one writer, so it serves with one worker.",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text",
         description="The request log `charter server` writes to stdout, one line per "

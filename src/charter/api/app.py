@@ -21,7 +21,7 @@ from charter.errors import CharterError, Invalid
 from charter.platform.runtime import build_runtime
 from charter.settings import Settings, load_settings
 
-__all__ = ["PUBLIC_PATHS", "create_app", "domain_routers"]
+__all__ = ["PUBLIC_PATHS", "create_app", "domain_routers", "serve_app"]
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
@@ -75,6 +75,19 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     # it (uvicorn then drops the connection): this one answers and records it instead.
     app.add_middleware(RequestMiddleware, runtime=runtime)
     return app
+
+
+def serve_app() -> FastAPI:
+    """The app of one worker process of `charter server --workers N`: its own platform over
+    the settings in the environment, its request log, its thread switch interval."""
+    import sys
+
+    from charter.api.access_log import configure_access_log
+
+    settings = load_settings()
+    sys.setswitchinterval(settings.api.switch_interval)
+    configure_access_log(settings.api.log_format)
+    return create_app(runtime=build_runtime(settings))
 
 
 def domain_routers() -> list[APIRouter]:

@@ -19,7 +19,7 @@ from charter.cli.config import Profile, list_profiles, save_profile
 from charter.cli.configuration import config_app
 from charter.cli.output import View, console, fail, jsonable, print_json, table
 from charter.domains import domain_names
-from charter.errors import CharterError
+from charter.errors import CharterError, Invalid
 from charter.sdk import Client
 from charter.settings import load_settings, mask_url
 
@@ -133,11 +133,18 @@ def server(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8787,
+    workers: Annotated[int | None, typer.Option(
+        min=1, max=64, help="Worker processes serving requests (default CHARTER_API_WORKERS, "
+        "1). More than one needs PostgreSQL: each worker has its own connections and policy "
+        "caches, and the audit chain stays one line across them.")] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Serve the REST API (OpenAPI at /docs) and deliver outbox events in the background.
 
-    Example: charter server --host 0.0.0.0 --port 8787
+    With --workers N, N processes share the port; this process delivers events and signs
+    audit checkpoints for all of them.
+
+    Example: charter server --host 0.0.0.0 --port 8787 --workers 2
     """
     import uvicorn
 
@@ -149,9 +156,11 @@ def server(
     from charter.platform.runtime import build_runtime
 
     settings = load_settings()
-    # A thread waiting for the interpreter (a quick request) waits at most this long
-    # behind a thread running Python (a big query's parse).
-    sys.setswitchinterval(settings.api.switch_interval)
+    workers = workers or settings.api.workers
+    if workers > 1 and settings.resolved_database_url.startswith("sqlite"):
+        raise Invalid(f"--workers {workers} needs PostgreSQL (CHARTER_DATABASE_URL): SQLite "
+                      "has one writer at a time, so Charter serves it with one worker",
+                      code="workers_need_postgresql")
     migrate(settings.resolved_database_url)
     runtime = build_runtime(settings)
     dispatcher = Dispatcher(runtime)
@@ -159,13 +168,24 @@ def server(
     checkpointer = Checkpointer(runtime)
     checkpointer.start()
     info = {"url": f"http://{host}:{port}", "docs": f"http://{host}:{port}/docs",
-            "home": str(settings.home)}
+            "home": str(settings.home), "workers": workers}
     out(ctx, info, lambda d: console.print(
-        f"Charter serving {d['url']} (OpenAPI at {d['docs']}, home {d['home']})"), json_=json_)
-    configure_access_log(settings.api.log_format)  # one line per request, in place of uvicorn's
+        f"Charter serving {d['url']} (OpenAPI at {d['docs']}, home {d['home']}, "
+        f"{d['workers']} worker{'s' if d['workers'] > 1 else ''})"), json_=json_)
     try:
-        uvicorn.run(create_app(runtime=runtime), host=host, port=port, log_level="warning",
-                    access_log=False)
+        if workers == 1:
+            # A thread waiting for the interpreter (a quick request) waits at most this
+            # long behind a thread running Python (a big query's parse).
+            sys.setswitchinterval(settings.api.switch_interval)
+            configure_access_log(settings.api.log_format)  # one line per request
+            app_ = create_app(runtime=runtime)
+            uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
+        else:
+            # Each worker process builds its own platform from the same settings (the
+            # environment it inherits) in `serve_app`.
+            os.environ["CHARTER_HOME"] = str(settings.home)
+            uvicorn.run("charter.api.app:serve_app", factory=True, host=host, port=port,
+                        workers=workers, log_level="warning", access_log=False)
     finally:
         checkpointer.stop()
         dispatcher.stop()
