@@ -110,9 +110,13 @@ def _run(ctx: Context, action: str, fn: Callable[..., Any], target_fn: TargetFn,
         except _Failure as failure:
             raise failure.error from None
     try:
-        if read_only:
+        # A read's record has no effect to be atomic with: it goes to the next group commit
+        # after the read (on SQLite only for read_only reads, whose transaction cannot
+        # write; elsewhere the read's transaction writes nothing and commits at no cost).
+        if read_only or (effect == "read" and not ctx.runtime.db.is_sqlite):
             records: list[AuditRecord] = []
-            with ctx.runtime.db.read() as session:
+            begin = ctx.runtime.db.read if read_only else ctx.runtime.db.transaction
+            with begin() as session:
                 ctx.session = session
                 result = _execute(ctx, action, fn, target_fn, proposed_fn, effect,
                                   args, kwargs, deferred=records)
