@@ -160,15 +160,17 @@ def chain_batch(session: Session, records: list[AuditRecord], *, key: bytes,
     head, prev = _lock_head(conn)
     staged: list[Any] = []
     if conn.dialect.name != "sqlite":  # SQLite chains in the operation's transaction
-        # Read after the lock is held: every record another chainer moved is gone.
-        staged = list(conn.execute(select(_PENDING).order_by(_PENDING.c.id).limit(limit))
-                      .mappings())
+        # Taken after the lock is held, so every record another batch moved is gone; taken
+        # out in the statement that reads them, so exactly the rows chained here leave
+        # the table (one staged by a transaction that commits meanwhile, a lower id
+        # committed later, waits for the next batch). Moved whole or not at all: the
+        # delete commits with the inserts below.
+        oldest = select(_PENDING.c.id).order_by(_PENDING.c.id).limit(limit)
+        staged = sorted(conn.execute(delete(_PENDING).where(_PENDING.c.id.in_(
+            oldest.scalar_subquery())).returning(*_PENDING.c)).mappings(),
+            key=lambda row: row["id"])
     rows = [{k: s[k] for k in FIELDS} for s in staged] + [fields(r) for r in records]
     _write(conn, head, prev, rows, key)
-    if staged:
-        # Exactly the rows chained: one staged by a transaction that commits meanwhile
-        # (a lower id committed later) waits for the next batch.
-        conn.execute(delete(_PENDING).where(_PENDING.c.id.in_([s["id"] for s in staged])))
     return len(staged)
 
 
