@@ -24,7 +24,7 @@ from charter.core.db import lock
 from charter.core.ids import crn, split_table_name
 from charter.core.pagination import MAX_LIMIT, PageParams, page_of, paginate
 from charter.errors import Conflict, Invalid, NotFound
-from charter.experiments import _artifacts, _logging, _search
+from charter.experiments import _artifacts, _logging, _ordering, _search
 from charter.experiments._common import (
     as_str_dict,
     experiment_number,
@@ -344,17 +344,18 @@ def search_runs(ctx: Context, account: str, body: RunSearch) -> RunSearchPage:
     if missing:
         raise NotFound(f"experiment {', '.join(missing)} does not exist in {account}",
                        code="experiment_not_found")
-    dialect = ctx.db.get_bind().dialect.name
-    query = select(Run).where(Run.account == account, Run.experiment_id.in_(ids),
-                              *_search.filter_conditions(body.filter, dialect))
+    terms = _search.parse_filter(body.filter)
+    conditions = _search.filter_conditions(terms, ctx.db.get_bind().dialect.name)
+    scope = [Run.account == account, Run.experiment_id.in_(ids)]
     if body.run_view_type != "ALL":
         stage = "active" if body.run_view_type == "ACTIVE_ONLY" else "deleted"
-        query = query.where(Run.lifecycle_stage == stage)
-    query = _search.apply_order(query, body.order_by)
+        scope.append(Run.lifecycle_stage == stage)
+    search = _ordering.SearchQuery(scope, terms, conditions,
+                                 [_search.parse_order(clause) for clause in body.order_by])
     fingerprint = _search.query_fingerprint(ids, body.filter, body.order_by,
                                             body.run_view_type)
     offset = _search.decode_token(body.page_token, fingerprint)
-    runs = list(ctx.db.scalars(query.offset(offset).limit(body.max_results + 1)))
+    runs = _ordering.read_page(ctx.db, search, offset=offset, limit=body.max_results + 1)
     more = len(runs) > body.max_results
     runs = runs[:body.max_results]
     token = _search.encode_token(offset + len(runs), fingerprint) if more else None
