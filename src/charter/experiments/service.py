@@ -462,6 +462,15 @@ def run_artifact_path(run: RunRead, path: str = "") -> str:
     return _under(f"{run.experiment_id}/{run.id}/artifacts", path)
 
 
+def artifact_content_key(account: str, sha256: str) -> str:
+    """The object key of the bytes with this sha256 among the account's artifacts (they
+    are stored by content, and stay when a path is written again). It reads nothing: an
+    operation that decided its caller may read such bytes (the registry's, reading the
+    files a model version recorded) reads them from the object store itself, and checks
+    their sha256. Invalid `invalid_sha256` for a string that is no sha256."""
+    return _artifacts.content_key(account, sha256)
+
+
 # -- logged models (MLflow 3) ----------------------------------------------------------
 
 def _model_target(ctx: Context, account: str, model_id: str = "*", *a: Any,
@@ -547,13 +556,3 @@ def search_logged_models(ctx: Context, account: str, experiment_ids: list[str], 
     return page_of(LoggedModelPage, ctx.db, query,
                    key=(LoggedModel.created_at, LoggedModel.id), params=page,
                    read=lambda rows: [logged_model_read(m) for m in rows])
-
-
-
-@operation("experiments:GetArtifactContent", "read", read_only=True,
-           target=lambda ctx, account, sha256: _artifact_target(ctx, account))
-def get_artifact_content(ctx: Context, account: str, sha256: str) -> bytes:
-    """The bytes of an artifact of the account by their sha256: what a path held when it
-    had that sha256, even after the path was written again."""
-    org.require_account(ctx.db, account)
-    return _artifacts.get_content(ctx, account, sha256)
