@@ -3,6 +3,11 @@
 Set CHARTER_TEST_DATABASE_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test) to
 run the whole suite on PostgreSQL: each test then gets a fresh database cloned from a
 template database.
+
+Fixtures that set up the same accounts and users for many tests (a vended team and its
+people) build them once per test process into a template of their own, with
+`platform_from(build)`; each test still gets its own copy: its own home, database and
+object store.
 """
 
 from __future__ import annotations
@@ -10,9 +15,12 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import queue
 import shutil
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +55,9 @@ def create_pg_database(template: str | None = None) -> str:
     with engine.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'
                           + (f' TEMPLATE "{template}"' if template else "")))
+        # A commit need not wait for the disk: only a crash of the PostgreSQL server could
+        # lose it, and no test crashes that server (they kill Charter's, never PostgreSQL).
+        conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     engine.dispose()
     return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
 
@@ -59,11 +70,71 @@ def drop_pg_database(url: str) -> None:
     engine.dispose()
 
 
+class Dropper:
+    """Drops the tests' databases in a background thread. DROP DATABASE waits for a
+    checkpoint (a second or more: a flush of every database to disk) that drops running
+    at the same time share; so teardown only queues the database, and the drops queued
+    while a checkpoint runs wait for the next one together."""
+
+    MAX_AT_ONCE = 4  # connections: well under PostgreSQL's max_connections, per process
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._failures: list[str] = []
+        self._thread = threading.Thread(target=self._run, name="drop-databases", daemon=True)
+        self._thread.start()
+
+    def drop(self, url: str) -> None:
+        self._queue.put(url)
+
+    def close(self) -> None:
+        """Wait until every queued database is dropped; fail if one could not be."""
+        self._queue.put(None)
+        self._thread.join()
+        assert not self._failures, f"test databases not dropped: {self._failures}"
+
+    def _run(self) -> None:
+        with ThreadPoolExecutor(self.MAX_AT_ONCE, thread_name_prefix="drop") as pool:
+            while True:
+                batch = [self._queue.get()]
+                while not self._queue.empty():
+                    batch.append(self._queue.get_nowait())
+                urls = [url for url in batch if url is not None]
+                for url, failed in zip(urls, pool.map(self._drop, urls), strict=True):
+                    if failed:
+                        self._failures.append(f"{make_url(url).database}: {failed}")
+                if len(urls) < len(batch):
+                    return
+
+    @staticmethod
+    def _drop(url: str) -> str | None:
+        try:
+            drop_pg_database(url)
+        except Exception as error:  # reported by close(), at the end of the session
+            return repr(error)
+        return None
+
+
+@pytest.fixture(scope="session")
+def dropper() -> Iterator[Dropper | None]:
+    """Drops the databases of the tests' platforms (PostgreSQL); None on SQLite."""
+    if not PG_URL:
+        yield None
+        return
+    made = Dropper()
+    yield made
+    made.close()
+
+
 @dataclass
 class Template:
+    """A platform to copy: its home, its database (PostgreSQL; else in the home), and the
+    tokens made in it: the admin's, and those of the users a build made."""
+
     home: Path
     database_url: str | None
     admin_token: str
+    tokens: dict[str, str] = field(default_factory=dict)
 
 
 @pytest.fixture(scope="session")
@@ -100,6 +171,7 @@ class Platform:
     app: Any
     admin_token: str
     monkeypatch: pytest.MonkeyPatch
+    tokens: dict[str, str] = field(default_factory=dict)  # user -> the token `user` made
     _clients: list[Client] = field(default_factory=list)
 
     @property
@@ -122,7 +194,7 @@ class Platform:
     def user(self, name: str, *groups: str) -> tuple[Client, str]:
         """Create a user in `groups` and return (client acting as them, their token)."""
         self.admin.users.create(name, groups=list(groups))
-        token = self.admin.tokens.create(user=name)["token"]
+        token = self.tokens[name] = self.admin.tokens.create(user=name)["token"]
         return self.client(token), token
 
     def cli(self, *args: str, token: str | None = None,
@@ -200,28 +272,104 @@ def s3_storage(s3_server: S3Server) -> S3Storage:
 
 
 @pytest.fixture
-def platform(template: Template, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-             ) -> Iterator[Platform]:
-    yield from _platform(template, tmp_path, monkeypatch, {})
+def platform(template: Template, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+             dropper: Dropper | None) -> Iterator[Platform]:
+    p = open_platform(template, tmp_path / "home", monkeypatch)
+    yield p
+    close_platform(p, dropper)
 
 
 @pytest.fixture
 def s3_platform(template: Template, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                s3_storage: S3Storage) -> Iterator[Platform]:
+                dropper: Dropper | None, s3_storage: S3Storage) -> Iterator[Platform]:
     """`platform` with its objects (the lake's tables) on the S3 server."""
-    yield from _platform(template, tmp_path, monkeypatch, s3_storage.env)
+    p = open_platform(template, tmp_path / "home", monkeypatch, s3_storage.env)
+    yield p
+    close_platform(p, dropper)
 
 
-def _platform(template: Template, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-              storage_env: dict[str, str]) -> Iterator[Platform]:
-    home = tmp_path / "home"
+Build = Callable[[Platform], None]
+
+
+class Templates:
+    """Templates made from the base one by a build (vend accounts, create users, through
+    the same API calls a test would make), each once per test process and on first use.
+
+    A build must leave nothing that names its own home (the copies live elsewhere): no
+    lake tables (Iceberg keeps absolute file locations), no objects on S3."""
+
+    def __init__(self, base: Template, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.base = base
+        self._tmp = tmp_path_factory
+        self._made: dict[Build, Template] = {}
+
+    def of(self, build: Build) -> Template:
+        if build not in self._made:
+            self._made[build] = self._make(build)
+        return self._made[build]
+
+    def _make(self, build: Build) -> Template:
+        home = self._tmp.mktemp(f"template-{build.__name__.strip('_')}") / "home"
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            p = open_platform(self.base, home, monkeypatch)
+            try:
+                build(p)
+            finally:
+                p.close()  # PostgreSQL copies a template database only with no one on it
+        made = Template(home, p.settings.database_url, self.base.admin_token, dict(p.tokens))
+        if made.database_url is None:
+            database = (home / "charter.db").read_bytes()
+            assert str(home).encode() not in database, (
+                f"the build {build.__name__} stored paths of its own home, which copies of "
+                "it would share: set this up in the test instead")
+        return made
+
+    def drop(self) -> None:
+        for made in self._made.values():
+            if made.database_url:
+                drop_pg_database(made.database_url)
+
+
+@pytest.fixture(scope="session")
+def templates(template: Template, tmp_path_factory: pytest.TempPathFactory
+              ) -> Iterator[Templates]:
+    made = Templates(template, tmp_path_factory)
+    yield made
+    made.drop()
+
+
+@pytest.fixture
+def platform_from(templates: Templates, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                  dropper: Dropper | None) -> Iterator[Callable[[Build], Platform]]:
+    """`platform_from(build)`: the test's platform, a copy of what `build` makes on a new
+    platform, built once per test process. The test's `platform` fixture is another
+    platform: a test takes one of the two (asking for both fails, on the home)."""
+    opened: list[Platform] = []
+
+    def make(build: Build) -> Platform:
+        p = open_platform(templates.of(build), tmp_path / "home", monkeypatch)
+        opened.append(p)
+        return p
+
+    yield make
+    for p in opened:
+        close_platform(p, dropper)
+
+
+def open_platform(template: Template, home: Path, monkeypatch: pytest.MonkeyPatch,
+                  storage_env: dict[str, str] | None = None) -> Platform:
+    """A platform in `home`, copied from `template`, with the environment (through
+    `monkeypatch`) that names it to the CLI and to `charter server`."""
+    if home.exists():
+        raise AssertionError(f"{home} is taken: a test has one platform (`platform`, "
+                             "`s3_platform` or one from `platform_from`)")
     shutil.copytree(template.home, home)
     url = None
     if template.database_url:
         url = create_pg_database(template=make_url(template.database_url).database)
     for key in ("CHARTER_URL", "CHARTER_PROFILE", "CHARTER_TOKEN", *STORAGE_ENV):
         monkeypatch.delenv(key, raising=False)
-    for key, value in storage_env.items():  # read by Settings, and by in-process CLI runs
+    for key, value in (storage_env or {}).items():  # read by Settings, and by CLI runs
         monkeypatch.setenv(key, value)
     settings = Settings(home=home, database_url=url)
     monkeypatch.setenv("CHARTER_HOME", str(home))
@@ -230,9 +378,13 @@ def _platform(template: Template, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     else:
         monkeypatch.delenv("CHARTER_DATABASE_URL", raising=False)
     runtime = build_runtime(settings)
-    p = Platform(settings, runtime, create_app(runtime=runtime), template.admin_token,
-                 monkeypatch)
-    yield p
+    return Platform(settings, runtime, create_app(runtime=runtime), template.admin_token,
+                    monkeypatch, tokens=dict(template.tokens))
+
+
+def close_platform(p: Platform, dropper: Dropper | None) -> None:
+    """Close the platform, and drop its own database if it has one (PostgreSQL)."""
     p.close()
-    if url:
-        drop_pg_database(url)
+    if p.settings.database_url:
+        assert dropper is not None  # there is one whenever the tests run on PostgreSQL
+        dropper.drop(p.settings.database_url)

@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import select
 
 from charter.audit.orm import AuditEvent
+from tests.servers import CHARTER, free_port, start
 
-CHARTER = str(Path(sys.executable).parent / "charter")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+__all__ = ["CHARTER", "free_port", "one_record", "server"]
 
 
 def one_record(platform, response) -> AuditEvent:
@@ -35,27 +24,9 @@ def one_record(platform, response) -> AuditEvent:
 
 @pytest.fixture
 def server(platform):
-    """(platform, url, env): the server shares the platform's home and database; its
-    output goes to a file, so a server that logs much never blocks on a full pipe."""
-    port = free_port()
-    env = {**os.environ}
-    env.pop("CHARTER_TOKEN", None)
-    log_path = platform.settings.home / "server.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([CHARTER, "server", "--port", str(port)], env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"server did not start: {log_path.read_text()}")
-        time.sleep(0.1)
-    yield platform, url, env
-    proc.terminate()
-    proc.wait(timeout=10)
+    """(platform, url, env): the server shares the platform's home and database; env is
+    the environment that names them, for the CLI run as a process."""
+    running = start(platform.settings.home).ready()
+    env = {k: v for k, v in os.environ.items() if k != "CHARTER_TOKEN"}
+    yield platform, running.url, env
+    running.stop()

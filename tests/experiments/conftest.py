@@ -11,14 +11,21 @@ from sqlalchemy import func, select
 from charter.core.context import Context, Principal
 from charter.core.ids import new_request_id
 from charter.experiments import orm
+from charter.sdk import Client
+from tests.conftest import Build, Platform
+
+
+def sam_in_team_a(platform: Platform) -> None:
+    """team-a-dev is vended; sam is one of its data scientists."""
+    platform.vend("team-a-dev")
+    platform.user("sam", "team-a-data-scientists")
 
 
 @pytest.fixture
-def team(platform):
-    """(platform, sam's client): team-a-dev is vended; sam is one of its data scientists."""
-    platform.vend("team-a-dev")
-    sam, _ = platform.user("sam", "team-a-data-scientists")
-    return platform, sam
+def team(platform_from: Callable[[Build], Platform]) -> tuple[Platform, Client]:
+    """(platform, sam's client): a platform as `sam_in_team_a` leaves it."""
+    platform = platform_from(sam_in_team_a)
+    return platform, platform.client(platform.tokens["sam"])
 
 
 @pytest.fixture

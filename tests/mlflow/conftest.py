@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import Build, Platform
 from tests.servers import Server, start
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,7 +25,7 @@ ACCOUNT = "team-a-dev"
 
 @dataclass
 class MlflowSetup:
-    platform: Any
+    platform: Platform
     server: Server
     sam_token: str
     bea_token: str  # a data scientist of team-b-dev: another account
@@ -56,12 +58,18 @@ class MlflowSetup:
         return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-@pytest.fixture
-def mlflow_setup(platform):
+def scientists_of_two_teams(platform: Platform) -> None:
+    """team-a-dev and team-b-dev are vended; sam is a data scientist of team a, bea of
+    team b."""
     platform.vend(ACCOUNT)
     platform.vend("team-b-dev")
-    _, sam = platform.user("sam", "team-a-data-scientists")
-    _, bea = platform.user("bea", "team-b-data-scientists")
+    platform.user("sam", "team-a-data-scientists")
+    platform.user("bea", "team-b-data-scientists")
+
+
+@pytest.fixture
+def mlflow_setup(platform_from: Callable[[Build], Platform]) -> Iterator[MlflowSetup]:
+    platform = platform_from(scientists_of_two_teams)
     server = start(platform.settings.home).ready()
-    yield MlflowSetup(platform, server, sam, bea)
+    yield MlflowSetup(platform, server, platform.tokens["sam"], platform.tokens["bea"])
     server.stop()

@@ -25,6 +25,7 @@ from charter.experiments.schemas import (
     RunLog,
 )
 from charter.registry import artifacts, orm
+from tests.conftest import Build, Platform
 
 A, B = "team-a-dev", "team-b-dev"
 
@@ -38,15 +39,25 @@ class Team:
         return Context(self.platform.runtime, Principal(name), new_request_id(), source="api")
 
 
-@pytest.fixture
-def team(platform) -> Team:
+PEOPLE = {"sam": ["team-a-data-scientists"], "lena": ["team-a-leads"], "bob": ["team-b-leads"],
+          "nobody": []}  # user -> groups
+
+
+def two_teams(platform: Platform) -> None:
+    """team-a-dev and team-b-dev are vended; sam and lena are in team a, bob leads team b,
+    nobody is in no group."""
     platform.vend(A)
     platform.vend(B)
+    for name, groups in PEOPLE.items():
+        platform.user(name, *groups)
+
+
+@pytest.fixture
+def team(platform_from: Callable[[Build], Platform]) -> Team:
+    platform = platform_from(two_teams)
     clients = {"admin": platform.admin}
-    for name, group in (("sam", "team-a-data-scientists"), ("lena", "team-a-leads"),
-                        ("bob", "team-b-leads")):
-        clients[name], _ = platform.user(name, group)
-    clients["nobody"], _ = platform.user("nobody")
+    for name in PEOPLE:
+        clients[name] = platform.client(platform.tokens[name])
     return Team(platform, clients)
 
 
