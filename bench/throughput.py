@@ -13,16 +13,18 @@ Loads, each a table row with requests/s, p50, p99, socket errors and answers not
    and its throughput at 10 clients as a share of /healthz's;
 3. `POST /v1/identity/groups` (a write that changes the entity graph; a new name each
    request) at 1, 10 and 50 clients;
-4. the tracking workload: 200 writers, each connection sending `log-batch` of 10 metrics
-   (one step further each time) to MLflow's REST path on Charter,
+4. the tracking workload: 200 keep-alive writers sending `log-batch` of 10 metrics (one
+   step further each time, so no point repeats) to MLflow's REST path on Charter,
    `POST /mlflow/<account>/api/2.0/mlflow/runs/log-batch`, as the data scientist who made
-   the 200 runs first (through the same API); at the same time, from a second wrk, 20 team
-   members reading the account's runs, its experiments and its audit events (`/v1`).
-   The readers ask for the first page (50) of the runs of the writers' experiment, of
-   the account's experiments and of its audit events. The same writers against `mlflow server`
-   (SQLite backend, the same worker count), with 20 readers sending MLflow's searches of
-   the runs and the experiments (MLflow has no audit trail): its figures beside Charter's,
-   with the ratio.
+   the 200 runs first through the same API; at the same time, from a second wrk, 20 team
+   members each with a token of their own asking for the first page (50) of the runs of
+   the writers' experiment, of the account's experiments and of its audit events (`/v1`).
+   wrk has no hook per connection: each of its threads sends to its share of the runs in
+   turn, so with one request in flight per connection the runs written at once are
+   (nearly always) all different, one per writer.
+   The same writers against `mlflow server` (SQLite backend, the same worker count), with
+   20 readers sending MLflow's searches of the runs and the experiments (MLflow has no
+   audit trail): its figures beside Charter's, with the ratio.
 
 After each load on Charter, once the server is idle again: the records the audit trail
 gained, beside the requests the server answered (its request log: one line per request,
@@ -31,7 +33,11 @@ request but /healthz being audited. wrk stops at the end of its duration with a 
 flight on any connection: the server still answers those (and audits them) but wrk does not
 count them, so wrk's count may fall short of the server's by up to the number of
 connections, and no more. Then a checkpoint is signed and `charter audit verify` runs
-over the whole trail.
+over the whole trail. A worker process that uvicorn replaced during a load (one that missed
+its health check) is named under the table.
+
+wrk's requests/s counts the answers it received; the requests cut off at the end are left
+out, which at 200 connections and a slow server is a visible share of a short load.
 
 Durations: 12 s a load (3 s with `--quick`). Times are printed, never asserted; the machine
 runs other work at the same time, so the load average is printed before and after.
