@@ -264,7 +264,16 @@ def make_runs(base: str, token: str | None, runs: int) -> tuple[str, list[str]]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     with httpx.Client(base_url=base + MLFLOW, headers=headers, timeout=60) as http:
         def post(path: str, body: dict) -> dict:
-            answer = http.post(path, json=body)
+            # A dropped connection is tried again (a worker that uvicorn replaced on a busy
+            # machine drops its requests), said aloud; a second run does no harm here.
+            for attempt in range(3):
+                try:
+                    answer = http.post(path, json=body)
+                    break
+                except httpx.TransportError as error:
+                    print(f"   ({base}{MLFLOW}{path}: {error!r}; trying again)", flush=True)
+                    if attempt == 2:
+                        raise
             answer.raise_for_status()
             return answer.json()
 
