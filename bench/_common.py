@@ -298,11 +298,11 @@ def charter_server(home: Path, *, database_url: str | None = None, workers: int 
                    log: Path | None = None) -> Iterator[tuple[str, int]]:
     """`charter server --workers N` over `home` (and `database_url`, else the home's
     SQLite) on a free port; its URL and process id. With `log`, its request log goes to
-    that file."""
+    that file, as text."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items()
            if k not in ("CHARTER_URL", "CHARTER_PROFILE", "CHARTER_TOKEN")}
-    env["CHARTER_HOME"] = str(home)
+    env |= {"CHARTER_HOME": str(home), "CHARTER_API_LOG_FORMAT": "text"}
     env.pop("CHARTER_DATABASE_URL", None)
     if database_url:
         env["CHARTER_DATABASE_URL"] = database_url

@@ -4,7 +4,8 @@ scripts written for each load, its report parsed.
 wrk is C with one event loop per thread, so the generator takes little of the machine's
 two cores from the server it measures. Each script counts the answers that are not 2xx by
 status (in `response`, per thread) and `done` prints the sums as `status CODE COUNT` lines
-after wrk's own report.
+after wrk's own report, each with a `sample CODE BODY` line: the first such answer's body,
+which says what went wrong.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ TIMEOUT = "30s"
 
 _COMMON = """\
 -- Written by bench/throughput.py. Threads get an id (`tid`) before they start; each
--- counts the answers that are not 2xx by status, and done() prints the sums.
+-- counts the answers that are not 2xx by status and keeps the first body of each, and
+-- done() prints the sums and a body for each status.
 local threads = {}
 local started = 0
 function setup(thread)
@@ -30,22 +32,29 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-failed = {}
+failed, samples = {}, {}
 function response(status, headers, body)
   if status < 200 or status > 299 then
     failed[status] = (failed[status] or 0) + 1
+    if samples[status] == nil then
+      samples[status] = string.gsub(string.sub(body or "", 1, 300), "%s+", " ")
+    end
   end
 end
 
 function done(summary, latency, requests)
-  local total = {}
+  local total, sample = {}, {}
   for _, thread in ipairs(threads) do
     for status, n in pairs(thread:get("failed")) do
       total[status] = (total[status] or 0) + n
     end
+    for status, body in pairs(thread:get("samples")) do
+      sample[status] = sample[status] or body
+    end
   end
   for status, n in pairs(total) do
     io.write(string.format("status %d %d\\n", status, n))
+    io.write(string.format("sample %d %s\\n", status, sample[status] or ""))
   end
 end
 """
@@ -81,6 +90,7 @@ class Load:
     p99_ms: float
     socket_errors: int  # connect, read, write and timeout errors
     failed: dict[int, int] = field(default_factory=dict)  # status -> answers, not 2xx
+    samples: dict[int, str] = field(default_factory=dict)  # status -> a body, not 2xx
     connections: int = 0
 
     @property
@@ -226,6 +236,7 @@ _PERCENTILE = re.compile(r"^\s*(50|99)(?:\.0+)?%\s+([\d.]+)(us|ms|s|m|h)\s*$", r
 _SOCKET = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
 _RATE = re.compile(r"^Requests/sec:\s+([\d.]+)", re.M)
 _STATUS = re.compile(r"^status (\d+) (\d+)$", re.M)
+_SAMPLE = re.compile(r"^sample (\d+) (.*)$", re.M)
 
 
 def parse(out: str, clients: int) -> Load:
@@ -243,4 +254,5 @@ def parse(out: str, clients: int) -> Load:
                 p99_ms=cuts.get(99, float("nan")),
                 socket_errors=sum(int(n) for n in socket.groups()) if socket else 0,
                 failed={int(s): int(n) for s, n in _STATUS.findall(out)},
+                samples={int(s): body for s, body in _SAMPLE.findall(out)},
                 connections=clients)

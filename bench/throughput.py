@@ -417,6 +417,7 @@ def print_configuration(config: Configuration) -> None:
         if i == 0:
             print("  ".join("-" * w for w in widths))
     for m in config.rows:
+        _print_failures(m.label, m.load)
         check = m.check
         if check and check.replaced:
             print(f"   {m.label} at {m.load.connections} clients: {check.replaced} worker "
@@ -433,6 +434,13 @@ def print_configuration(config: Configuration) -> None:
           "audited (all but /healthz); the last row checks writers and readers together",
           flush=True)
     _print_goals(config)
+
+
+def _print_failures(label: str, load: Load) -> None:
+    """What the server said, for each status that was not 2xx (the first such body)."""
+    for status, n in sorted(load.failed.items()):
+        print(f"   {label} at {load.connections} clients: {n} x {status}, e.g. "
+              f"{load.samples.get(status, '')[:300]}")
 
 
 def _print_goals(config: Configuration) -> None:
@@ -485,6 +493,8 @@ def print_tracking(config: Configuration, peer: tuple[Load, Load]) -> None:
                 f"mlflow server, SQLite backend, --workers {config.workers}; writers: POST "
                 f"{MLFLOW}/runs/log-batch, readers: runs/search, experiments/search",
                 [r for r in rows if r is not None])
+    for name, load in (("mlflow server: writers", theirs_w), ("mlflow server: readers", theirs_r)):
+        _print_failures(name, load)
 
 
 def main(quick: bool = False) -> None:
