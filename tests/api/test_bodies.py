@@ -95,3 +95,24 @@ def test_an_invalid_idempotency_key_is_kept_in_its_record(retail):
         record = session.scalar(select(AuditEvent).where(
             AuditEvent.request_id == answer.headers["x-request-id"]))
     assert "bad key!" in record.details
+
+
+def test_a_chunked_body_of_unknown_length_is_withheld_from_a_wrong_token(retail):
+    """No content-length: the body may be any size, so the token is checked before the
+    route reads it, as for a large body (a GET has neither header and no body)."""
+    platform, admin = retail
+    anonymous = platform.client(None)._http
+
+    def chunks():
+        for _ in range(200):
+            yield b"123456\n" * 1000
+
+    answer = anonymous.post(INGEST, params={"mode": "create"}, content=chunks(),
+                            headers={"content-type": "application/octet-stream",
+                                     "authorization": "Bearer chr_wrong"})
+    assert (answer.status_code, answer.json()["code"]) == (401, "invalid_token")
+    answer = admin._http.post(INGEST, params={"mode": "create"},
+                              content=(c for c in [b"a\n", b"1\n2\n"]),
+                              headers={"content-type": "application/octet-stream"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["rows_written"] == 2

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from charter.core.storage import ObjectStore, open_store
+from charter.core.storage import CHUNK, ObjectStore, open_store
 from charter.errors import Invalid, NotFound, Unavailable
 from charter.settings import Settings
 
@@ -37,7 +37,10 @@ def _s3(tmp_path: Path, request: pytest.FixtureRequest) -> Backend:
     def objects() -> list[str]:
         found = client.list_objects_v2(Bucket=storage.bucket).get("Contents", [])
         uploads = client.list_multipart_uploads(Bucket=storage.bucket).get("Uploads", [])
-        return sorted([o["Key"] for o in found] + [f"upload:{u['Key']}" for u in uploads])
+        # pyarrow keeps the folder of an object it deleted or moved as an empty marker
+        # `<folder>/`: no object (no key ends in /), so not listed here.
+        return sorted([o["Key"] for o in found if not o["Key"].endswith("/")]
+                      + [f"upload:{u['Key']}" for u in uploads])
 
     return Backend(open_store(storage.settings(tmp_path / "home")), objects)
 
@@ -152,7 +155,10 @@ BAD_KEYS = ["..", "../x", "a/../../x", "a/..", "/etc/passwd", "", "a//b", "a/./b
 def test_keys_that_could_escape_the_root_are_refused(backend, store, key):
     calls = (lambda: store.put_bytes(key, b"x"), lambda: store.get_bytes(key),
              lambda: store.exists(key), lambda: store.stat(key),
-             lambda: store.download(key, io.BytesIO()), lambda: store.uri(key))
+             lambda: store.download(key, io.BytesIO()), lambda: store.uri(key),
+             lambda: store.put_stream(key, io.BytesIO(b"x")), lambda: store.iter_bytes(key),
+             lambda: store.move(key, "fine/key"), lambda: store.move("fine/key", key),
+             lambda: store.delete(key))
     for call in calls:
         with pytest.raises(Invalid) as info:
             call()
@@ -180,6 +186,81 @@ def test_uri_and_key_of_are_inverse_and_stay_in_the_root(store):
 
 def test_check_passes_on_a_working_store(store):
     store.check()
+
+
+class Source(io.RawIOBase):
+    """`size` bytes made as they are read (the test holds no copy of them), recording how
+    many each read asked for; `fail_after`: raise once past that many."""
+
+    def __init__(self, size: int, fail_after: int | None = None) -> None:
+        self.size, self.fail_after, self.sent = size, fail_after, 0
+        self.asked: list[int] = []
+        self.digest = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        self.asked.append(n)
+        if self.fail_after is not None and self.sent > self.fail_after:
+            raise ConnectionResetError("the sender went away")
+        take = min(self.size - self.sent, n if n >= 0 else self.size)
+        data = bytes((self.sent + i) % 251 for i in range(take))
+        self.sent += take
+        self.digest.update(data)
+        return data
+
+
+def test_streams_move_objects_a_chunk_at_a_time(backend, store):
+    source = Source(3 * CHUNK + 12_345)
+    info = store.put_stream("stage/upload", source)
+    assert info == store.stat("stage/upload") and info.size == source.size
+    assert source.asked and all(0 < n <= CHUNK for n in source.asked)  # never "all of it"
+    chunks = store.iter_bytes("stage/upload")
+    digest, sizes = hashlib.sha256(), []
+    for chunk in chunks:
+        sizes.append(len(chunk))
+        digest.update(chunk)
+    assert digest.digest() == source.digest.digest() and sum(sizes) == source.size
+    assert max(sizes) <= 8 * CHUNK  # S3 reads 8 MiB a GET, the local store 1 MiB
+    assert backend.objects() == ["objects/stage/upload"]  # no temp file, no upload left
+
+
+def test_a_stream_that_fails_leaves_nothing(backend, store):
+    with pytest.raises(ConnectionResetError):
+        store.put_stream("stage/cut", Source(3 * CHUNK, fail_after=CHUNK + 1))
+    assert not store.exists("stage/cut")
+    assert backend.objects() == []
+
+
+def test_iter_bytes_of_a_missing_object_is_refused_before_any_chunk(store):
+    with pytest.raises(NotFound) as info:
+        store.iter_bytes("nothing/here")  # not iterated: refused when called
+    assert info.value.code == "object_not_found"
+
+
+def test_move_replaces_the_destination_and_removes_the_source(backend, store):
+    store.put_bytes("stage/a", b"new bytes")
+    store.put_bytes("content/x", b"old")
+    assert store.move("stage/a", "content/x") == "content/x"
+    assert store.get_bytes("content/x") == b"new bytes" and not store.exists("stage/a")
+    store.put_bytes("stage/b", b"elsewhere")
+    store.move("stage/b", "content/deeper/y")  # a new "folder" is no obstacle
+    assert store.get_bytes("content/deeper/y") == b"elsewhere"
+    with pytest.raises(NotFound) as info:
+        store.move("stage/gone", "content/z")
+    assert info.value.code == "object_not_found" and not store.exists("content/z")
+    assert backend.objects() == ["objects/content/deeper/y", "objects/content/x"]
+
+
+def test_delete_removes_an_object_and_a_missing_one_is_no_error(backend, store):
+    store.put_bytes("k/doomed", b"x")
+    store.put_bytes("k/kept", b"y")
+    store.delete("k/doomed")
+    store.delete("k/doomed")
+    store.delete("k/never")
+    assert not store.exists("k/doomed") and store.get_bytes("k/kept") == b"y"
+    assert backend.objects() == ["objects/k/kept"]
 
 
 def _settings(home, **storage) -> Settings:

@@ -7,14 +7,16 @@ with `@operation`; calling it is the only way to run it. Key contracts:
   exception, SystemExit and KeyboardInterrupt included, which are then re-raised). Input refused
   before authorization (nothing to decide on) is recorded `deny` / `rejected`. Allowed
   operations write it in the same transaction as their effect; denied and failed ones
-  write it in a fresh transaction after the rollback, so nothing half-done remains.
+  write it after the rollback, so nothing half-done remains. Records are chained in
+  group commits (audit/_sequencer.py): an operation returns once its record is in the
+  chain.
 - Nested operations (a service calling another inside an operation) join the open
   transaction and are authorized and audited there too.
 - Every transaction with a successful write operation bumps `data_version` (and one
   that changes policy, the policy version), so caches of derived state can key on them.
 - A `read_only` operation, which changes nothing, runs in a read transaction (on SQLite
   it does not hold the write lock while it works, so a long lake query does not stall
-  every writer) and writes its record in a short transaction right after; if that write
+  every writer) and hands its record to the next group commit right after; if that write
   fails, its result is not returned.
 """
 
@@ -33,7 +35,7 @@ from charter.access.authorizer import (
     bump_version,
     refusal_reason,
 )
-from charter.access.records import AuditRecord, record
+from charter.access.records import AuditRecord, record, record_alone, settle
 from charter.core import events
 from charter.core.context import Context
 from charter.core.ids import Crn
@@ -108,20 +110,26 @@ def _run(ctx: Context, action: str, fn: Callable[..., Any], target_fn: TargetFn,
         except _Failure as failure:
             raise failure.error from None
     try:
-        if read_only:
+        # A read's record has no effect to be atomic with: it goes to the next group commit
+        # after the read (on SQLite only for read_only reads, whose transaction cannot
+        # write; elsewhere the read's transaction writes nothing and commits at no cost).
+        if read_only or (effect == "read" and not ctx.runtime.db.is_sqlite):
             records: list[AuditRecord] = []
-            with ctx.runtime.db.read() as session:
+            begin = ctx.runtime.db.read if read_only else ctx.runtime.db.transaction
+            with begin() as session:
                 ctx.session = session
                 result = _execute(ctx, action, fn, target_fn, proposed_fn, effect,
                                   args, kwargs, deferred=records)
             ctx.session = None
-            with ctx.runtime.db.transaction() as session:
-                record(session, records, key=ctx.runtime.audit_key)
+            record_alone(ctx.runtime, records)
             ctx.audited = True
             return result
         with ctx.runtime.db.transaction() as session:
             ctx.session = session
-            return _execute(ctx, action, fn, target_fn, proposed_fn, effect, args, kwargs)
+            result = _execute(ctx, action, fn, target_fn, proposed_fn, effect, args, kwargs)
+        ctx.session = None
+        settle(ctx.runtime)  # its records committed with it: now in the chain
+        return result
     except _Failure as failure:
         ctx.session = None
         _audit_failure(ctx, action, failure)
@@ -231,10 +239,8 @@ def _audit_failure(ctx: Context, action: str, failure: _Failure) -> None:
         outcome = "refused"
     else:
         outcome = "error"
-    with ctx.runtime.db.transaction() as session:
-        record(session, [_record(ctx, action, failure.target, decision, outcome,
-                                       error_code=code, reason=message[:MAX_REASON])],
-                     key=ctx.runtime.audit_key)
+    record_alone(ctx.runtime, [_record(ctx, action, failure.target, decision, outcome,
+                                       error_code=code, reason=message[:MAX_REASON])])
     ctx.audited = True
 
 
@@ -256,11 +262,10 @@ REJECTED = declare("api:RejectRequest", "read",
 def _record_outside(runtime: Any, *, principal: str, action: str, route: str, outcome: str,
                     request_id: str, source: str, code: str, reason: str) -> None:
     """One record, in its own transaction, of a request no operation recorded."""
-    with runtime.db.transaction() as session:
-        record(session, [AuditRecord(
-            principal=principal, account="unknown", action=action, resource=route,
-            decision="deny", outcome=outcome, request_id=request_id, source=source,
-            error_code=code, reason=reason[:MAX_REASON])], key=runtime.audit_key)
+    record_alone(runtime, [AuditRecord(
+        principal=principal, account="unknown", action=action, resource=route,
+        decision="deny", outcome=outcome, request_id=request_id, source=source,
+        error_code=code, reason=reason[:MAX_REASON])])
 
 
 def audit_rejected(ctx: Context, route: str, error: CharterError) -> None:

@@ -8,10 +8,10 @@ fails rather than run unrecorded.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -50,7 +50,19 @@ class AuditRecord:
                 setattr(self, name, escaped(value)[:length])
 
 
-Recorder = Callable[[Session, Sequence[AuditRecord], bytes], Any]
+class Recorder(Protocol):
+    """Writes records into the trail (the audit domain's chain and sequencer)."""
+
+    def write(self, session: Session, records: Sequence[AuditRecord], key: bytes) -> None:
+        """In the operation's transaction: committed with its effect or not at all."""
+
+    def write_alone(self, runtime: Any, records: Sequence[AuditRecord]) -> None:
+        """Records with no effect to be atomic with: stored before this returns."""
+
+    def settle(self, runtime: Any) -> None:
+        """After a transaction that wrote records commits: they are in the chain."""
+
+
 _RECORDER: list[Recorder] = []
 
 
@@ -59,9 +71,23 @@ def register_recorder(recorder: Recorder) -> None:
     _RECORDER[:] = [recorder]
 
 
-def record(session: Session, records: Sequence[AuditRecord], *, key: bytes) -> None:
-    """Write `records` in `session`'s transaction with the installed recorder."""
+def _recorder() -> Recorder:
     if not _RECORDER:
         raise RuntimeError("no audit recorder is installed: import charter.audit.service "
                            "(building a runtime loads every domain)")
-    _RECORDER[0](session, records, key)
+    return _RECORDER[0]
+
+
+def record(session: Session, records: Sequence[AuditRecord], *, key: bytes) -> None:
+    """Write `records` in `session`'s transaction with the installed recorder."""
+    _recorder().write(session, records, key)
+
+
+def record_alone(runtime: Any, records: Sequence[AuditRecord]) -> None:
+    """Write `records` that belong to no transaction; return once they are stored."""
+    _recorder().write_alone(runtime, records)
+
+
+def settle(runtime: Any) -> None:
+    """Wait until the records of a committed transaction are chained."""
+    _recorder().settle(runtime)

@@ -161,7 +161,10 @@ async def _screen(scope: Scope, receive: Receive, runtime: Runtime
     if length is not None and length > limit:
         return receive, _too_large(limit)
     if not is_json:
-        if (length is None or length > _SMALL_BODY) and not await _signed_in(scope, runtime):
+        # A body of unknown length is chunked; with neither header there is no body (a GET):
+        # nothing to withhold, and the token is checked once, by the route.
+        unbounded = length is None and _has_header(scope, b"transfer-encoding")
+        if (unbounded or (length or 0) > _SMALL_BODY) and not await _signed_in(scope, runtime):
             return _withheld(receive), None  # answered 401 without reading what was sent
         return receive, None
     messages = await _read(receive, limit)
@@ -197,6 +200,10 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+def _has_header(scope: Scope, wanted: bytes) -> bool:
+    return any(name == wanted for name, _ in scope.get("headers", ()))
 
 
 async def _signed_in(scope: Scope, runtime: Runtime) -> bool:

@@ -2,7 +2,9 @@
 
 Key contracts:
 - `append` runs in the caller's transaction: the record commits with the operation's
-  effect or not at all.
+  effect or not at all. On PostgreSQL an operation `stage`s its records instead (no lock)
+  and `chain_batch` chains many staged records at once under the head lock (see
+  `_sequencer` and docs/design.md, "Group-committed appends").
 - Each record's hash is an HMAC-sha256 under the audit key over its own fields and the
   previous record's hash, so an edited, removed or reordered record breaks the chain at
   that record.
@@ -14,20 +16,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, and_, delete, exists, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from charter.access.records import AuditRecord
 from charter.audit._records import GENESIS, record_hash, time_text
 from charter.audit._verify import VerifyResult
 from charter.audit._verify import verify_trail as verify
-from charter.audit.orm import AuditEvent, AuditHead
+from charter.audit.orm import AuditEvent, AuditHead, AuditPending
 from charter.core.accounts import LOG_ARCHIVE
 from charter.core.clock import as_utc
 from charter.errors import Unavailable
 
-_EVENTS, _HEAD = AuditEvent.__table__, AuditHead.__table__
+_EVENTS, _HEAD, _PENDING = AuditEvent.__table__, AuditHead.__table__, AuditPending.__table__
 
 
 _MAX_SEQ = 2**63 - 1  # BIGINT
@@ -74,6 +77,41 @@ def _free_run(conn: Connection, start: int, n: int) -> int:
                       "record; verifying the trail names them", code="audit_trail_damaged")
 
 
+FIELDS = ("time", "principal", "account", "action", "resource", "decision", "outcome",
+          "error_code", "reason", "request_id", "source", "details")
+
+
+def fields(rec: AuditRecord) -> dict[str, Any]:
+    """A record's stored fields (details as their JSON text), before it has a place in
+    the chain."""
+    details = json.dumps(rec.details, sort_keys=True, default=str) if rec.details else None
+    return {"time": as_utc(rec.time), "principal": rec.principal, "account": rec.account,
+            "action": rec.action, "resource": rec.resource, "decision": rec.decision,
+            "outcome": rec.outcome, "error_code": rec.error_code, "reason": rec.reason,
+            "request_id": rec.request_id, "source": rec.source, "details": details}
+
+
+def _write(conn: Connection, head: int, prev: str, rows: list[dict[str, Any]],
+           key: bytes) -> int:
+    """Chain `rows` after the locked head (seq, hash); returns the last seq."""
+    seq = _free_run(conn, head + 1, len(rows)) - 1 if rows else head
+    chained = []
+    for row in rows:
+        seq += 1
+        digest = record_hash(
+            seq, row["time"], row["principal"], row["account"], row["action"],
+            row["resource"], row["decision"], row["outcome"], row["error_code"],
+            row["reason"], row["request_id"], row["source"], row["details"], prev, key,
+        )
+        chained.append({**row, "seq": seq, "prev_hash": prev, "hash": digest})
+        prev = digest
+    if chained:
+        # Every row has every key, so the rows go in one executemany.
+        conn.execute(insert(_EVENTS), chained)
+        conn.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=seq, hash=prev))
+    return seq
+
+
 def append(session: Session, records: Iterable[AuditRecord], *, key: bytes = b"") -> int:
     """Append records to the chain in the caller's transaction; returns the last seq.
 
@@ -85,32 +123,56 @@ def append(session: Session, records: Iterable[AuditRecord], *, key: bytes = b""
     # ORM's per-statement work is worth skipping.
     conn = session.connection()
     head, prev = _lock_head(conn)
-    records = list(records)
-    seq = _free_run(conn, head + 1, len(records)) - 1 if records else head
-    rows = []
+    return _write(conn, head, prev, [fields(r) for r in records], key)
+
+
+def _chain_open() -> Any:
+    """True where records may be written: a sound head, or a trail never started."""
+    sound = exists().where(_HEAD.c.id == 1, _HEAD.c.seq >= 0, _HEAD.c.seq < _MAX_SEQ // 2,
+                           func.length(_HEAD.c.hash) == 64)
+    fresh = and_(~exists().where(_HEAD.c.id == 1), ~exists(select(_EVENTS.c.seq)))
+    return or_(sound, fresh)
+
+
+def stage(session: Session, records: Iterable[AuditRecord]) -> None:
+    """Write records into the pending table in the caller's transaction (their operation's):
+    committed with its effect or not at all, and chained by the sequencer right after the
+    commit. No lock is taken. A trail whose head is damaged refuses them, as `append` does,
+    so nothing is done that could not be chained."""
+    conn = session.connection()
     for rec in records:
-        seq += 1
-        t = as_utc(rec.time)
-        details = json.dumps(rec.details, sort_keys=True, default=str) if rec.details else None
-        digest = record_hash(
-            seq, t, rec.principal, rec.account, rec.action, rec.resource, rec.decision,
-            rec.outcome, rec.error_code, rec.reason, rec.request_id, rec.source, details, prev,
-            key,
-        )
-        rows.append({
-            "seq": seq, "time": t, "principal": rec.principal, "account": rec.account,
-            "action": rec.action, "resource": rec.resource, "decision": rec.decision,
-            "outcome": rec.outcome, "error_code": rec.error_code, "reason": rec.reason,
-            "request_id": rec.request_id, "source": rec.source, "details": details,
-            "prev_hash": prev, "hash": digest,
-        })
-        prev = digest
-    if rows:
-        # Every row has every key, so the rows go in one executemany.
-        conn.execute(insert(_EVENTS), rows)
-        conn.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=seq, hash=prev))
-    return seq
+        values = fields(rec)
+        row = select(*(literal(v, _PENDING.c[k].type) for k, v in values.items()))
+        done = conn.execute(insert(_PENDING).from_select(list(values), row.where(
+            _chain_open())).returning(_PENDING.c.id)).first()
+        if done is None:
+            raise Unavailable("the audit trail's head record is missing or was changed; "
+                              "nothing can be recorded until it is restored",
+                              code="audit_trail_damaged")
 
 
-__all__ = ["GENESIS", "LOG_ARCHIVE", "AuditRecord", "VerifyResult", "append", "record_hash",
-           "time_text", "verify"]
+def chain_batch(session: Session, records: list[AuditRecord], *, key: bytes,
+                limit: int = 2000) -> int:
+    """One group commit: under the head lock, chain the oldest staged records (up to
+    `limit`, in the order they were staged) and then `records`; returns how many staged
+    records were chained (as many as `limit`: call again for the rest)."""
+    conn = session.connection()
+    head, prev = _lock_head(conn)
+    staged: list[Any] = []
+    if conn.dialect.name != "sqlite":  # SQLite chains in the operation's transaction
+        # Taken after the lock is held, so every record another batch moved is gone; taken
+        # out in the statement that reads them, so exactly the rows chained here leave
+        # the table (one staged by a transaction that commits meanwhile, a lower id
+        # committed later, waits for the next batch). Moved whole or not at all: the
+        # delete commits with the inserts below.
+        oldest = select(_PENDING.c.id).order_by(_PENDING.c.id).limit(limit)
+        staged = sorted(conn.execute(delete(_PENDING).where(_PENDING.c.id.in_(
+            oldest.scalar_subquery())).returning(*_PENDING.c)).mappings(),
+            key=lambda row: row["id"])
+    rows = [{k: s[k] for k in FIELDS} for s in staged] + [fields(r) for r in records]
+    _write(conn, head, prev, rows, key)
+    return len(staged)
+
+
+__all__ = ["GENESIS", "LOG_ARCHIVE", "AuditRecord", "VerifyResult", "append", "chain_batch",
+           "record_hash", "stage", "time_text", "verify"]

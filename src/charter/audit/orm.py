@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, String, Text
+from sqlalchemy import BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from charter.access.records import TEXT_LENGTHS as _W
@@ -45,3 +45,26 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditPending(Base):
+    """Records written with their operation's effect, not yet chained (PostgreSQL): the
+    sequencer moves them into `audit_events` in id order, under the head lock, in one
+    transaction with many others (docs/design.md, "Group-committed appends")."""
+
+    __tablename__ = "audit_pending"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    time: Mapped[datetime]
+    principal: Mapped[str] = mapped_column(String(_W['principal']))
+    account: Mapped[str] = mapped_column(String(_W['account']))
+    action: Mapped[str] = mapped_column(String(_W['action']))
+    resource: Mapped[str] = mapped_column(String(_W['resource']))
+    decision: Mapped[str] = mapped_column(String(_W['decision']))
+    outcome: Mapped[str] = mapped_column(String(_W['outcome']))
+    error_code: Mapped[str | None] = mapped_column(String(_W['error_code']))
+    reason: Mapped[str | None] = mapped_column(Text)
+    request_id: Mapped[str] = mapped_column(String(_W['request_id']))
+    source: Mapped[str] = mapped_column(String(_W['source']))
+    details: Mapped[str | None] = mapped_column(Text)

@@ -12,7 +12,7 @@ from charter.access.actions import declare
 from charter.access.authorizer import Target, account_target, ou_target
 from charter.access.pipeline import allowed, operation
 from charter.access.records import register_recorder
-from charter.audit import _checkpoint, chain
+from charter.audit import _checkpoint, _sequencer, chain
 from charter.audit.orm import AuditEvent
 from charter.audit.schemas import (
     AuditEventPage,
@@ -36,7 +36,7 @@ declare("audit:ReadEvents", "read", "Read the audit records of an account")
 TRAIL = crn(LOG_ARCHIVE, "audit", "trail", "main")
 EVENTS = crn(LOG_ARCHIVE, "audit", "event", "*")
 
-register_recorder(lambda session, records, key: chain.append(session, records, key=key))
+register_recorder(_sequencer.Recorder())
 
 
 def _trail(ctx: Context, *args: Any, **kwargs: Any) -> Target:

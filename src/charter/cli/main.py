@@ -184,8 +184,11 @@ def server(
             # Each worker process builds its own platform from the same settings (the
             # environment it inherits) in `serve_app`.
             os.environ["CHARTER_HOME"] = str(settings.home)
+            # A worker is replaced when it misses a health check: importing every domain
+            # on a busy machine can take longer than uvicorn's 5 s default.
             uvicorn.run("charter.api.app:serve_app", factory=True, host=host, port=port,
-                        workers=workers, log_level="warning", access_log=False)
+                        workers=workers, log_level="warning", access_log=False,
+                        timeout_worker_healthcheck=60)
     finally:
         checkpointer.stop()
         dispatcher.stop()

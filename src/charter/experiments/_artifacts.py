@@ -141,17 +141,8 @@ def children(ctx: Context, account: str, prefix: str, *, limit: int = 10_000) ->
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-def get_content(ctx: Context, account: str, sha256: str) -> bytes:
-    """The bytes an artifact of the account held when its sha256 was `sha256`, by content
-    (the objects `put` stores stay when a path is written again): NotFound
-    `artifact_not_found` if the account stored no such bytes. The bytes are returned as
-    stored: a caller that must trust them checks their sha256."""
+def content_key(account: str, sha256: str) -> str:
+    """Where `put` stores bytes with this sha256 (the store's `put_content` layout)."""
     if not _SHA256.fullmatch(sha256 or ""):
         raise Invalid("a sha256 is 64 lowercase hex digits", code="invalid_sha256")
-    store = ctx.runtime.storage
-    key = f"{account_prefix(account)}/artifacts/sha256/{sha256[:2]}/{sha256}"  # put_content's
-    with storage_errors(store):
-        if not store.exists(key):
-            raise NotFound(f"no artifact with sha256 {sha256} in {account}",
-                           code="artifact_not_found")
-        return store.get_bytes(key)
+    return f"{account_prefix(account)}/artifacts/sha256/{sha256[:2]}/{sha256}"

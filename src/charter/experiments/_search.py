@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlglot
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import ColumnElement, and_, false, func, literal, select
 from sqlglot import exp, tokens
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError, TokenError
@@ -74,6 +73,10 @@ class _Ref:
             else f"attributes.{self.key}"
 
 
+# A comparison of a filter: (operator, what it compares, the value or values).
+Term = tuple[type[exp.Expression], _Ref, Any]
+
+
 def _ref(node: exp.Expression, where: str) -> _Ref:
     if not isinstance(node, exp.Column):
         raise _invalid(f"{where} must name metrics.KEY, params.KEY, tags.KEY or "
@@ -97,7 +100,7 @@ def _value(node: exp.Expression) -> str | float:
                    "as digits")
 
 
-def parse_filter(text: str) -> list[tuple[type[exp.Expression], _Ref, Any]]:
+def parse_filter(text: str) -> list[Term]:
     """The filter's comparisons as (operator, reference, value), or `invalid_filter`."""
     if not text.strip():
         return []
@@ -147,7 +150,7 @@ def _parse_problem(exc: BaseException) -> str:
         ": write comparisons such as metrics.acc > 0.8, joined by AND"
 
 
-def _term(node: exp.Expression) -> tuple[type[exp.Expression], _Ref, Any]:
+def _term(node: exp.Expression) -> Term:
     negated = isinstance(node, exp.Not) and isinstance(node.this, exp.In)
     inner = node.this if negated else node
     if isinstance(inner, exp.Or):
@@ -198,7 +201,7 @@ def _glob(like: str) -> str:
     return "".join(special.get(c, c) for c in like)
 
 
-def _number_condition(column: Any, op: type[exp.Expression], ref: _Ref,
+def number_condition(column: Any, op: type[exp.Expression], ref: _Ref,
                       value: Any) -> ColumnElement[bool]:
     if op not in _NUMBER_OPS:
         raise _invalid(f"{ref.shown} is a number: compare it with =, !=, <, <=, > or >=")
@@ -208,15 +211,16 @@ def _number_condition(column: Any, op: type[exp.Expression], ref: _Ref,
     return _NUMBER_OPS[op](column, value)
 
 
-def filter_conditions(text: str, dialect: str) -> list[ColumnElement[bool]]:
-    """The filter as SQL conditions on `Run`: EXISTS over the indexed tables."""
+def filter_conditions(terms: list[Term], dialect: str) -> list[ColumnElement[bool]]:
+    """The filter's terms (`parse_filter`) as SQL conditions on `Run`: EXISTS over the
+    indexed tables."""
     conditions = []
-    for op, ref, value in parse_filter(text):
+    for op, ref, value in terms:
         if ref.entity == "metric":
-            cond = _number_condition(LatestMetric.value, op, ref, value)
+            cond = number_condition(LatestMetric.value, op, ref, value)
             conditions.append(select(literal(1)).where(
                 LatestMetric.run_id == Run.id, LatestMetric.key == ref.key,
-                LatestMetric.is_nan.is_(False), cond).exists())
+                LatestMetric.is_nan == false(), cond).exists())
         elif ref.entity == "param":
             cond = _string_condition(Param.value, op, ref, value, dialect)
             conditions.append(select(literal(1)).where(
@@ -232,39 +236,23 @@ def filter_conditions(text: str, dialect: str) -> list[ColumnElement[bool]]:
             conditions.append(_string_condition(_STRING_ATTRIBUTES[ref.key], op, ref, value,
                                                 dialect))
         elif ref.key in _NUMBER_ATTRIBUTES:
-            conditions.append(_number_condition(_NUMBER_ATTRIBUTES[ref.key], op, ref, value))
+            conditions.append(number_condition(_NUMBER_ATTRIBUTES[ref.key], op, ref, value))
         else:
             known = ", ".join(sorted({*_STRING_ATTRIBUTES, *_NUMBER_ATTRIBUTES}))
             raise _invalid(f"unknown attribute {ref.key!r}; attributes are {known}")
     return conditions
 
 
-def apply_order(query: Select[Any], order_by: list[str]) -> Select[Any]:
-    """`query` ordered as `order_by` asks (missing values last), then newest first and
-    by run id, as MLflow orders."""
-    orders: list[Any] = []
-    for i, clause in enumerate(order_by):
-        ref, descending = _parse_order(clause)
-        if ref.entity == "metric":
-            m = aliased(LatestMetric, name=f"order_metric_{i}")
-            query = query.outerjoin(m, and_(m.run_id == Run.id, m.key == ref.key))
-            orders += [case((m.run_id.is_(None), 1), (m.is_nan.is_(True), 1), else_=0),
-                       m.value.desc() if descending else m.value.asc()]
-        elif ref.entity in ("param", "tag"):
-            table = Param if ref.entity == "param" else RunTag
-            t = aliased(table, name=f"order_{ref.entity}_{i}")  # type: ignore[arg-type]
-            query = query.outerjoin(t, and_(t.run_id == Run.id, t.key == ref.key))
-            orders += [case((t.run_id.is_(None), 1), else_=0),
-                       t.value.desc() if descending else t.value.asc()]
-        else:
-            column = _ALL_ATTRIBUTES[ref.key]
-            orders += [case((column.is_(None), 1), else_=0),
-                       column.desc() if descending else column.asc()]
-    return query.order_by(*orders, Run.start_time.desc(), Run.id.asc())
+@dataclass(frozen=True)
+class OrderKey:
+    """One key of an `order_by`: what to order by, and which way."""
+
+    ref: _Ref
+    descending: bool
 
 
 _ORDER = re.compile(r"(?P<ref>.*?)(?:\s+(?P<direction>ASC|DESC))?\s*", re.IGNORECASE | re.DOTALL)
-_ALL_ATTRIBUTES = {**_STRING_ATTRIBUTES, **_NUMBER_ATTRIBUTES}
+ALL_ATTRIBUTES = {**_STRING_ATTRIBUTES, **_NUMBER_ATTRIBUTES}
 
 
 def _invalid_order(clause: str, problem: str = "") -> Invalid:
@@ -273,7 +261,7 @@ def _invalid_order(clause: str, problem: str = "") -> Invalid:
                    code="invalid_order_by")
 
 
-def _parse_order(clause: str) -> tuple[_Ref, bool]:
+def parse_order(clause: str) -> OrderKey:
     """`<entity>.<key> [ASC|DESC]` and nothing else (MLflow's order_by grammar)."""
     match = _ORDER.fullmatch(clause.strip())
     try:
@@ -286,10 +274,10 @@ def _parse_order(clause: str) -> tuple[_Ref, bool]:
         ref = _ref(node, "order_by")
     except Invalid:
         raise _invalid_order(clause) from None
-    if ref.entity == "attribute" and ref.key not in _ALL_ATTRIBUTES:
-        known = ", ".join(sorted(_ALL_ATTRIBUTES))
+    if ref.entity == "attribute" and ref.key not in ALL_ATTRIBUTES:
+        known = ", ".join(sorted(ALL_ATTRIBUTES))
         raise _invalid_order(clause, f"attributes are {known}; write")
-    return ref, (match["direction"] or "").upper() == "DESC"
+    return OrderKey(ref, (match["direction"] or "").upper() == "DESC")
 
 
 def query_fingerprint(*parts: Any) -> str:

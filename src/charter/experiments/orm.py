@@ -1,9 +1,9 @@
 """Experiment tracking tables: experiments, runs, their params, metric series, latest
 metrics, tags and lake inputs, artifacts, and logged models.
 
-Search runs over these in SQL: params by (run, key), latest metrics by (key, value), tags
-by (key, value prefix), runs by (account, experiment, start time). Metric points are
-written with executemany (see `_logging.py`), never one ORM object per point.
+Search runs over these in SQL: params by (run, key), latest metrics by (key, is_nan,
+value), tags by (key, value prefix), runs by (account, experiment, start time). Metric
+points are written with executemany (see `_logging.py`), never one ORM object per point.
 """
 
 from __future__ import annotations
@@ -98,10 +98,15 @@ class MetricPoint(Base):
 
 class LatestMetric(Base):
     """A run's latest point of each metric: the one with the largest (step, timestamp,
-    value), as MLflow defines it; what search filters and orders on."""
+    value), as MLflow defines it; what search filters and orders on.
+
+    Its (key, is_nan, value, run_id) index holds a metric's numbers in order, NaN apart,
+    and the run of each: a filter on the metric is a range of it, and a search ordered by
+    it walks it (`_ordering.py`) without reading the table's rows."""
 
     __tablename__ = "exp_latest_metrics"
-    __table_args__ = (Index("ix_exp_latest_metrics_key_value", "key", "value"),)
+    __table_args__ = (Index("ix_exp_latest_metrics_key_nan_value", "key", "is_nan", "value",
+                            "run_id"),)
 
     run_id: Mapped[str] = mapped_column(ForeignKey("exp_runs.id"), primary_key=True)
     key: Mapped[str] = mapped_column(String(250), primary_key=True)

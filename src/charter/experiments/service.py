@@ -24,7 +24,7 @@ from charter.core.db import lock
 from charter.core.ids import crn, split_table_name
 from charter.core.pagination import MAX_LIMIT, PageParams, page_of, paginate
 from charter.errors import Conflict, Invalid, NotFound
-from charter.experiments import _artifacts, _logging, _search
+from charter.experiments import _artifacts, _logging, _ordering, _search
 from charter.experiments._common import (
     as_str_dict,
     experiment_number,
@@ -344,17 +344,18 @@ def search_runs(ctx: Context, account: str, body: RunSearch) -> RunSearchPage:
     if missing:
         raise NotFound(f"experiment {', '.join(missing)} does not exist in {account}",
                        code="experiment_not_found")
-    dialect = ctx.db.get_bind().dialect.name
-    query = select(Run).where(Run.account == account, Run.experiment_id.in_(ids),
-                              *_search.filter_conditions(body.filter, dialect))
+    terms = _search.parse_filter(body.filter)
+    conditions = _search.filter_conditions(terms, ctx.db.get_bind().dialect.name)
+    scope = [Run.account == account, Run.experiment_id.in_(ids)]
     if body.run_view_type != "ALL":
         stage = "active" if body.run_view_type == "ACTIVE_ONLY" else "deleted"
-        query = query.where(Run.lifecycle_stage == stage)
-    query = _search.apply_order(query, body.order_by)
+        scope.append(Run.lifecycle_stage == stage)
+    search = _ordering.SearchQuery(scope, terms, conditions,
+                                 [_search.parse_order(clause) for clause in body.order_by])
     fingerprint = _search.query_fingerprint(ids, body.filter, body.order_by,
                                             body.run_view_type)
     offset = _search.decode_token(body.page_token, fingerprint)
-    runs = list(ctx.db.scalars(query.offset(offset).limit(body.max_results + 1)))
+    runs = _ordering.read_page(ctx.db, search, offset=offset, limit=body.max_results + 1)
     more = len(runs) > body.max_results
     runs = runs[:body.max_results]
     token = _search.encode_token(offset + len(runs), fingerprint) if more else None
@@ -461,6 +462,15 @@ def run_artifact_path(run: RunRead, path: str = "") -> str:
     return _under(f"{run.experiment_id}/{run.id}/artifacts", path)
 
 
+def artifact_content_key(account: str, sha256: str) -> str:
+    """The object key of the bytes with this sha256 among the account's artifacts (they
+    are stored by content, and stay when a path is written again). It reads nothing: an
+    operation that decided its caller may read such bytes (the registry's, reading the
+    files a model version recorded) reads them from the object store itself, and checks
+    their sha256. Invalid `invalid_sha256` for a string that is no sha256."""
+    return _artifacts.content_key(account, sha256)
+
+
 # -- logged models (MLflow 3) ----------------------------------------------------------
 
 def _model_target(ctx: Context, account: str, model_id: str = "*", *a: Any,
@@ -546,13 +556,3 @@ def search_logged_models(ctx: Context, account: str, experiment_ids: list[str], 
     return page_of(LoggedModelPage, ctx.db, query,
                    key=(LoggedModel.created_at, LoggedModel.id), params=page,
                    read=lambda rows: [logged_model_read(m) for m in rows])
-
-
-
-@operation("experiments:GetArtifactContent", "read", read_only=True,
-           target=lambda ctx, account, sha256: _artifact_target(ctx, account))
-def get_artifact_content(ctx: Context, account: str, sha256: str) -> bytes:
-    """The bytes of an artifact of the account by their sha256: what a path held when it
-    had that sha256, even after the path was written again."""
-    org.require_account(ctx.db, account)
-    return _artifacts.get_content(ctx, account, sha256)

@@ -1,8 +1,12 @@
 """What the registry reads of the experiments domain: a version's source run (its latest
 metrics and lake inputs) and the artifact table (the files under a source, with sha256).
 
-Every call goes through `charter.experiments.service`, as a nested operation of the
-registry's own: the caller must be allowed to read the run and its artifacts too.
+At registration every read goes through `charter.experiments.service`, as a nested
+operation of the registry's own: who registers a model must be allowed to read its run
+and list its artifacts. The bytes of a file a version recorded are another matter: its
+sha256 names them in the account's content-addressed artifact store, and the registry's
+own operation reads them there, so reading a version's files asks for the registry's
+permission only (an ML engineer deploys a model without reading experiments).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from charter.core.context import Context
+from charter.core.storage import storage_errors
 from charter.errors import Invalid, NotFound
 from charter.experiments import service as experiments
 from charter.registry.schemas import ModelFile, ModelLakeInput, ModelMetric
@@ -86,6 +91,16 @@ def source_files(ctx: Context, account: str, source: str) -> list[ModelFile]:
 
 
 def read_recorded(ctx: Context, account: str, record: ModelFile) -> bytes:
-    """The bytes a version recorded for a file, by their sha256 in the content-addressed
-    artifact store: writing the run's path again later leaves them as they were."""
-    return experiments.get_artifact_content(ctx, account, record.sha256)
+    """The bytes a version recorded for a file, by their sha256 in the account's
+    content-addressed artifact store (writing the run's path again later leaves them as
+    they were), as stored: the caller checks them against the record. NotFound
+    `artifact_not_found` if the store no longer holds them."""
+    store = ctx.runtime.storage
+    key = experiments.artifact_content_key(account, record.sha256)
+    with storage_errors(store):
+        try:
+            return store.get_bytes(key)
+        except NotFound:
+            raise NotFound(f"the store of {account} holds no bytes with sha256 "
+                           f"{record.sha256} (file {record.path})",
+                           code="artifact_not_found") from None

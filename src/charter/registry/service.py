@@ -384,12 +384,13 @@ def get_version(ctx: Context, account: str, group: str, version: int) -> ModelVe
     return _read_version(ctx, _require_version(ctx, account, group, version))
 
 
-# Not read_only: reading the file is a nested experiments operation, whose audit record
-# is written in this operation's transaction.
-@operation("registry:DescribeModelVersionFile", "read", target=_version_target)
+@operation("registry:DescribeModelVersionFile", "read", target=_version_target,
+           read_only=True)
 def get_version_file(ctx: Context, account: str, group: str, version: int,
                      path: str) -> bytes:
-    """The bytes of one file of a model version, checked against its recorded sha256."""
+    """The bytes of one file of a model version, checked against its recorded sha256.
+    Whoever may describe the version may read them: no permission on the run's
+    artifacts is asked for (`_sources.read_recorded`)."""
     row = _require_version(ctx, account, group, version)
     record = next((f for f in row.files["files"] if f["path"] == path), None)
     if record is None:

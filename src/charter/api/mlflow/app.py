@@ -11,6 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.types import ASGIApp
 
 from charter.api.middleware import record_refusal
 from charter.api.mlflow import artifacts, models, registry, tracking
@@ -34,9 +36,26 @@ def server_info(account: str, ctx: MlflowCtx) -> dict[str, Any]:
             "features_enabled": {}}
 
 
+class _MountedApp(FastAPI):
+    """An app mounted inside the platform's, whose failures the platform answers.
+
+    Starlette puts its own error middleware outermost in every app: on an unexpected
+    exception it answers a plain-text 500 and raises the exception again. Inside a mount,
+    the platform's request middleware then finds the answer already started and cannot
+    record the failure, and uvicorn drops the connection. Without it here, the exception
+    reaches the platform's request middleware, which records it once and answers it in
+    MLflow's shape on a connection the client keeps."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        if not isinstance(stack, ServerErrorMiddleware):
+            raise TypeError(f"expected Starlette's error middleware outermost, not {stack!r}")
+        return stack.app
+
+
 def create_mlflow_app(runtime: Runtime) -> FastAPI:
     """MLflow's REST protocol for every account, at `/mlflow/<account>`."""
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app = _MountedApp(openapi_url=None, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
     for router in ROUTERS:
         app.include_router(router)

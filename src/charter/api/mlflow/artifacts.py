@@ -19,9 +19,10 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from charter.api.mlflow import shapes
 from charter.api.mlflow.deps import MlflowCtx
 from charter.core.context import Context
-from charter.errors import Conflict, Invalid, NotFound
+from charter.errors import Conflict, Invalid, NotFound, TooLarge
 from charter.experiments import service
 from charter.registry import service as registry
 
@@ -37,9 +38,24 @@ async def upload_artifact(account: str, path: str, request: Request, ctx: Mlflow
     if path.split("/", 1)[0] == VERSIONS:
         raise Invalid(f"{VERSIONS}/ holds the files of registered versions, read only",
                       code="invalid_artifact_path")
-    data = await request.body()
+    data = await _body(request, ctx.runtime.settings.api.max_body_bytes)
     await run_in_threadpool(service.put_artifact, ctx, account, path, data)
     return {}
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    """The raw body, refused as soon as it passes `limit` bytes. A body sent in chunks
+    carries no length for the server to refuse it by before it arrives, so it is counted
+    as it is read, never held whole first."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"the request body is larger than {limit} bytes, the most this "
+                           "server accepts here (CHARTER_API_MAX_BODY_BYTES)")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 @router.get("/{path:path}")
@@ -59,7 +75,10 @@ def download_artifact(account: str, path: str, ctx: MlflowCtx) -> Response:
 @router.get("")
 def list_artifacts(account: str, ctx: MlflowCtx, path: str = "") -> dict[str, Any]:
     """The files and directories directly under `path` (none when `path` is a file)."""
-    parts = path.strip("/").split("/", 3)
+    # The client joins the folder it is asked for to the run's root as it is given, so
+    # "docs/" arrives as ".../artifacts/docs/": the same folder, as MLflow's server lists it.
+    path = path.rstrip("/")
+    parts = path.lstrip("/").split("/", 3)
     if parts[0] == VERSIONS and len(parts) >= 3:
         entries = _version_children(ctx, account, parts[1], parts[2],
                                     parts[3] if len(parts) > 3 else "")
@@ -73,8 +92,13 @@ def list_artifacts(account: str, ctx: MlflowCtx, path: str = "") -> dict[str, An
 
 def _stored_file(ctx: Context, account: str, path: str) -> bytes:
     info = service.artifact_info(ctx, account, path)
-    data = service.get_artifact(ctx, account, path)
-    if info.sha256 and hashlib.sha256(data).hexdigest() != info.sha256:
+    if info.is_dir or not info.sha256:
+        raise NotFound(f"{path} is a folder of {account}, not a file: list it with "
+                       "?path=", code="artifact_not_found")
+    # The bytes of the very file described, by their digest: read by path, a write of the
+    # path between the two reads would answer another file's bytes, refused as changed.
+    data = service.get_artifact_content(ctx, account, info.sha256)
+    if hashlib.sha256(data).hexdigest() != info.sha256:
         raise Conflict(f"artifact {path} does not match the sha256 recorded when it was "
                        "stored: it was changed in the object store; it is not served",
                        code="artifact_tampered", path=path)
@@ -109,6 +133,7 @@ def _version_children(ctx: Context, account: str, group: str, number: str, folde
 
 
 def _number(text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 2**31:
+    number = shapes.version_number(text)
+    if number is None:
         raise NotFound(f"no model version {text[:20]!r}", code="model_version_not_found")
-    return int(text)
+    return number

@@ -36,8 +36,13 @@ class TagsIn(BaseModel):
     tags: list[Tag] = []
 
 
+# As many experiments as a search of runs takes (and as many logged models as a run's
+# outputs): each is a bound parameter of one query, or one operation, of this request.
+MAX_ITEMS = 100
+
+
 class ModelSearchIn(BaseModel):
-    experiment_ids: list[str] = []
+    experiment_ids: list[str] = Field([], max_length=MAX_ITEMS)
     filter: str = ""
     max_results: int = Field(MAX_LIMIT, ge=1)
     page_token: str | None = None
@@ -49,7 +54,7 @@ class ModelOutput(BaseModel):
 
 
 class OutputsIn(RunRef):
-    models: list[ModelOutput] = []
+    models: list[ModelOutput] = Field([], max_length=MAX_ITEMS)
 
 
 @router.post("/logged-models")
@@ -119,8 +124,8 @@ def log_outputs(account: str, body: OutputsIn, ctx: MlflowCtx) -> dict[str, Any]
     """A run's output models: a logged model already names the run it came from, so this
     checks that both exist in the account and that the model is the run's."""
     run = service.get_run(ctx, account, body.id)
-    for output in body.models:
-        model = service.get_logged_model(ctx, account, output.model_id)
+    for model_id in dict.fromkeys(o.model_id for o in body.models):  # each model once
+        model = service.get_logged_model(ctx, account, model_id)
         if model.source_run_id not in (None, run.id):
             raise Invalid(f"logged model {model.id} comes from run {model.source_run_id}, "
                           f"not {run.id}", code="model_of_another_run")

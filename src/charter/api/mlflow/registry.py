@@ -150,10 +150,14 @@ def delete_alias(account: str, body: AliasRef, ctx: MlflowCtx) -> dict[str, Any]
 @router.post("/model-versions/create")
 def create_model_version(account: str, body: VersionIn, ctx: MlflowCtx) -> dict[str, Any]:
     """A new version, READY at once, awaiting approval (PendingManualApproval)."""
-    source, run_id = _source(ctx, account, body)
-    made = service.create_version(ctx, account, body.name, ModelVersionCreate(
-        source=source, run_id=run_id, model_id=body.model_id,
-        description=body.description, tags=shapes.tag_dict(body.tags)))
+    # The client's fields are checked before the source is looked up, so a refused input
+    # is recorded as refused, not as the lookup that went before it.
+    asked = ModelVersionCreate(source=body.source, run_id=body.run_id,
+                               model_id=body.model_id or None, description=body.description,
+                               tags=shapes.tag_dict(body.tags))
+    source, run_id, model_id = _source(ctx, account, body)
+    made = service.create_version(ctx, account, body.name, ModelVersionCreate.model_validate(
+        {**asked.model_dump(), "source": source, "run_id": run_id, "model_id": model_id}))
     return {"model_version": shapes.model_version(made)}
 
 
@@ -227,25 +231,40 @@ def _without_prompt_clause(text: str) -> tuple[str, bool]:
 
 
 def _number(version: str) -> int:
-    if not version.isdigit() or not 0 < int(version) < 2**31:
-        raise Invalid(f"version {version!r} is not a version number (1, 2, ...)",
+    number = shapes.version_number(version)
+    if number is None:
+        raise Invalid(f"version {version[:20]!r} is not a version number (1, 2, ...)",
                       code="invalid_version")
-    return int(version)
+    return number
 
 
-def _source(ctx: Context, account: str, body: VersionIn) -> tuple[str, str | None]:
-    """The artifact path under the account's root that the client's source names, and the
-    source run: `models:/<model id>` (MLflow 3: the run is the logged model's),
-    `runs:/<run id>/<path>` or `mlflow-artifacts:/...`."""
-    source = body.source
+def _source(ctx: Context, account: str, body: VersionIn
+            ) -> tuple[str, str | None, str | None]:
+    """The artifact path under the account's root that the client's source names, the
+    source run and the logged model: `models:/<model id>` (MLflow 3: the run is the logged
+    model's), `runs:/<run id>/<path>` or `mlflow-artifacts:/...`. A version names a logged
+    model only if its files are that model's, one of this account."""
+    source, model_id = body.source, body.model_id or None
     if source.startswith("models:/m-"):
-        model = experiments.get_logged_model(ctx, account, source.removeprefix("models:/"))
+        named = source.removeprefix("models:/")
+        if model_id not in (None, named):
+            raise Invalid(f"model_id {model_id[:40]} is not the logged model the source "
+                          f"names ({named[:40]})", code="model_id_not_of_source")
+        model = experiments.get_logged_model(ctx, account, named)
         return (shapes.artifact_path(model.artifact_location),
-                body.run_id or model.source_run_id)
+                body.run_id or model.source_run_id, model.id)
     if source.startswith("runs:/"):
         run_id, _, sub = source.removeprefix("runs:/").partition("/")
         run = experiments.get_run(ctx, account, run_id)
         path = "/".join(p for p in (shapes.artifact_path(run.artifact_uri), sub.strip("/"))
                         if p)
-        return path, body.run_id or run.id
-    return shapes.artifact_path(source), body.run_id
+        found: tuple[str, str | None] = (path, body.run_id or run.id)
+    else:
+        found = (shapes.artifact_path(source), body.run_id)
+    if model_id is not None:
+        model = experiments.get_logged_model(ctx, account, model_id)
+        root = shapes.artifact_path(model.artifact_location)
+        if found[0].strip("/") != root and not found[0].startswith(root + "/"):
+            raise Invalid(f"the source {source[:300]} does not lie under the artifacts of "
+                          f"logged model {model.id}", code="model_id_not_of_source")
+    return (*found, model_id)

@@ -105,6 +105,16 @@ def artifact_path(uri: str) -> str:
     return rest.lstrip("/")
 
 
+def version_number(text: str) -> int | None:
+    """A model version number as MLflow writes it (ASCII digits, 1 to 2**31 - 1), or None.
+    `str.isdigit` alone also takes digits `int` refuses ("²") and strings too long for
+    `int` to read: each would fail past every check as an unexpected error."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    number = int(text)
+    return number if 0 < number < 2**31 else None
+
+
 def name_filter(text: str, what: str) -> str | None:
     """The name in `name = '<name>'` (the one filter served for `what`), None for none."""
     if not text.strip():

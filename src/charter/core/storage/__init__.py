@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import BinaryIO, Protocol
 
-from charter.core.storage._common import ObjectInfo, key_parts
+from charter.core.storage._common import CHUNK, ObjectInfo, key_parts
 from charter.core.storage._copies import LocalCopies
 from charter.core.storage._local import LocalObjectStore
 from charter.core.storage._s3 import (
@@ -19,7 +19,7 @@ from charter.core.storage._s3 import (
 from charter.errors import CharterError, Invalid
 from charter.settings import Settings
 
-__all__ = ["LocalCopies", "LocalObjectStore", "ObjectInfo", "ObjectStore", "S3ObjectStore",
+__all__ = ["CHUNK", "LocalCopies", "LocalObjectStore", "ObjectInfo", "ObjectStore", "S3ObjectStore",
            "account_prefix", "key_parts", "open_store", "storage_errors"]
 
 
@@ -40,6 +40,19 @@ class ObjectStore(Protocol):
     - `stat` gives the object's size and entity tag; the tag changes whenever the object
       is replaced. `download` streams the object into a writable binary file and returns
       the size and tag of the bytes it wrote.
+    - Streams, for objects larger than memory: none holds more than CHUNK bytes (S3:
+      one 8 MiB read, or one 10 MiB part of an upload) of an object at a time.
+      `put_stream` writes what it reads from a binary file, to its end, as the object at
+      a key nobody reads yet (a staging key): if reading fails, nothing is left at the
+      key. `iter_bytes` gives the object's bytes chunk by chunk; a missing key is
+      `object_not_found` when it is called, before any chunk; on S3 the bytes are checked
+      against the object's ETag as `download` does, after the last chunk.
+    - `move` makes the object at `source` the one at `dest` (replacing it: a reader of
+      `dest` sees one or the other, whole) and removes `source`; `object_not_found` if
+      `source` is missing. On S3 it is a server-side copy, so at most 5 GiB.
+      `delete` removes an object; a missing key is no error. (On S3, pyarrow keeps the
+      folder of an object it deleted or moved as an empty marker `<folder>/`, which is
+      no object: no key ends in /.)
     - `uri(key)` is the object's URI as other readers name it (`file:///...`,
       `s3://bucket/...`); `key_of(uri)` is its inverse, None for a URI outside the root.
       `root_uri` is the root's URI; Iceberg tables are located under it, read and
@@ -58,6 +71,10 @@ class ObjectStore(Protocol):
     def exists(self, key: str) -> bool: ...
     def stat(self, key: str) -> ObjectInfo: ...
     def download(self, key: str, dest: BinaryIO) -> ObjectInfo: ...
+    def put_stream(self, key: str, source: BinaryIO) -> ObjectInfo: ...
+    def iter_bytes(self, key: str) -> Iterator[bytes]: ...
+    def move(self, source: str, dest: str) -> str: ...
+    def delete(self, key: str) -> None: ...
     def uri(self, key: str) -> str: ...
     def key_of(self, uri: str) -> str | None: ...
     def iceberg_properties(self) -> dict[str, str]: ...

@@ -4,14 +4,45 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from charter.errors import Invalid
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # NUL, CR, LF, tab, DEL, ...
 PART = 10 * 2**20  # pyarrow's multipart upload part size
+CHUNK = 2**20  # bytes a stream reads or writes at a time (the local backend's)
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
 _MULTIPART = re.compile(r"^([0-9a-f]{32})-([0-9]+)$")
+
+
+class SourceFailed(Exception):
+    """Reading the caller's stream failed: carried past a store's handling of its own
+    OSErrors (a reset connection of the sender is no failure of the store), then raised
+    as it was (`read_chunk`, `raise_source`)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def read_chunk(source: BinaryIO) -> bytes:
+    """At most CHUNK bytes of `source` (b"" at its end)."""
+    try:
+        return source.read(CHUNK)
+    except Exception as error:
+        raise SourceFailed(error) from error
+
+
+@contextmanager
+def raise_source() -> Iterator[None]:
+    """Raise the stream's own error where `SourceFailed` carried it."""
+    try:
+        yield
+    except SourceFailed as failed:
+        raise failed.error from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,17 +8,26 @@ first use, so a missing bucket is reported as such rather than as missing object
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 from urllib.parse import urlparse
 
 from pyarrow import fs as pafs
 
-from charter.core.storage._common import ContentAddressed, Md5s, ObjectInfo, key_parts
+from charter.core.storage._common import (
+    ContentAddressed,
+    Md5s,
+    ObjectInfo,
+    SourceFailed,
+    key_parts,
+    read_chunk,
+)
 from charter.errors import CharterError, Invalid, NotFound, Unavailable
 
 CONNECT_TIMEOUT = 5.0  # seconds to open a connection to the endpoint
@@ -114,6 +123,47 @@ class S3ObjectStore(ContentAddressed):
             raise self.failure(exc) from None
         return key
 
+    def put_stream(self, key: str, source: BinaryIO) -> ObjectInfo:
+        """One multipart upload (one PUT for a small object), fed a chunk at a time. It
+        cannot be abandoned: pyarrow completes an upload when its stream closes, even on
+        an error, so an object cut short by a failing `source` is deleted after it."""
+        path = self._path(key)
+        try:
+            with self.fs.open_output_stream(path) as out:
+                while chunk := read_chunk(source):
+                    out.write(chunk)
+        except BaseException as error:
+            # The original error says more than a failed delete would.
+            with contextlib.suppress(CharterError):
+                self.delete(key)
+            if isinstance(error, SourceFailed):
+                raise error.error from None
+            if isinstance(error, OSError):
+                raise self.failure(error) from None
+            raise
+        return self.stat(key)
+
+    def move(self, source: str, dest: str) -> str:
+        src, path = self._path(source), self._path(dest)
+        try:
+            self.fs.move(src, path)  # CopyObject (whole, as a PUT), then DeleteObject
+        except FileNotFoundError:
+            raise _not_found(source) from None
+        except OSError as exc:
+            if "NO_SUCH_KEY" in str(exc):  # the copy's own answer for a missing source
+                raise _not_found(source) from None
+            raise self.failure(exc) from None
+        return dest
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        try:
+            self.fs.delete_file(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise self.failure(exc) from None
+
     def get_bytes(self, key: str) -> bytes:
         for attempt in range(_READS):
             sink = io.BytesIO()
@@ -148,26 +198,54 @@ class S3ObjectStore(ContentAddressed):
         bytes must be as many as the HEAD before them said, and either their MD5 is its
         ETag (`Md5s`) or its ETag is unchanged after them; otherwise
         `storage_unavailable` (reason `object_changed`)."""
+        info, chunks = self._read(key)
+        for chunk in chunks:
+            dest.write(chunk)
+        return info()
+
+    def iter_bytes(self, key: str) -> Iterator[bytes]:
+        """As `download`, chunk by chunk: `object_changed` comes after the last chunk."""
+        return self._read(key)[1]
+
+    def _read(self, key: str) -> tuple[Callable[[], ObjectInfo], Iterator[bytes]]:
+        """The object's chunks, after one HEAD (now: a missing object is refused before
+        any chunk), and a function giving the facts of the bytes read, once all were."""
         path = self._path(key)
         try:
-            with self.fs.open_input_file(path) as source:  # HEAD: size and ETag
-                info = _info(source.size(), source.metadata())
-                md5s = Md5s()
-                while chunk := source.read(_CHUNK):
-                    dest.write(chunk)
-                    md5s.update(chunk)
-            whole = md5s.size == info.size and md5s.matches(info.etag)
-            if not whole:
-                # Replaced since the HEAD (a small object is one GET: the bytes are then
-                # the new one's), or an ETag that is no MD5 of the bytes (SSE-KMS, parts
-                # of another size), which the object being the same after them vouches for.
-                after = self.stat(key)
-                whole = md5s.size == after.size and (after == info or md5s.matches(after.etag))
-                info = after
+            source = self.fs.open_input_file(path)  # HEAD: size and ETag
         except FileNotFoundError:
             raise _not_found(key) from None
         except OSError as exc:
             raise self.failure(exc) from None
+        read: list[ObjectInfo] = []
+
+        def chunks() -> Iterator[bytes]:
+            info = _info(source.size(), source.metadata())
+            md5s = Md5s()
+            try:
+                with source:
+                    while chunk := source.read(_CHUNK):
+                        md5s.update(chunk)
+                        yield chunk
+                read.append(self._whole(key, info, md5s))
+            except FileNotFoundError:
+                raise _not_found(key) from None
+            except OSError as exc:
+                raise self.failure(exc) from None
+
+        return (lambda: read[0]), chunks()
+
+    def _whole(self, key: str, info: ObjectInfo, md5s: Md5s) -> ObjectInfo:
+        """The facts of the object whose bytes were read, if they are one whole version
+        of it; else `storage_unavailable` (reason `object_changed`)."""
+        whole = md5s.size == info.size and md5s.matches(info.etag)
+        if not whole:
+            # Replaced since the HEAD (a small object is one GET: the bytes are then the
+            # new one's), or an ETag that is no MD5 of the bytes (SSE-KMS, parts of another
+            # size), which the object being the same after them vouches for.
+            after = self.stat(key)
+            whole = md5s.size == after.size and (after == info or md5s.matches(after.etag))
+            info = after
         if not whole:
             raise Unavailable(f"object {key!r} changed while it was read; try again",
                               code="storage_unavailable", reason="object_changed")
