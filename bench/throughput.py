@@ -27,9 +27,10 @@ Loads, each a table row with requests/s, p50, p99, socket errors and answers not
    audit trail): its figures beside Charter's, with the ratio.
 
 After each load on Charter, once the server is idle again: the records the audit trail
-gained, beside the requests the server answered (its request log: one line per request,
-written however the request ended) and wrk's own count. They must match exactly, every
-request but /healthz being audited. wrk stops at the end of its duration with a request in
+gained (chained, or staged with their effect for the next group commit), beside the
+requests the server answered (its request log: one line per request, written however the
+request ended) and wrk's own count. They must match exactly, every request but /healthz
+being audited. wrk stops at the end of its duration with a request in
 flight on any connection: the server still answers those (and audits them) but wrk does not
 count them, so wrk's count may fall short of the server's by up to the number of
 connections, and no more. Then a checkpoint is signed and `charter audit verify` runs
@@ -37,7 +38,9 @@ over the whole trail. A worker process that uvicorn replaced during a load (one 
 its health check) is named under the table.
 
 wrk's requests/s counts the answers it received; the requests cut off at the end are left
-out, which at 200 connections and a slow server is a visible share of a short load.
+out, which at 200 connections and a slow server is a visible share of a short load. Beside
+it, `served/s`: the requests of the row the server answered (its log), over the same
+duration, those cut off included; the truth lies between the two.
 
 Durations: 12 s a load (3 s with `--quick`). Times are printed, never asserted; the machine
 runs other work at the same time, so the load average is printed before and after.
@@ -103,7 +106,9 @@ class Team:
 class Snapshot:
     answered: int  # lines in the server's request log
     audited: int  # of them, requests on audited paths (all but /healthz)
-    records: int  # audit records in the database
+    batches: int  # of them, log-batch requests
+    records: int  # audit records in the chain
+    staged: int  # audit records stored with their effect, waiting for the next batch
 
 
 @dataclass(frozen=True)
@@ -112,7 +117,8 @@ class Check:
 
     answered: int
     audited: int
-    records: int
+    records: int  # chained and staged
+    staged: int
     wrk_requests: int
     connections: int
     verified: bool
@@ -132,7 +138,12 @@ class Check:
 class Measured:
     label: str
     load: Load
+    served: int  # requests of this row that the server answered, cut off or not
     check: Check | None = None
+
+    @property
+    def served_rate(self) -> float:
+        return self.served / self.load.seconds if self.load.seconds else 0.0
 
 
 @dataclass
@@ -174,6 +185,7 @@ def setup_platform(home: Path, database_url: str) -> Team:
 
 
 _LINE = re.compile(r" (?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (\S+) \d{3} [\d.]+ms ")
+LOG_BATCH = "/runs/log-batch"
 
 
 class Trail:
@@ -183,7 +195,7 @@ class Trail:
     def __init__(self, db: Database, log: Path) -> None:
         self.db, self.log = db, log
         self._offset, self._rest = 0, b""
-        self._answered = self._audited = 0
+        self._answered = self._audited = self._batches = 0
 
     def snapshot(self) -> Snapshot:
         with self.log.open("rb") as handle:
@@ -196,9 +208,12 @@ class Trail:
             if match:
                 self._answered += 1
                 self._audited += match.group(1) != "/healthz"
+                self._batches += match.group(1).endswith(LOG_BATCH)
         with self.db.engine.connect() as conn:
             records = conn.scalar(text("SELECT count(*) FROM audit_events"))
-        return Snapshot(self._answered, self._audited, int(records or 0))
+            staged = conn.scalar(text("SELECT count(*) FROM audit_pending"))
+        return Snapshot(self._answered, self._audited, self._batches, int(records or 0),
+                        int(staged or 0))
 
     def settled(self, quiet: float = 1.0, limit: float = 60.0) -> Snapshot:
         """A snapshot once nothing has changed for `quiet` seconds: requests in flight when
@@ -350,18 +365,20 @@ def measure_charter(bench: Bench, config: Configuration) -> None:
                 now = children(pid) if config.workers > 1 else set()
                 replaced, seen = len(now - seen), seen | now
                 ok, note = verify(url, home, team.admin)
+                staged = after.staged - before.staged
                 check = Check(answered=after.answered - before.answered,
                               audited=after.audited - before.audited,
-                              records=after.records - before.records,
+                              records=after.records - before.records + staged, staged=staged,
                               wrk_requests=sum(x.requests for x in loads),
                               connections=plan.connections, verified=ok, verify_note=note,
                               replaced=replaced)
                 if plan.label == "tracking":
-                    config.rows += [Measured("tracking: log-batch writers", loads[0]),
+                    batches = after.batches - before.batches
+                    config.rows += [Measured("tracking: log-batch writers", loads[0], batches),
                                     Measured("tracking: readers (runs, experiments, audit)",
-                                             loads[1], check)]
+                                             loads[1], check.answered - batches, check)]
                 else:
-                    config.rows.append(Measured(plan.label, loads[0], check))
+                    config.rows.append(Measured(plan.label, loads[0], check.answered, check))
                 print(f"   {config.name}: {plan.label} at {plan.connections} clients: "
                       f"{sum(x.rps for x in loads):,.0f} req/s", flush=True)
 
@@ -396,8 +413,8 @@ def _ms(value: float) -> str:
 
 
 def print_configuration(config: Configuration) -> None:
-    header = ("load", "clients", "req/s", "p50 ms", "p99 ms", "errors", "not 2xx",
-              "answered", "wrk", "records", "match", "verify")
+    header = ("load", "clients", "req/s", "served/s", "p50 ms", "p99 ms", "errors",
+              "not 2xx", "answered", "wrk", "records", "match", "verify")
     cells = []
     for m in config.rows:
         load, check = m.load, m.check
@@ -406,7 +423,8 @@ def print_configuration(config: Configuration) -> None:
             f"{check.answered:,}", f"{check.wrk_requests:,}", f"{check.records:,}",
             ("yes" if check.matches else "NO") + ("" if check.wrk_consistent else " (wrk!)"),
             "ok" if check.verified else "FAILED")
-        cells.append((m.label, str(load.connections), f"{load.rps:,.0f}", _ms(load.p50_ms),
+        cells.append((m.label, str(load.connections), f"{load.rps:,.0f}",
+                      f"{m.served_rate:,.0f}", _ms(load.p50_ms),
                       _ms(load.p99_ms), str(load.socket_errors), failed or "0", *audit))
     widths = [max(len(c[i]) for c in [header, *cells]) for i in range(len(header))]
     print(f"\n== charter server, {config.name}: requests/s and latency under N keep-alive "
@@ -423,16 +441,21 @@ def print_configuration(config: Configuration) -> None:
             print(f"   {m.label} at {m.load.connections} clients: {check.replaced} worker "
                   "process(es) replaced during the load (a worker that missed uvicorn's "
                   "health check)")
+        if check and check.staged:
+            print(f"   {m.label}: {check.staged} of the records still staged once the server "
+                  "was idle (stored with their effect, not yet chained)")
         if check and not (check.verified and check.matches and check.wrk_consistent):
             print(f"   {m.label}: audit records {check.records:,} for {check.audited:,} "
                   f"audited requests; the server answered {check.answered:,}, wrk counted "
                   f"{check.wrk_requests:,} on {check.connections} connections; verify: "
                   f"{check.verify_note}")
-    print("   answered: requests in the server's log during the load; wrk: those wrk counted "
-          "(up to one per connection fewer: cut off at the end; `wrk!` if more);\n"
-          "   records: audit records added; match: records = answered requests that are "
-          "audited (all but /healthz); the last row checks writers and readers together",
-          flush=True)
+    print("   req/s: answers wrk received a second; served/s: requests the server answered a "
+          "second (its log), with those wrk cut off at the end;\n"
+          "   answered: requests in the server's log during the load; wrk: those wrk counted "
+          "(up to one per connection fewer; `wrk!` if more);\n"
+          "   records: audit records added (chained or staged); match: records = answered "
+          "requests that are audited (all but /healthz); the last row checks writers and "
+          "readers together", flush=True)
     _print_goals(config)
 
 
