@@ -253,3 +253,60 @@ def server(home: str, log: Path | None = None) -> Iterator[str]:
             proc.wait()
         if log:
             stdout.close()
+
+
+@contextmanager
+def serving(args: list[str], health_url: str, *, env: dict[str, str] | None = None,
+            log: Path | None = None, cwd: Path | None = None,
+            timeout: float = 300) -> Iterator[subprocess.Popen]:
+    """`args` as a server process, ready once `health_url` answers 200; stopped on exit,
+    whatever happens. Its stdout goes to `log` (or nowhere), its stderr to a file beside it:
+    a pipe nobody reads would stall a server that writes much to it."""
+    with tempfile.TemporaryDirectory(prefix="charter-bench-proc-") as tmp:
+        err_path = (log.with_suffix(".err") if log else Path(tmp) / "stderr")
+        with (log.open("wb") if log else open(os.devnull, "wb")) as out, \
+                err_path.open("wb") as err:
+            proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=out, stderr=err)
+            try:
+                deadline = time.monotonic() + timeout
+                while True:
+                    if proc.poll() is not None:
+                        raise RuntimeError(f"{Path(args[0]).name} exited: "
+                                           f"{err_path.read_text(errors='replace')[-3000:]}")
+                    try:
+                        if httpx.get(health_url, timeout=1).status_code == 200:
+                            break
+                    except httpx.HTTPError as error:
+                        if time.monotonic() > deadline:
+                            raise RuntimeError(
+                                f"{Path(args[0]).name} did not answer {health_url} within "
+                                f"{timeout:g} s: {err_path.read_text(errors='replace')[-3000:]}"
+                            ) from error
+                    time.sleep(0.1)
+                yield proc
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+@contextmanager
+def charter_server(home: Path, *, database_url: str | None = None, workers: int = 1,
+                   log: Path | None = None) -> Iterator[tuple[str, int]]:
+    """`charter server --workers N` over `home` (and `database_url`, else the home's
+    SQLite) on a free port; its URL and process id. With `log`, its request log goes to
+    that file, as text."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("CHARTER_URL", "CHARTER_PROFILE", "CHARTER_TOKEN")}
+    env |= {"CHARTER_HOME": str(home), "CHARTER_API_LOG_FORMAT": "text"}
+    env.pop("CHARTER_DATABASE_URL", None)
+    if database_url:
+        env["CHARTER_DATABASE_URL"] = database_url
+    url = f"http://127.0.0.1:{port}"
+    with serving([CHARTER_BIN, "server", "--port", str(port), "--workers", str(workers)],
+                 url + "/healthz", env=env, log=log) as proc:
+        yield url, proc.pid

@@ -14,11 +14,13 @@ import authz
 import lake_load
 import lake_query
 import lake_s3
+import throughput
 import tracking
 from _common import parse_quick
 
 BENCHMARKS = {"authz": authz.main, "audit": audit.main, "lake_query": lake_query.main,
-              "lake_load": lake_load.main, "lake_s3": lake_s3.main, "tracking": tracking.main}
+              "lake_load": lake_load.main, "lake_s3": lake_s3.main, "tracking": tracking.main,
+              "throughput": throughput.main}
 
 
 def main() -> int:
