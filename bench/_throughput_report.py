@@ -21,6 +21,7 @@ class Check:
     audited: int
     records: int  # chained and staged
     staged: int
+    server_errors: int  # of the answered requests, those answered 5xx
     wrk_requests: int
     connections: int
     verified: bool
@@ -103,7 +104,8 @@ def print_configuration(config: Configuration) -> None:
                   "was idle (stored with their effect, not yet chained)")
         if check and not (check.verified and check.matches and check.wrk_consistent):
             print(f"   {m.label}: audit records {check.records:,} for {check.audited:,} "
-                  f"audited requests; the server answered {check.answered:,}, wrk counted "
+                  f"audited requests; the server answered {check.answered:,} "
+                  f"({check.server_errors:,} of them 5xx), wrk counted "
                   f"{check.wrk_requests:,} on {check.connections} connections; verify: "
                   f"{check.verify_note}")
     print("   req/s: answers wrk received a second; served/s: requests the server answered a "

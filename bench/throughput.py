@@ -112,6 +112,7 @@ class Snapshot:
     answered: int  # lines in the server's request log
     audited: int  # of them, requests on audited paths (all but /healthz)
     batches: int  # of them, log-batch requests
+    server_errors: int  # of them, answered 5xx
     records: int  # audit records in the chain
     staged: int  # audit records stored with their effect, waiting for the next batch
 
@@ -140,7 +141,7 @@ def setup_platform(home: Path, database_url: str) -> Team:
         runtime.close()
 
 
-_LINE = re.compile(r" (?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (\S+) \d{3} [\d.]+ms ")
+_LINE = re.compile(r" (?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (\S+) (\d{3}) [\d.]+ms ")
 LOG_BATCH = "/runs/log-batch"
 
 
@@ -151,7 +152,7 @@ class Trail:
     def __init__(self, db: Database, log: Path) -> None:
         self.db, self.log = db, log
         self._offset, self._rest = 0, b""
-        self._answered = self._audited = self._batches = 0
+        self._answered = self._audited = self._batches = self._5xx = 0
 
     def snapshot(self) -> Snapshot:
         with self.log.open("rb") as handle:
@@ -165,11 +166,12 @@ class Trail:
                 self._answered += 1
                 self._audited += match.group(1) != "/healthz"
                 self._batches += match.group(1).endswith(LOG_BATCH)
+                self._5xx += match.group(2).startswith("5")
         with self.db.engine.connect() as conn:
             records = conn.scalar(text("SELECT count(*) FROM audit_events"))
             staged = conn.scalar(text("SELECT count(*) FROM audit_pending"))
-        return Snapshot(self._answered, self._audited, self._batches, int(records or 0),
-                        int(staged or 0))
+        return Snapshot(self._answered, self._audited, self._batches, self._5xx,
+                        int(records or 0), int(staged or 0))
 
     def settled(self, quiet: float = 1.0, limit: float = 60.0) -> Snapshot:
         """A snapshot once nothing has changed for `quiet` seconds: requests in flight when
@@ -303,7 +305,7 @@ _EXCEPTION = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Failure|Unavailabl
                         re.M)
 
 
-def server_errors(stderr: Path) -> list[tuple[int, str]]:
+def stderr_exceptions(stderr: Path) -> list[tuple[int, str]]:
     """The exceptions a server wrote to its stderr, counted, most frequent first."""
     found = Counter(line[:240] for line in _EXCEPTION.findall(
         stderr.read_text(errors="replace") if stderr.exists() else ""))
@@ -336,6 +338,7 @@ def measure_charter(bench: Bench, config: Configuration) -> None:
                 check = Check(answered=after.answered - before.answered,
                               audited=after.audited - before.audited,
                               records=after.records - before.records + staged, staged=staged,
+                              server_errors=after.server_errors - before.server_errors,
                               wrk_requests=sum(x.requests for x in loads),
                               connections=plan.connections, verified=ok, verify_note=note,
                               replaced=replaced)
@@ -348,7 +351,7 @@ def measure_charter(bench: Bench, config: Configuration) -> None:
                     config.rows.append(Measured(plan.label, loads[0], check.answered, check))
                 print(f"   {config.name}: {plan.label} at {plan.connections} clients: "
                       f"{sum(x.rps for x in loads):,.0f} req/s", flush=True)
-        config.errors = server_errors(log.with_suffix(".err"))
+        config.errors = stderr_exceptions(log.with_suffix(".err"))
 
 
 _UVICORN_LINE = re.compile(r'"(?:GET|POST) (\S+) HTTP/1\.1" \d{3}')
