@@ -35,7 +35,8 @@ flight on any connection: the server still answers those (and audits them) but w
 count them, so wrk's count may fall short of the server's by up to the number of
 connections, and no more. Then a checkpoint is signed and `charter audit verify` runs
 over the whole trail. A worker process that uvicorn replaced during a load (one that missed
-its health check) is named under the table.
+its health check) is named under the table, with the exceptions the server wrote to its
+stderr, counted, and a body of each status that was not 2xx.
 
 wrk's requests/s counts the answers it received; the requests cut off at the end are left
 out, which at 200 connections and a slow server is a visible share of a short load. Beside
@@ -49,16 +50,16 @@ runs other work at the same time, so the load average is printed before and afte
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import subprocess
 import tempfile
 import time
 import traceback
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -67,14 +68,19 @@ from sqlalchemy import text
 import _wrk
 from _common import (
     CHARTER_BIN,
-    Row,
     _free_port,
     charter_server,
     fresh_database,
     parse_quick,
     postgres_available,
-    print_table,
     serving,
+)
+from _throughput_report import (
+    Check,
+    Configuration,
+    Measured,
+    print_configuration,
+    print_tracking,
 )
 from _wrk import Call, Load, Script
 from charter.api.app import create_app
@@ -90,7 +96,6 @@ CLIENTS = (1, 10, 50)
 WRITERS, READERS, METRICS = 200, 20, 10
 FULL_SECONDS, QUICK_SECONDS = 12, 3
 MLFLOW = "/api/2.0/mlflow"
-TARGET_SHARE, TARGET_P99_MS, TARGET_TRACKING_P99_MS, TARGET_RATIO = 0.40, 50, 100, 3.0
 
 
 @dataclass(frozen=True)
@@ -107,57 +112,9 @@ class Snapshot:
     answered: int  # lines in the server's request log
     audited: int  # of them, requests on audited paths (all but /healthz)
     batches: int  # of them, log-batch requests
+    server_errors: int  # of them, answered 5xx
     records: int  # audit records in the chain
     staged: int  # audit records stored with their effect, waiting for the next batch
-
-
-@dataclass(frozen=True)
-class Check:
-    """The audit trail after one load: what it gained against what was answered."""
-
-    answered: int
-    audited: int
-    records: int  # chained and staged
-    staged: int
-    wrk_requests: int
-    connections: int
-    verified: bool
-    verify_note: str
-    replaced: int = 0  # worker processes that were new after the load
-
-    @property
-    def matches(self) -> bool:
-        return self.records == self.audited
-
-    @property
-    def wrk_consistent(self) -> bool:
-        return 0 <= self.answered - self.wrk_requests <= self.connections
-
-
-@dataclass
-class Measured:
-    label: str
-    load: Load
-    served: int  # requests of this row that the server answered, cut off or not
-    check: Check | None = None
-
-    @property
-    def served_rate(self) -> float:
-        return self.served / self.load.seconds if self.load.seconds else 0.0
-
-
-@dataclass
-class Configuration:
-    backend: str
-    workers: int
-    rows: list[Measured] = field(default_factory=list)
-
-    @property
-    def name(self) -> str:
-        return f"{self.backend}, {self.workers} worker{'s' if self.workers > 1 else ''}"
-
-    def rate(self, label: str) -> Measured | None:
-        return next((m for m in self.rows if m.label == label), None)
 
 
 # -- the platform and the server's side of each load -----------------------------------
@@ -184,7 +141,7 @@ def setup_platform(home: Path, database_url: str) -> Team:
         runtime.close()
 
 
-_LINE = re.compile(r" (?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (\S+) \d{3} [\d.]+ms ")
+_LINE = re.compile(r" (?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (\S+) (\d{3}) [\d.]+ms ")
 LOG_BATCH = "/runs/log-batch"
 
 
@@ -195,7 +152,7 @@ class Trail:
     def __init__(self, db: Database, log: Path) -> None:
         self.db, self.log = db, log
         self._offset, self._rest = 0, b""
-        self._answered = self._audited = self._batches = 0
+        self._answered = self._audited = self._batches = self._5xx = 0
 
     def snapshot(self) -> Snapshot:
         with self.log.open("rb") as handle:
@@ -209,11 +166,12 @@ class Trail:
                 self._answered += 1
                 self._audited += match.group(1) != "/healthz"
                 self._batches += match.group(1).endswith(LOG_BATCH)
+                self._5xx += match.group(2).startswith("5")
         with self.db.engine.connect() as conn:
             records = conn.scalar(text("SELECT count(*) FROM audit_events"))
             staged = conn.scalar(text("SELECT count(*) FROM audit_pending"))
-        return Snapshot(self._answered, self._audited, self._batches, int(records or 0),
-                        int(staged or 0))
+        return Snapshot(self._answered, self._audited, self._batches, self._5xx,
+                        int(records or 0), int(staged or 0))
 
     def settled(self, quiet: float = 1.0, limit: float = 60.0) -> Snapshot:
         """A snapshot once nothing has changed for `quiet` seconds: requests in flight when
@@ -343,6 +301,17 @@ def children(pid: int) -> set[int]:
         return set()
 
 
+_EXCEPTION = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Failure|Unavailable)\b.*)$",
+                        re.M)
+
+
+def stderr_exceptions(stderr: Path) -> list[tuple[int, str]]:
+    """The exceptions a server wrote to its stderr, counted, most frequent first."""
+    found = Counter(line[:240] for line in _EXCEPTION.findall(
+        stderr.read_text(errors="replace") if stderr.exists() else ""))
+    return [(n, line) for line, n in found.most_common(5)]
+
+
 def measure_charter(bench: Bench, config: Configuration) -> None:
     """Every load against one server on a fresh database, each checked, into `config`."""
     with fresh_database(config.backend) as db, tempfile.TemporaryDirectory(
@@ -369,6 +338,7 @@ def measure_charter(bench: Bench, config: Configuration) -> None:
                 check = Check(answered=after.answered - before.answered,
                               audited=after.audited - before.audited,
                               records=after.records - before.records + staged, staged=staged,
+                              server_errors=after.server_errors - before.server_errors,
                               wrk_requests=sum(x.requests for x in loads),
                               connections=plan.connections, verified=ok, verify_note=note,
                               replaced=replaced)
@@ -381,9 +351,29 @@ def measure_charter(bench: Bench, config: Configuration) -> None:
                     config.rows.append(Measured(plan.label, loads[0], check.answered, check))
                 print(f"   {config.name}: {plan.label} at {plan.connections} clients: "
                       f"{sum(x.rps for x in loads):,.0f} req/s", flush=True)
+        config.errors = stderr_exceptions(log.with_suffix(".err"))
 
 
-def measure_mlflow(bench: Bench, python: Path, workers: int) -> tuple[Load, Load]:
+_UVICORN_LINE = re.compile(r'"(?:GET|POST) (\S+) HTTP/1\.1" \d{3}')
+
+
+def _uvicorn_answers(log: Path, start: int) -> tuple[int, int]:
+    """log-batch requests and others that uvicorn's access log (mlflow server's) shows
+    answered after byte `start`, once it has not grown for a second (at most a minute)."""
+    last, since, deadline = -1, time.monotonic(), time.monotonic() + 60
+    while time.monotonic() - since < 1 and time.monotonic() < deadline:
+        size = log.stat().st_size
+        if size != last:
+            last, since = size, time.monotonic()
+        time.sleep(0.2)
+    with log.open("rb") as handle:
+        handle.seek(start)
+        paths = _UVICORN_LINE.findall(handle.read().decode(errors="replace"))
+    batches = sum(p.endswith(LOG_BATCH) for p in paths)
+    return batches, len(paths) - batches
+
+
+def measure_mlflow(bench: Bench, python: Path, workers: int) -> tuple[Measured, Measured]:
     """The tracking workload against `mlflow server` (SQLite backend, `workers`)."""
     with tempfile.TemporaryDirectory(prefix="charter-bench-mlflow-") as tmp:
         home, port = Path(tmp), _free_port()
@@ -392,132 +382,20 @@ def measure_mlflow(bench: Bench, python: Path, workers: int) -> tuple[Load, Load
                 str(home / "mlartifacts"), "--host", "127.0.0.1", "--port", str(port),
                 "--workers", str(workers)]
         url = f"http://127.0.0.1:{port}"
-        with serving(args, url + "/health", env=_clean_env(), log=home / "mlflow.log",
-                     cwd=home):
+        log = home / "mlflow.log"
+        with serving(args, url + "/health", env=_clean_env(), log=log, cwd=home):
             def reads(experiment: str) -> list[Call]:
                 return [Call("POST", f"{MLFLOW}/runs/search",
                              json.dumps({"experiment_ids": [experiment], "max_results": 50})),
                         Call("POST", f"{MLFLOW}/experiments/search",
                              json.dumps({"max_results": 50}))]
 
-            loads = bench.run(tracking(url, "", None, reads, [None]))
-            return loads[0], loads[1]
-
-
-# -- tables ---------------------------------------------------------------------------------
-
-def _ms(value: float) -> str:
-    if math.isnan(value):
-        return "-"  # no answer within the load
-    return f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
-
-
-def print_configuration(config: Configuration) -> None:
-    header = ("load", "clients", "req/s", "served/s", "p50 ms", "p99 ms", "errors",
-              "not 2xx", "answered", "wrk", "records", "match", "verify")
-    cells = []
-    for m in config.rows:
-        load, check = m.load, m.check
-        failed = ", ".join(f"{n} x {s}" for s, n in sorted(load.failed.items()))
-        audit = ("", "", "", "", "") if check is None else (
-            f"{check.answered:,}", f"{check.wrk_requests:,}", f"{check.records:,}",
-            ("yes" if check.matches else "NO") + ("" if check.wrk_consistent else " (wrk!)"),
-            "ok" if check.verified else "FAILED")
-        cells.append((m.label, str(load.connections), f"{load.rps:,.0f}",
-                      f"{m.served_rate:,.0f}", _ms(load.p50_ms),
-                      _ms(load.p99_ms), str(load.socket_errors), failed or "0", *audit))
-    widths = [max(len(c[i]) for c in [header, *cells]) for i in range(len(header))]
-    print(f"\n== charter server, {config.name}: requests/s and latency under N keep-alive "
-          "clients (wrk)")
-    for i, row in enumerate([header, *cells]):
-        print("  ".join(c.ljust(w) if j == 0 else c.rjust(w)
-                        for j, (c, w) in enumerate(zip(row, widths, strict=True))))
-        if i == 0:
-            print("  ".join("-" * w for w in widths))
-    for m in config.rows:
-        _print_failures(m.label, m.load)
-        check = m.check
-        if check and check.replaced:
-            print(f"   {m.label} at {m.load.connections} clients: {check.replaced} worker "
-                  "process(es) replaced during the load (a worker that missed uvicorn's "
-                  "health check)")
-        if check and check.staged:
-            print(f"   {m.label}: {check.staged} of the records still staged once the server "
-                  "was idle (stored with their effect, not yet chained)")
-        if check and not (check.verified and check.matches and check.wrk_consistent):
-            print(f"   {m.label}: audit records {check.records:,} for {check.audited:,} "
-                  f"audited requests; the server answered {check.answered:,}, wrk counted "
-                  f"{check.wrk_requests:,} on {check.connections} connections; verify: "
-                  f"{check.verify_note}")
-    print("   req/s: answers wrk received a second; served/s: requests the server answered a "
-          "second (its log), with those wrk cut off at the end;\n"
-          "   answered: requests in the server's log during the load; wrk: those wrk counted "
-          "(up to one per connection fewer; `wrk!` if more);\n"
-          "   records: audit records added (chained or staged); match: records = answered "
-          "requests that are audited (all but /healthz); the last row checks writers and "
-          "readers together", flush=True)
-    _print_goals(config)
-
-
-def _print_failures(label: str, load: Load) -> None:
-    """What the server said, for each status that was not 2xx (the first such body)."""
-    for status, n in sorted(load.failed.items()):
-        print(f"   {label} at {load.connections} clients: {n} x {status}, e.g. "
-              f"{load.samples.get(status, '')[:300]}")
-
-
-def _print_goals(config: Configuration) -> None:
-    floor = config.rate("GET /healthz")
-    whoami = {m.load.connections: m.load for m in config.rows
-              if m.label == "GET /v1/identity/whoami"}
-    if floor and 10 in whoami:
-        share = whoami[10].rps / floor.load.rps
-        print(f"   whoami at 10 clients: {share:.0%} of /healthz's throughput "
-              f"(goal >= {TARGET_SHARE:.0%}: {'met' if share >= TARGET_SHARE else 'NOT met'}); "
-              f"p99 {_ms(whoami[10].p99_ms)} ms (goal < {TARGET_P99_MS} ms: "
-              f"{'met' if whoami[10].p99_ms < TARGET_P99_MS else 'NOT met'})")
-    if 10 in whoami and 50 in whoami:
-        held = whoami[50].rps >= whoami[10].rps
-        print(f"   whoami from 10 to 50 clients: {whoami[10].rps:,.0f} -> "
-              f"{whoami[50].rps:,.0f} req/s (goal: does not fall: "
-              f"{'met' if held else 'NOT met'})", flush=True)
-
-
-def print_tracking(config: Configuration, peer: tuple[Load, Load]) -> None:
-    mine_w, mine_r = config.rows[-2].load, config.rows[-1].load
-    theirs_w, theirs_r = peer
-
-    def row(metric: str, mine: float, theirs: float, unit: str = "", target: str = "-",
-            met: bool | None = None) -> Row | None:
-        # A load without a single answer has no latency to set beside another's.
-        if math.isnan(mine):
-            return None
-        return Row(metric, mine, None if math.isnan(theirs) else theirs, unit, target, met)
-
-    def failures(load: Load) -> int:
-        return load.socket_errors + load.not_2xx
-
-    ratio = mine_w.rps / theirs_w.rps if theirs_w.rps else None
-    rows = [
-        row("log-batch writers, req/s", mine_w.rps, theirs_w.rps, "", f">= {TARGET_RATIO:.0f}x",
-            None if ratio is None else ratio >= TARGET_RATIO),
-        row("log-batch writers, p50", mine_w.p50_ms, theirs_w.p50_ms, "ms"),
-        row("log-batch writers, p99", mine_w.p99_ms, theirs_w.p99_ms, "ms",
-            f"< {TARGET_TRACKING_P99_MS} ms", mine_w.p99_ms < TARGET_TRACKING_P99_MS),
-        row("log-batch writers, errors + not 2xx", failures(mine_w), failures(theirs_w), "",
-            "0", failures(mine_w) == 0),
-        row("readers, req/s (different reads)", mine_r.rps, theirs_r.rps),
-        row("readers, p99", mine_r.p99_ms, theirs_r.p99_ms, "ms"),
-        row("readers, errors + not 2xx", failures(mine_r), failures(theirs_r)),
-    ]
-    print_table(f"Tracking workload: {WRITERS} log-batch writers + {READERS} readers, at once",
-                f"charter server, {config.name}; writers: POST /mlflow/{ACCOUNT}{MLFLOW}/"
-                "runs/log-batch, readers: /v1 lists of runs and experiments, audit events",
-                f"mlflow server, SQLite backend, --workers {config.workers}; writers: POST "
-                f"{MLFLOW}/runs/log-batch, readers: runs/search, experiments/search",
-                [r for r in rows if r is not None])
-    for name, load in (("mlflow server: writers", theirs_w), ("mlflow server: readers", theirs_r)):
-        _print_failures(name, load)
+            plan = tracking(url, "", None, reads, [None])
+            start = log.stat().st_size
+            loads = bench.run(plan)
+            batches, others = _uvicorn_answers(log, start)
+            return (Measured("writers", loads[0], batches),
+                    Measured("readers", loads[1], others))
 
 
 def main(quick: bool = False) -> None:
@@ -556,7 +434,13 @@ def main(quick: bool = False) -> None:
             print_configuration(config)
     for config in configs:
         if config.workers in peers and config.rate("tracking: log-batch writers"):
-            print_tracking(config, peers[config.workers])
+            print_tracking(
+                config, peers[config.workers],
+                f"Tracking workload: {WRITERS} log-batch writers + {READERS} readers, at once",
+                f"charter server, {config.name}; writers: POST /mlflow/{ACCOUNT}{MLFLOW}/"
+                "runs/log-batch, readers: /v1 lists of runs and experiments, audit events",
+                f"mlflow server, SQLite backend, --workers {config.workers}; writers: POST "
+                f"{MLFLOW}/runs/log-batch, readers: runs/search, experiments/search")
     if failed:
         raise RuntimeError("some configurations could not be measured:\n"
                            + "\n".join(failed))
