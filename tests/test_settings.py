@@ -35,6 +35,7 @@ ENV_CASES = [
     ("CHARTER_API_SWITCH_INTERVAL", "0.01", "api.switch_interval", 0.01),
     ("CHARTER_SERVER_SWITCH_INTERVAL", "0.02", "api.switch_interval", 0.02),
     ("CHARTER_API_LOG_FORMAT", "json", "api.log_format", "json"),
+    ("CHARTER_API_WORKERS", "2", "api.workers", 2),
     ("CHARTER_AUDIT_KEY", "k" * 40, "audit.key", "k" * 40),
     ("CHARTER_AUDIT_SIGNING_KEY", "/tmp/sign.pem", "audit.signing_key", Path("/tmp/sign.pem")),
     ("CHARTER_AUDIT_CHECKPOINT_URL", "file:///tmp/cp", "audit.checkpoint_url", "file:///tmp/cp"),
@@ -157,6 +158,7 @@ def test_unknown_keywords_are_refused_not_ignored(values):
     ("CHARTER_IDEMPOTENCY_KEY_HOURS", "-1", "greater than 0"),
     ("CHARTER_DISPATCH_INLINE", "maybe", "valid boolean"),
     ("CHARTER_API_LOG_FORMAT", "xml", "'text' or 'json'"),
+    ("CHARTER_API_WORKERS", "0", "greater than or equal to 1"),
 ])
 def test_a_bad_value_names_the_variable_it_came_from(clean_env, env, raw, reason):
     clean_env.setenv(env, raw)

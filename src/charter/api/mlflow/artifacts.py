@@ -98,7 +98,7 @@ def _stored_file(ctx: Context, account: str, path: str) -> bytes:
     # The path may be written again between the describe and the read: the bytes read are
     # then those of a newer version of the file, whose own record says so. Only bytes that
     # match no record of the path are refused as changed in the store.
-    for _ in range(3):
+    for _ in range(20):  # each retry follows a write that moved the path on
         data = service.get_artifact(ctx, account, path)
         if hashlib.sha256(data).hexdigest() == info.sha256:
             return data
