@@ -21,6 +21,7 @@ from charter.settings import (
 ENV_CASES = [
     ("CHARTER_HOME", "/tmp/elsewhere", "home", Path("/tmp/elsewhere")),
     ("CHARTER_DATABASE_URL", "sqlite:////tmp/x.db", "database_url", "sqlite:////tmp/x.db"),
+    ("CHARTER_DATABASE_CONNECTIONS", "12", "database_connections", 12),
     ("CHARTER_DISPATCH_INLINE", "false", "dispatch_inline", False),
     ("CHARTER_IDEMPOTENCY_KEY_HOURS", "2", "idempotency_key_hours", 2.0),
     ("CHARTER_FAULT_POINT", "lake.after_data", "fault_point", "lake.after_data"),
@@ -159,6 +160,7 @@ def test_unknown_keywords_are_refused_not_ignored(values):
     ("CHARTER_DISPATCH_INLINE", "maybe", "valid boolean"),
     ("CHARTER_API_LOG_FORMAT", "xml", "'text' or 'json'"),
     ("CHARTER_API_WORKERS", "0", "greater than or equal to 1"),
+    ("CHARTER_DATABASE_CONNECTIONS", "3", "greater than or equal to 4"),
 ])
 def test_a_bad_value_names_the_variable_it_came_from(clean_env, env, raw, reason):
     clean_env.setenv(env, raw)

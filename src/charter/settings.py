@@ -247,6 +247,14 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL of the metadata store; default: SQLite in CHARTER_HOME.",
     )
+    database_connections: int = Field(
+        default=30, ge=4, le=10_000,
+        description="Most PostgreSQL connections one Charter process opens (a third kept "
+        "open, the rest opened under load; past them a request waits for a free one). "
+        "`charter server --workers N` shares this number among its N workers and the "
+        "process that delivers events, so keep it below the server's max_connections "
+        "less what other clients use. Not used with SQLite.",
+    )
     dispatch_inline: bool = Field(
         default=True,
         description="Deliver outbox events right after each request (the server also polls).",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from charter.access.records import AuditRecord
 from charter.audit import chain
@@ -27,9 +27,10 @@ needs_pg = pytest.mark.skipif(not PG_URL, reason="set CHARTER_TEST_DATABASE_URL 
                               "PostgreSQL server")
 
 
-def _start(home: Path, workers: int) -> Server:
+def _start(home: Path, workers: int, **settings: str) -> Server:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("CHARTER_TOKEN", "CHARTER_URL")}
+    env.update(settings)
     log = home / f"server-{port}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([CHARTER, "server", "--port", str(port), "--workers",
@@ -139,18 +140,45 @@ def _assert_each_answered_once(rows: list[AuditEvent], answered: dict[str, str])
     assert {rid: by_id[rid] for rid in answered} == answered
 
 
+def _connections_of(platform, pids: list[int]) -> int:
+    """Database connections the processes `pids` hold open now."""
+    names = [f"charter-{pid}" for pid in pids]
+    with platform.runtime.db.read() as session:
+        return session.scalar(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = ANY(:names)"),
+            {"names": names})
+
+
 @pytest.mark.postgres
 @pytest.mark.slow
 @needs_pg
 def test_two_workers_and_fifty_writers_leave_one_unbroken_chain(platform):
+    """... and the server's processes together stay within CHARTER_DATABASE_CONNECTIONS:
+    50 clients wait for a connection rather than exhaust the database's."""
     platform.vend("team-a-dev")  # a few records before the load
-    server = _start(platform.settings.home, workers=2)
+    server = _start(platform.settings.home, workers=2, CHARTER_DATABASE_CONNECTIONS="12")
+    peak = [0]
+    loading = threading.Event()
+
+    def sample() -> None:
+        pids = [server.proc.pid, *_workers_of(server)]
+        while loading.is_set():
+            peak[0] = max(peak[0], _connections_of(platform, pids))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample)
     try:
         assert len(_workers_of(server)) == 2
+        loading.set()
+        sampler.start()
         answered = _load(server.url, platform.admin_token, writers=50, rounds=3)
     finally:
+        loading.clear()
+        if sampler.is_alive():
+            sampler.join()
         server.stop()
     assert len(answered) == 50 * 3 * 3
+    assert 4 < peak[0] <= 12  # the workers' 4 each and the parent's share
     rows = _assert_one_chain(platform)
     _assert_each_answered_once(rows, answered)
     assert _pending(platform) == 0  # every staged record was chained before its answer

@@ -87,7 +87,21 @@ def serve_app() -> FastAPI:
     settings = load_settings()
     sys.setswitchinterval(settings.api.switch_interval)
     configure_access_log(settings.api.log_format)
-    return create_app(runtime=build_runtime(settings))
+    _, each = connection_shares(settings.database_connections, settings.api.workers)
+    return create_app(runtime=build_runtime(settings, connections=each))
+
+
+# The process that serves no request but delivers events and signs checkpoints.
+PARENT_CONNECTIONS = 4
+
+
+def connection_shares(total: int, workers: int) -> tuple[int, int]:
+    """(the parent's, each worker's) database connections when `charter server` runs
+    `workers` worker processes within `total` (CHARTER_DATABASE_CONNECTIONS); one worker
+    is the parent itself."""
+    if workers == 1:
+        return total, total
+    return PARENT_CONNECTIONS, max(4, (total - PARENT_CONNECTIONS) // workers)
 
 
 def domain_routers() -> list[APIRouter]:

@@ -149,7 +149,7 @@ def server(
     import uvicorn
 
     from charter.api.access_log import configure_access_log
-    from charter.api.app import create_app
+    from charter.api.app import connection_shares, create_app
     from charter.audit.service import Checkpointer
     from charter.core.db import migrate
     from charter.core.events import Dispatcher
@@ -162,7 +162,8 @@ def server(
                       "has one writer at a time, so Charter serves it with one worker",
                       code="workers_need_postgresql")
     migrate(settings.resolved_database_url)
-    runtime = build_runtime(settings)
+    parent, _ = connection_shares(settings.database_connections, workers)
+    runtime = build_runtime(settings, connections=parent)
     dispatcher = Dispatcher(runtime)
     dispatcher.start()
     checkpointer = Checkpointer(runtime)
@@ -183,7 +184,9 @@ def server(
         else:
             # Each worker process builds its own platform from the same settings (the
             # environment it inherits) in `serve_app`.
+            # ... and shares CHARTER_DATABASE_CONNECTIONS with the others.
             os.environ["CHARTER_HOME"] = str(settings.home)
+            os.environ["CHARTER_API_WORKERS"] = str(workers)
             # A worker is replaced when it misses a health check: importing every domain
             # on a busy machine can take longer than uvicorn's 5 s default.
             uvicorn.run("charter.api.app:serve_app", factory=True, host=host, port=port,

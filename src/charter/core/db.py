@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -49,7 +50,7 @@ class Base(DeclarativeBase):
 class Database:
     """One engine and session factory per platform; no module-level state."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, connections: int = 30) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
@@ -60,8 +61,12 @@ class Database:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
             # Sessions in UTC: timestamps come back with a zero offset on every server.
-            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True,
-                          connect_args={"options": "-c timezone=UTC"})
+            # At most `connections` at once: a third kept open, the rest opened under load.
+            kept = max(1, connections // 3)
+            kwargs.update(pool_size=kept, max_overflow=connections - kept, pool_pre_ping=True,
+                          connect_args={"options": "-c timezone=UTC",
+                                        # pg_stat_activity names the process of each
+                                        "application_name": f"charter-{os.getpid()}"})
         self.engine: Engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)

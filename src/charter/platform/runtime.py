@@ -97,11 +97,14 @@ def require_initialized(settings: Settings) -> None:
                        code="not_initialized")
 
 
-def build_runtime(settings: Settings) -> Runtime:
+def build_runtime(settings: Settings, *, connections: int | None = None) -> Runtime:
     """A platform over `settings`' stores, every domain loaded and installed (subscribers,
-    recovery of what a crash left), in the order of `charter.domains`."""
+    recovery of what a crash left), in the order of `charter.domains`. `connections`: the
+    most database connections it opens (default: the setting)."""
     services = load_domains()
-    runtime = Runtime(settings=settings, db=Database(settings.resolved_database_url),
+    runtime = Runtime(settings=settings,
+                      db=Database(settings.resolved_database_url,
+                                  connections=connections or settings.database_connections),
                       storage=open_store(settings),
                       audit_key=audit_key(settings))
     for service in services:
