@@ -132,9 +132,10 @@ def test_a_500_is_recorded_and_the_connection_kept(server):
     assert _get(conn, "/healthz", platform.admin_token)[0].status == 200
     assert conn.sock is sock  # the same connection answered
 
+    fresh = platform.admin.tokens.create(user="admin")["token"]  # never seen by the server
     with platform.runtime.db.transaction() as session:
         session.execute(text("ALTER TABLE identity_tokens RENAME COLUMN last_used_at TO gone"))
-    failed, body = _get(conn, "/v1/identity/whoami", platform.admin_token)
+    failed, body = _get(conn, "/v1/identity/whoami", fresh)
     assert (failed.status, body["code"]) == (500, "internal_error")
     record = one_record(platform, failed)
     assert (record.principal, record.action, record.outcome) == (

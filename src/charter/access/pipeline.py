@@ -33,13 +33,14 @@ from charter.access.authorizer import (
     authorizer,
     bump_data_version,
     bump_version,
+    data_version,
     refusal_reason,
 )
 from charter.access.records import AuditRecord, record, record_alone, settle
 from charter.core import events
 from charter.core.context import Context
 from charter.core.ids import Crn
-from charter.errors import CharterError, ControlViolation, Denied
+from charter.errors import CharterError, ControlViolation, Denied, Unauthenticated
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -55,6 +56,29 @@ _PROACTIVE: dict[str, list[ProactiveCheck]] = {}
 def register_proactive(action: str, check: ProactiveCheck) -> None:
     """Run `check(ctx, action, target, proposed)` before `action` executes."""
     _PROACTIVE.setdefault(action, []).append(check)
+
+
+CredentialCheck = Callable[[Context], None]
+_CREDENTIALS: list[CredentialCheck] = []
+
+
+def register_credentials(check: CredentialCheck) -> None:
+    """`check(ctx)` confirms in the operation's transaction that the caller's token is
+    still valid (raises Unauthenticated if not); the identity domain installs it."""
+    _CREDENTIALS[:] = [check]
+
+
+def _confirm_credentials(ctx: Context) -> None:
+    """A token found valid at data version V stays valid until a write commits (revoking
+    or deleting a token is a write): checked again only when the version moved, in the
+    same read as the policy version."""
+    if ctx.credentials_at is None or ctx.principal.token_id is None:
+        return
+    current = data_version(ctx.db)
+    if current != ctx.credentials_at:
+        for check in _CREDENTIALS:
+            check(ctx)
+        ctx.credentials_at = current
 
 
 def operation(
@@ -147,6 +171,7 @@ def _execute(ctx: Context, action: str, fn: Callable[..., Any], target_fn: Targe
     target: Target | None = None
     decision = "allow"
     try:
+        _confirm_credentials(ctx)
         target = target_fn(ctx, *args, **kwargs)
         verdict = authorizer(ctx.runtime, ctx.db).decide(ctx.principal, action, target)
         if not verdict.allowed:
@@ -226,6 +251,11 @@ def _account_of(target: Target | None) -> str:
 
 def _audit_failure(ctx: Context, action: str, failure: _Failure) -> None:
     error = failure.error
+    if isinstance(error, Unauthenticated):  # the token went while the request was on its way
+        audit_unauthenticated(ctx.runtime, ctx.request_id, ctx.source, ctx.route or action,
+                              error)
+        ctx.audited = True
+        return
     if isinstance(error, CharterError):
         code, message = error.code, error.message
     else:

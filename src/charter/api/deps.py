@@ -41,18 +41,19 @@ def get_context(request: Request, _bearer: BearerDoc = None) -> Context:
     source = source if source in SOURCES else "api"
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
+    route = f"{request.method} {request.url.path}"[:500]
     try:
         if scheme.lower() != "bearer" or not secret:
             raise Unauthenticated("missing token: send `Authorization: Bearer <token>`",
                                   code="missing_token")
-        principal = identity.authenticate(runtime, secret.strip())
+        principal, checked_at = identity.sign_in(runtime, secret.strip())
     except Unauthenticated as error:
-        route = f"{request.method} {request.url.path}"[:500]
         audit_unauthenticated(runtime, request_id, source, route, error)
         request.state.recorded = True
         raise
     ctx = Context(runtime, principal, request_id, source=source, client_request_id=client_id,
-                  idempotency_key=request.headers.get("idempotency-key"))
+                  idempotency_key=request.headers.get("idempotency-key"),
+                  credentials_at=checked_at, route=route)
     request.state.ctx = ctx
     return ctx
 

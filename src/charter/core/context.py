@@ -69,6 +69,10 @@ class Context:
     idempotency_key: str | None = None  # the caller's, for writes that take one
     audited: bool = False
     audit_details: dict[str, Any] = field(default_factory=dict)  # added to the record
+    # The data version at which the principal's token was last found valid (None: not
+    # signed in with a token): operations confirm it again once a write has committed.
+    credentials_at: int | None = None
+    route: str = ""  # "METHOD /path" of the request, for records made outside an operation
 
     @property
     def db(self) -> Session:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event, exc, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -63,13 +64,15 @@ class Database:
             # Sessions in UTC: timestamps come back with a zero offset on every server.
             # At most `connections` at once: a third kept open, the rest opened under load.
             kept = max(1, connections // 3)
-            kwargs.update(pool_size=kept, max_overflow=connections - kept, pool_pre_ping=True,
+            kwargs.update(pool_size=kept, max_overflow=connections - kept,
                           connect_args={"options": "-c timezone=UTC",
                                         # pg_stat_activity names the process of each
                                         "application_name": f"charter-{os.getpid()}"})
         self.engine: Engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        else:
+            _ping_when_idle(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Reads need no write lock: on SQLite they begin a deferred transaction.
         self._read_sessions = sessionmaker(self.engine.execution_options(charter_read=True),
@@ -122,6 +125,33 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Any) -> None:
         read = conn.get_execution_options().get("charter_read")
         conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
+
+
+IDLE_PING_SECONDS = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """A connection that sat in the pool a while is tried before it is handed out (the
+    server may have restarted or dropped it meanwhile); one handed back a moment ago is
+    not, which spares a round trip per transaction under load (SQLAlchemy's pre_ping tries
+    every one). A connection that fails its try is replaced at once."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["charter_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("charter_idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception as error:
+            raise exc.DisconnectionError(f"a pooled connection failed its ping: {error}") \
+                from error
+        if not alive:
+            raise exc.DisconnectionError("a pooled connection failed its ping")
 
 
 def _lower(value: Any) -> Any:

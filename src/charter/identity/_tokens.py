@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from charter.access.authorizer import Target
+from charter.access.authorizer import Target, data_version
 from charter.access.pipeline import emit, operation
 from charter.core.accounts import MANAGEMENT
 from charter.core.clock import now, parse_duration
@@ -30,26 +30,100 @@ def hash_secret(secret: str) -> str:
 
 
 def authenticate(runtime: Runtime, secret: str) -> Principal:
-    """Resolve a bearer token to its user, or raise Unauthenticated with the reason."""
+    """Resolve a bearer token to its user, or raise Unauthenticated with the reason: read
+    from the store now."""
+    return _look_up(runtime, secret)[0]
+
+
+def sign_in(runtime: Runtime, secret: str) -> tuple[Principal, int]:
+    """A bearer token's user and the data version at which the token was found valid; the
+    operations it runs confirm it again only if a write has committed since
+    (`register_credentials`). A token seen valid before is not read again here: this
+    process keeps what it found, bounded, and forgets a token that failed its check."""
+    seen: _Seen | None = _seen(runtime).get(hash_secret(secret))
+    t = now()
+    if seen is None or seen.expires_at <= t:
+        principal, version = _look_up(runtime, secret)
+        return principal, version
+    if (t - seen.last_used_at).total_seconds() > 60:
+        _mark_used(runtime, seen.principal.token_id, t)  # type: ignore[arg-type]
+        seen.last_used_at = t
+    return seen.principal, seen.version
+
+
+class _Seen:
+    __slots__ = ("expires_at", "last_used_at", "principal", "version")
+
+    def __init__(self, principal: Principal, expires_at: datetime, last_used_at: datetime,
+                 version: int) -> None:
+        self.principal, self.expires_at = principal, expires_at
+        self.last_used_at, self.version = last_used_at, version
+
+
+_SEEN_MOST = 10_000
+
+
+def _seen(runtime: Runtime) -> dict[str, _Seen]:
+    found = runtime.cache.get("identity.tokens_seen")
+    if found is None:
+        found = runtime.cache.setdefault("identity.tokens_seen", {})
+    return found
+
+
+def _look_up(runtime: Runtime, secret: str) -> tuple[Principal, int]:
     invalid = Unauthenticated("invalid token: unknown, expired or revoked",
                               code="invalid_token")
     if not secret.startswith(TOKEN_PREFIX):
         raise invalid
+    digest = hash_secret(secret)
     with runtime.db.read() as session:
-        token = session.scalar(select(Token).where(Token.secret_hash == hash_secret(secret)))
+        version = data_version(session)
+        token = session.scalar(select(Token).where(Token.secret_hash == digest))
     if token is None:
         raise invalid
     t = now()
+    _refuse_unusable(token, t)
+    if token.last_used_at is None or (t - token.last_used_at).total_seconds() > 60:
+        _mark_used(runtime, token.id, t)  # at most once a minute per token
+    principal = Principal(name=token.user, token_id=token.id)
+    seen = _seen(runtime)
+    if len(seen) >= _SEEN_MOST:
+        seen.clear()  # rare: more live tokens than that in use at once
+    seen[digest] = _Seen(principal, token.expires_at, t, version)
+    return principal, version
+
+
+def _refuse_unusable(token: Token, t: datetime) -> None:
     if token.revoked_at is not None:
         raise Unauthenticated(f"token {token.id} was revoked; create a new one",
                               code="token_revoked")
     if token.expires_at <= t:
         raise Unauthenticated(f"token {token.id} expired at {token.expires_at:%Y-%m-%d %H:%M}"
                               " UTC; create a new one", code="token_expired")
-    if token.last_used_at is None or (t - token.last_used_at).total_seconds() > 60:
-        with runtime.db.transaction() as session:  # at most once a minute per token
-            session.execute(update(Token).where(Token.id == token.id).values(last_used_at=t))
-    return Principal(name=token.user, token_id=token.id)
+
+
+def _mark_used(runtime: Runtime, token_id: str, t: datetime) -> None:
+    with runtime.db.transaction() as session:
+        session.execute(update(Token).where(Token.id == token_id).values(last_used_at=t))
+
+
+def confirm_token(ctx: Context) -> None:
+    """The caller's token, read again in the operation's transaction: still there, not
+    revoked, not expired (installed with `register_credentials`)."""
+    token = ctx.db.get(Token, ctx.principal.token_id)
+    try:
+        if token is None:
+            raise Unauthenticated("invalid token: unknown, expired or revoked",
+                                  code="invalid_token")
+        _refuse_unusable(token, now())
+    except Unauthenticated:
+        seen = _seen(ctx.runtime)
+        for digest in [d for d, s in seen.items()
+                       if s.principal.token_id == ctx.principal.token_id]:
+            seen.pop(digest, None)
+        raise
+    if token.secret_hash in _seen(ctx.runtime):
+        _seen(ctx.runtime)[token.secret_hash].version = data_version(ctx.db)
 
 
 def issue_token(ctx: Context, user: str, lifetime_days: int, description: str) -> TokenCreated:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from charter.access.authorizer import register_holders, register_source
+from charter.access.pipeline import register_credentials
 from charter.identity import _cedar as cedar
 from charter.identity import _lockout as lockout
 from charter.identity import permission_sets
@@ -47,12 +48,14 @@ from charter.identity._directory import (
 from charter.identity._tokens import (
     TOKEN_PREFIX,
     authenticate,
+    confirm_token,
     create_token,
     hash_secret,
     inventory_tokens,
     issue_token,
     list_tokens,
     revoke_token,
+    sign_in,
 )
 from charter.org import service as org
 
@@ -64,10 +67,11 @@ __all__ = [
     "find_assignment", "group_exists", "groups_of", "hash_secret", "inventory_tokens",
     "inventory_users", "issue_token", "list_assignments", "list_groups",
     "list_permission_sets", "list_tokens", "list_users", "remove_group_member",
-    "revoke_token", "user_exists", "whoami",
+    "revoke_token", "sign_in", "user_exists", "whoami",
 ]
 
 register_source("identity", cedar.fragment)
+register_credentials(confirm_token)
 register_holders(permission_sets.holders)
 # A vended account's teams get their groups and permission sets in the same transaction.
 org.register_baseline_step(blueprint_groups)
