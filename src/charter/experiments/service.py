@@ -28,6 +28,7 @@ from charter.experiments import _artifacts, _logging, _ordering, _search
 from charter.experiments._common import (
     as_str_dict,
     experiment_number,
+    experiment_numbers,
     experiment_read,
     logged_model_read,
     metric_value,
@@ -550,7 +551,7 @@ def search_logged_models(ctx: Context, account: str, experiment_ids: list[str], 
                          page: PageParams | None = None) -> LoggedModelPage:
     """One page of the logged models of some experiments of the account, oldest first."""
     org.require_account(ctx.db, account)
-    ids = [experiment_number(e) for e in experiment_ids]
+    ids = experiment_numbers(experiment_ids)
     query = select(LoggedModel).where(LoggedModel.account == account,
                                       LoggedModel.experiment_id.in_(ids))
     return page_of(LoggedModelPage, ctx.db, query,
