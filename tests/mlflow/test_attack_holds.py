@@ -482,13 +482,14 @@ def test_a_path_the_mount_cannot_match_still_answers_mlflows_shape(world):
 
 # -- handed over to the domains --------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="experiments domain fix: a file written through "
-                   "the artifact proxy into a deleted run's folder is stored; logging to a "
-                   "deleted run is refused (run_not_active)")
 def test_a_deleted_run_takes_no_more_files(world):
+    """A file written through the proxy into a deleted run's folder was stored: logging
+    to a deleted run is refused, and nothing is stored."""
     _ok(world.sam.post(f"{API}/runs/delete", json={"run_id": world.run}))
     _refused(world.sam.put(f"{ART}/{world.experiment}/{world.run}/artifacts/late.txt",
                            content=b"late"), 400, "INVALID_PARAMETER_VALUE", "run_not_active")
+    assert world.count(experiments_orm.Artifact,
+                       experiments_orm.Artifact.path.like("%late.txt")) == 0
 
 
 def _at_once(count: int, act: Callable[[int], httpx.Response]) -> list[httpx.Response]:

@@ -407,7 +407,19 @@ def put_artifact(ctx: Context, account: str, path: str, data: bytes, *,
     org.require_account(ctx.db, account)
     ctx.audit_details["bytes"] = len(data)
     root = _run_root(ctx, account, run_id, active=True)
+    if root is None:
+        _refuse_deleted_run_folder(ctx, account, path)
     return _relative(_artifacts.put(ctx, account, _under(root, path), data), root)
+
+
+def _refuse_deleted_run_folder(ctx: Context, account: str, path: str) -> None:
+    """A path in a run's own folder (`<its experiment>/<run>/artifacts/...`) is logging to
+    that run: refused as any logging is once the run is deleted (`run_not_active`)."""
+    of_run = _RUN_ARTIFACT.fullmatch(path)
+    run = ctx.db.get(Run, of_run[1]) if of_run else None
+    if (run is not None and run.account == account
+            and path.startswith(f"{run.experiment_id}/{run.id}/")):
+        require_active_run(ctx, account, run.id)
 
 
 @operation("experiments:GetArtifact", "read", target=_artifact_target, read_only=True)
