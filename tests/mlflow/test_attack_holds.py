@@ -497,10 +497,9 @@ def _at_once(count: int, act: Callable[[int], httpx.Response]) -> list[httpx.Res
         return list(pool.map(act, range(count)))
 
 
-@pytest.mark.xfail(ON_PG, strict=True, reason="registry domain fix: create_group takes no "
-                   "lock on the name, so of parallel creations on PostgreSQL one meets the "
-                   "unique index (IntegrityError, a 500) instead of model_group_exists")
 def test_parallel_creations_of_one_registered_model_make_one(world):
+    """Of parallel creations of one name on PostgreSQL, one met the unique index (a 500)
+    instead of finding the group made (RESOURCE_ALREADY_EXISTS)."""
     url, headers = f"{world.setup.tracking_uri}{API}/registered-models/create", \
         {"authorization": f"Bearer {world.setup.sam_token}"}
     for round_ in range(6):

@@ -208,6 +208,9 @@ def create_group(ctx: Context, account: str, body: ModelGroupCreate) -> ModelGro
     org.require_account(ctx.db, account)
     check_group_name(body.name)
     tags = _check_tags(body.tags)
+    # Held to the commit: of parallel creations of one name, the first makes it and the
+    # others find it (model_group_exists), never the unique index (a 500).
+    lock(ctx.db, f"registry.groups:{account}/{body.name}")
     if ctx.db.get(ModelGroup, (account, body.name)) is not None:
         raise Conflict(f"model group {body.name!r} already exists in {account}",
                        code="model_group_exists")
