@@ -80,18 +80,21 @@ def require_experiment(ctx: Context, account: str, experiment_id: str) -> Experi
     return found
 
 
-def require_run(ctx: Context, account: str, run_id: str) -> Run:
-    """A run of `account` (which must exist), or NotFound."""
+def require_run(ctx: Context, account: str, run_id: str, *, for_update: bool = False) -> Run:
+    """A run of `account` (which must exist), or NotFound; with `for_update`, its row is
+    locked to the end of the transaction (read again if it was read before)."""
     org.require_account(ctx.db, account)
-    found = ctx.db.get(Run, run_id) if len(run_id) == 32 else None
+    found = ctx.db.get(Run, run_id, with_for_update=for_update,
+                       populate_existing=for_update) if len(run_id) == 32 else None
     if found is None or found.account != account:
         raise NotFound(f"run {run_id} does not exist in {account}", code="run_not_found")
     return found
 
 
-def require_active_run(ctx: Context, account: str, run_id: str) -> Run:
+def require_active_run(ctx: Context, account: str, run_id: str, *,
+                       for_update: bool = False) -> Run:
     """A run of `account` that may still be logged to (not deleted)."""
-    run = require_run(ctx, account, run_id)
+    run = require_run(ctx, account, run_id, for_update=for_update)
     if run.lifecycle_stage != "active":
         raise Invalid(f"run {run_id} is deleted; restore it before logging to it",
                       code="run_not_active")

@@ -277,7 +277,9 @@ def list_runs(ctx: Context, account: str, *, experiment_id: str | None = None,
 @operation("experiments:UpdateRun", "write", target=_run_target)
 def update_run(ctx: Context, account: str, run_id: str, body: RunUpdate) -> RunRead:
     """Change a run's status, end time or name; ending it emits RunFinished."""
-    run = require_active_run(ctx, account, run_id)
+    # The row locked before its status is read: of parallel ends of a run, one finds it
+    # running and ends it (RunFinished once), the others find it ended.
+    run = require_active_run(ctx, account, run_id, for_update=True)
     check_time(body.end_time, "end_time")
     if body.name is not None:
         _logging.write_tags(ctx.db, run, [KeyValue(key=RUN_NAME_TAG, value=body.name)])
