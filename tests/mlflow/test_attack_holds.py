@@ -22,7 +22,6 @@ from charter.audit.orm import AuditEvent
 from charter.core.events import OutboxEvent
 from charter.experiments import orm as experiments_orm
 from charter.registry import orm as registry_orm
-from tests.conftest import PG_URL
 from tests.mlflow.conftest import ACCOUNT, MlflowSetup
 from tests.servers import start
 
@@ -509,10 +508,9 @@ def test_parallel_creations_of_one_registered_model_make_one(world):
             [a.text for a in answers if a.status_code not in (200, 400)]
 
 
-@pytest.mark.xfail(PG_URL is not None, strict=True, reason="experiments domain fix: "
-                   "set_logged_model_tags reads and rewrites the tags without a row lock: "
-                   "parallel writers on PostgreSQL lose each other's tags")
 def test_parallel_tags_of_a_logged_model_are_all_kept(world):
+    """set_logged_model_tags read and rewrote the tags without a row lock: parallel
+    writers on PostgreSQL lost each other's tags."""
     url = f"{world.setup.tracking_uri}{API}/logged-models/{world.model}/tags"
     headers = {"authorization": f"Bearer {world.setup.sam_token}"}
     answers = _at_once(24, lambda i: httpx.patch(url, headers=headers, timeout=60, json={

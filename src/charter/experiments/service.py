@@ -493,9 +493,11 @@ def _model_target(ctx: Context, account: str, model_id: str = "*", *a: Any,
     return target(ctx, account, "logged-model", str(model_id))
 
 
-def _require_model(ctx: Context, account: str, model_id: str) -> LoggedModel:
+def _require_model(ctx: Context, account: str, model_id: str, *,
+                   for_update: bool = False) -> LoggedModel:
     org.require_account(ctx.db, account)
-    found = ctx.db.get(LoggedModel, model_id) if len(model_id) <= 34 else None
+    found = ctx.db.get(LoggedModel, model_id, with_for_update=for_update,
+                       populate_existing=for_update) if len(model_id) <= 34 else None
     if found is None or found.account != account:
         raise NotFound(f"logged model {model_id[:40]} does not exist in {account}",
                        code="logged_model_not_found")
@@ -549,7 +551,9 @@ def update_logged_model(ctx: Context, account: str, model_id: str,
 def set_logged_model_tags(ctx: Context, account: str, model_id: str,
                           tags: dict[str, str]) -> LoggedModelRead:
     """Set tags on a logged model (the last value of a key wins)."""
-    model = _require_model(ctx, account, model_id)
+    # The row locked before its tags are read: parallel writers merge in turn, and none
+    # writes back tags read before another's were committed.
+    model = _require_model(ctx, account, model_id, for_update=True)
     for key, value in tags.items():
         check_key(key, "tag")
         check_length(value, MAX_TAG_VALUE, f"the value of tag {key!r}")
