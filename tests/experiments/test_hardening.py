@@ -13,6 +13,7 @@ import io
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import httpx
 import pytest
@@ -20,7 +21,8 @@ from sqlalchemy import func, select, update
 
 from charter.audit.orm import AuditEvent
 from charter.errors import CharterError
-from charter.experiments import orm
+from charter.experiments import orm, service
+from charter.experiments.schemas import ExperimentCreate, RunCreate, RunSearch
 from tests import servers
 
 A = "team-a-dev"
@@ -456,3 +458,40 @@ def test_an_experiment_holds_no_more_tags_than_a_batch(team):
     answer = sam._http.post(f"/v1/accounts/{A}/experiments", json={
         "name": "heavy", "tags": {f"k{i}": "v" * 8000 for i in range(1000)}})
     assert answer.status_code == 422, answer.text[:100]
+
+
+def test_an_experiment_id_past_the_id_columns_range_is_not_found(as_user):
+    """Medium (PostgreSQL). The experiment id column is a 32-bit integer there, which
+    refuses a larger number even in a comparison: such an id answered 500. Right: no
+    experiment has it, so it is experiment_not_found, and a search of logged models by it
+    finds none."""
+    ctx = as_user()
+    for big in ("2147483648", "9" * 18):
+        for call in (partial(service.get_experiment, ctx, A, big),
+                     partial(service.create_run, ctx, A, RunCreate(experiment_id=big)),
+                     partial(service.search_runs, ctx, A, RunSearch(experiment_ids=[big])),
+                     partial(service.list_runs, ctx, A, experiment_id=big)):
+            with pytest.raises(CharterError) as err:
+                call()
+            assert err.value.code == "experiment_not_found"
+        assert service.search_logged_models(ctx, A, [big]).items == []
+
+
+def test_a_deleted_runs_folder_takes_no_file_named_from_the_accounts_root(as_user):
+    """Medium. A file written at `<experiment>/<run>/artifacts/...` from the account's
+    root (as MLflow's artifact proxy writes) was stored in a deleted run's folder; with
+    the run named, it is refused. Right: the same refusal, run_not_active, nothing
+    stored; restored, the run takes it."""
+    ctx = as_user()
+    experiment = service.create_experiment(ctx, A, ExperimentCreate(name="e"))
+    made = service.create_run(ctx, A, RunCreate(experiment_id=experiment.id))
+    path = f"{experiment.id}/{made.id}/artifacts/late.txt"
+    service.delete_run(ctx, A, made.id)
+    for call in (lambda: service.put_artifact(ctx, A, path, b"late"),
+                 lambda: service.put_artifact(ctx, A, "late.txt", b"late", run_id=made.id)):
+        with pytest.raises(CharterError) as err:
+            call()
+        assert err.value.code == "run_not_active"
+    assert service.list_artifacts(ctx, A, f"{experiment.id}/{made.id}") == []
+    service.delete_run(ctx, A, made.id, restore=True)
+    assert service.put_artifact(ctx, A, path, b"late").size == 4

@@ -15,6 +15,8 @@ import pytest
 import skops.io
 
 from charter.errors import CharterError, Invalid
+from charter.experiments import service as experiment_service
+from charter.experiments.schemas import ExperimentCreate, LoggedModelCreate, RunCreate
 from charter.registry import artifacts, service
 from charter.registry.schemas import ModelGroupCreate, ModelVersionCreate
 from tests.registry.conftest import A, counts
@@ -305,3 +307,33 @@ def test_a_source_of_a_logged_model_the_run_made_is_accepted(team, fitted, iris)
     made = service.create_version(ctx, A, GROUP, ModelVersionCreate(source=source,
                                                                     run_id=run.id))
     assert made.version == 1 and made.run_id == run.id
+
+
+def test_a_version_names_only_a_logged_model_whose_files_it_is(team, fitted, iris):
+    """Medium. The `/v1` create took any `model_id` as it came: a version could claim a
+    logged model that does not exist, or one whose files it is not. Right: the source lies
+    under the named model's artifacts (model_id_not_of_source), of a model the account
+    has (logged_model_not_found), and nothing is registered otherwise."""
+    X, _ = iris
+    ctx = team.ctx("sam")
+    service.create_group(ctx, A, ModelGroupCreate(name=GROUP))
+    exp = experiment_service.create_experiment(ctx, A, ExperimentCreate(name="lm"))
+    run = experiment_service.create_run(ctx, A, RunCreate(experiment_id=exp.id))
+    model, other = (experiment_service.create_logged_model(ctx, A, LoggedModelCreate(
+        experiment_id=exp.id, name=name, source_run_id=run.id)) for name in ("m", "o"))
+    source = f"{exp.id}/models/{model.id}/artifacts"
+    for path, data in artifacts.dump_model(fitted, X[:5]).files.items():
+        experiment_service.put_artifact(ctx, A, f"{source}/{path}", data)
+    before = counts(team.platform)
+    url = f"/v1/accounts/{A}/registry/models/{GROUP}/versions"
+    for claimed, status, code in [("m-" + "f" * 32, 404, "logged_model_not_found"),
+                                  (other.id, 422, "model_id_not_of_source")]:
+        answer = team.clients["sam"]._http.post(url, json={
+            "source": source, "run_id": run.id, "model_id": claimed})
+        assert answer.status_code == status, answer.text
+        assert answer.json()["code"] == code, answer.text
+    assert counts(team.platform) == before
+    made = team.clients["sam"]._http.post(url, json={
+        "source": source, "run_id": run.id, "model_id": model.id})
+    assert made.status_code == 201, made.text
+    assert made.json()["model_id"] == model.id

@@ -13,7 +13,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import charter
 from charter.api.docs import add_docs
 from charter.api.middleware import PUBLIC_PATHS, RequestMiddleware, error_response, record_refusal
-from charter.api.mlflow.app import create_mlflow_app
+from charter.api.mlflow.app import create_mlflow_app, not_served
+from charter.api.mlflow.errors import is_mlflow_path
 from charter.api.openapi import add_openapi, operation_id
 from charter.core.context import Runtime
 from charter.domains import domain_names
@@ -64,10 +65,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        refusal = _http_refusal(request, error.status_code, str(error.detail))
+        # A path under /mlflow that the mount cannot match (a newline in it, say) reaches
+        # this app's 404: it is answered as the MLflow app answers what it does not serve.
+        mlflow = is_mlflow_path(request.url.path)
+        refusal = (not_served(request, error) if mlflow
+                   else _http_refusal(request, error.status_code, str(error.detail)))
         answer = await run_in_threadpool(record_refusal, request, refusal)
-        if answer is not refusal:
-            return error_response(answer)
+        if answer is not refusal or mlflow:
+            return error_response(answer, request.url.path)
         return JSONResponse(refusal.to_dict(), status_code=error.status_code,
                             headers=error.headers)
 

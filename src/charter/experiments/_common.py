@@ -14,6 +14,7 @@ from charter.core.context import Context
 from charter.core.ids import crn
 from charter.errors import Invalid, NotFound
 from charter.experiments.orm import (
+    MAX_EXPERIMENT_ID,
     Experiment,
     LatestMetric,
     LoggedModel,
@@ -37,12 +38,36 @@ def target(ctx: Context, account: str, type_: str, path: str) -> Target:
 
 
 def experiment_number(experiment_id: str) -> int:
-    """An experiment id as the integer it is stored as; NotFound for one that is not."""
+    """An experiment id as the integer it is stored as; NotFound for one that is not, or
+    that no experiment can have (past `MAX_EXPERIMENT_ID`)."""
+    number = _digits(experiment_id)
+    if number is None or number > MAX_EXPERIMENT_ID:
+        raise _no_experiment(experiment_id)
+    return number
+
+
+def experiment_numbers(experiment_ids: list[str]) -> list[int]:
+    """Experiment ids as numbers, leaving out those no experiment can have (past
+    `MAX_EXPERIMENT_ID`); NotFound for one that is no number."""
+    numbers = []
+    for experiment_id in experiment_ids:
+        number = _digits(experiment_id)
+        if number is None:
+            raise _no_experiment(experiment_id)
+        if number <= MAX_EXPERIMENT_ID:
+            numbers.append(number)
+    return numbers
+
+
+def _digits(experiment_id: str) -> int | None:
     text = str(experiment_id)
     if not text.isascii() or not text.isdigit() or len(text) > 18:
-        raise NotFound(f"experiment {experiment_id!r} does not exist",
-                       code="experiment_not_found")
+        return None
     return int(text)
+
+
+def _no_experiment(experiment_id: str) -> NotFound:
+    return NotFound(f"experiment {experiment_id!r} does not exist", code="experiment_not_found")
 
 
 def require_experiment(ctx: Context, account: str, experiment_id: str) -> Experiment:
@@ -55,18 +80,21 @@ def require_experiment(ctx: Context, account: str, experiment_id: str) -> Experi
     return found
 
 
-def require_run(ctx: Context, account: str, run_id: str) -> Run:
-    """A run of `account` (which must exist), or NotFound."""
+def require_run(ctx: Context, account: str, run_id: str, *, for_update: bool = False) -> Run:
+    """A run of `account` (which must exist), or NotFound; with `for_update`, its row is
+    locked to the end of the transaction (read again if it was read before)."""
     org.require_account(ctx.db, account)
-    found = ctx.db.get(Run, run_id) if len(run_id) == 32 else None
+    found = ctx.db.get(Run, run_id, with_for_update=for_update,
+                       populate_existing=for_update) if len(run_id) == 32 else None
     if found is None or found.account != account:
         raise NotFound(f"run {run_id} does not exist in {account}", code="run_not_found")
     return found
 
 
-def require_active_run(ctx: Context, account: str, run_id: str) -> Run:
+def require_active_run(ctx: Context, account: str, run_id: str, *,
+                       for_update: bool = False) -> Run:
     """A run of `account` that may still be logged to (not deleted)."""
-    run = require_run(ctx, account, run_id)
+    run = require_run(ctx, account, run_id, for_update=for_update)
     if run.lifecycle_stage != "active":
         raise Invalid(f"run {run_id} is deleted; restore it before logging to it",
                       code="run_not_active")

@@ -32,6 +32,9 @@ _SERIAL = BigInteger().with_variant(Integer(), "sqlite")
 # A path ordered byte by byte on every backend, so a prefix is a range of the index.
 PATH = String(1024).with_variant(String(1024, collation="C"), "postgresql")
 TAG_INDEXED = 200  # characters of a tag's value its (key, value) index holds
+# The largest experiment id: the column is a 32-bit integer on PostgreSQL, which refuses
+# a larger number even in a comparison, so no experiment has one.
+MAX_EXPERIMENT_ID = 2**31 - 1
 
 
 class Experiment(Base):

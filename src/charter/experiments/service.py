@@ -28,6 +28,7 @@ from charter.experiments import _artifacts, _logging, _ordering, _search
 from charter.experiments._common import (
     as_str_dict,
     experiment_number,
+    experiment_numbers,
     experiment_read,
     logged_model_read,
     metric_value,
@@ -276,7 +277,9 @@ def list_runs(ctx: Context, account: str, *, experiment_id: str | None = None,
 @operation("experiments:UpdateRun", "write", target=_run_target)
 def update_run(ctx: Context, account: str, run_id: str, body: RunUpdate) -> RunRead:
     """Change a run's status, end time or name; ending it emits RunFinished."""
-    run = require_active_run(ctx, account, run_id)
+    # The row locked before its status is read: of parallel ends of a run, one finds it
+    # running and ends it (RunFinished once), the others find it ended.
+    run = require_active_run(ctx, account, run_id, for_update=True)
     check_time(body.end_time, "end_time")
     if body.name is not None:
         _logging.write_tags(ctx.db, run, [KeyValue(key=RUN_NAME_TAG, value=body.name)])
@@ -406,7 +409,19 @@ def put_artifact(ctx: Context, account: str, path: str, data: bytes, *,
     org.require_account(ctx.db, account)
     ctx.audit_details["bytes"] = len(data)
     root = _run_root(ctx, account, run_id, active=True)
+    if root is None:
+        _refuse_deleted_run_folder(ctx, account, path)
     return _relative(_artifacts.put(ctx, account, _under(root, path), data), root)
+
+
+def _refuse_deleted_run_folder(ctx: Context, account: str, path: str) -> None:
+    """A path in a run's own folder (`<its experiment>/<run>/artifacts/...`) is logging to
+    that run: refused as any logging is once the run is deleted (`run_not_active`)."""
+    of_run = _RUN_ARTIFACT.fullmatch(path)
+    run = ctx.db.get(Run, of_run[1]) if of_run else None
+    if (run is not None and run.account == account
+            and path.startswith(f"{run.experiment_id}/{run.id}/")):
+        require_active_run(ctx, account, run.id)
 
 
 @operation("experiments:GetArtifact", "read", target=_artifact_target, read_only=True)
@@ -478,9 +493,11 @@ def _model_target(ctx: Context, account: str, model_id: str = "*", *a: Any,
     return target(ctx, account, "logged-model", str(model_id))
 
 
-def _require_model(ctx: Context, account: str, model_id: str) -> LoggedModel:
+def _require_model(ctx: Context, account: str, model_id: str, *,
+                   for_update: bool = False) -> LoggedModel:
     org.require_account(ctx.db, account)
-    found = ctx.db.get(LoggedModel, model_id) if len(model_id) <= 34 else None
+    found = ctx.db.get(LoggedModel, model_id, with_for_update=for_update,
+                       populate_existing=for_update) if len(model_id) <= 34 else None
     if found is None or found.account != account:
         raise NotFound(f"logged model {model_id[:40]} does not exist in {account}",
                        code="logged_model_not_found")
@@ -534,7 +551,9 @@ def update_logged_model(ctx: Context, account: str, model_id: str,
 def set_logged_model_tags(ctx: Context, account: str, model_id: str,
                           tags: dict[str, str]) -> LoggedModelRead:
     """Set tags on a logged model (the last value of a key wins)."""
-    model = _require_model(ctx, account, model_id)
+    # The row locked before its tags are read: parallel writers merge in turn, and none
+    # writes back tags read before another's were committed.
+    model = _require_model(ctx, account, model_id, for_update=True)
     for key, value in tags.items():
         check_key(key, "tag")
         check_length(value, MAX_TAG_VALUE, f"the value of tag {key!r}")
@@ -550,7 +569,7 @@ def search_logged_models(ctx: Context, account: str, experiment_ids: list[str], 
                          page: PageParams | None = None) -> LoggedModelPage:
     """One page of the logged models of some experiments of the account, oldest first."""
     org.require_account(ctx.db, account)
-    ids = [experiment_number(e) for e in experiment_ids]
+    ids = experiment_numbers(experiment_ids)
     query = select(LoggedModel).where(LoggedModel.account == account,
                                       LoggedModel.experiment_id.in_(ids))
     return page_of(LoggedModelPage, ctx.db, query,

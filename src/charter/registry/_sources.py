@@ -63,6 +63,22 @@ def check_source_of_run(ctx: Context, account: str, source: str, run_id: str,
                   "run's own", code="model_source_not_of_run", run_id=run_id)
 
 
+def check_model_of_source(ctx: Context, account: str, source: str, model_id: str,
+                          run_id: str | None) -> None:
+    """`source` lies under the artifacts of logged model `model_id` of the account, made
+    by `run_id` when one is given; else Invalid `model_id_not_of_source` (NotFound
+    `logged_model_not_found` for a model the account does not have): a version names a
+    logged model only if its files are that model's."""
+    model = experiments.get_logged_model(ctx, account, model_id)
+    root = f"{model.experiment_id}/models/{model.id}/artifacts"
+    if not _within(source.strip("/"), root):
+        raise Invalid(f"the source {source[:300]} does not lie under the artifacts of "
+                      f"logged model {model.id}", code="model_id_not_of_source")
+    if run_id is not None and model.source_run_id != run_id:
+        raise Invalid(f"logged model {model.id} was not made by run {run_id}",
+                      code="model_id_not_of_source")
+
+
 def _within(path: str, root: str) -> bool:
     return path == root or path.startswith(root + "/")
 

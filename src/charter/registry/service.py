@@ -6,7 +6,8 @@ Key contracts:
   row read for update): two versions created at once never get the same number, and
   numbers are never reused.
 - A version's source lies under its run's own artifacts (or a logged model's the run
-  made), else `model_source_not_of_run`.
+  made), else `model_source_not_of_run`; a version that names a logged model lies under
+  that model's artifacts (and the model is its run's), else `model_id_not_of_source`.
 - A version records, when it is registered, every file under its source with the sha256
   the artifact table holds, the source run's latest metrics and its lake inputs; its
   files are read by that sha256 (the artifact store is content addressed), so writing
@@ -208,6 +209,9 @@ def create_group(ctx: Context, account: str, body: ModelGroupCreate) -> ModelGro
     org.require_account(ctx.db, account)
     check_group_name(body.name)
     tags = _check_tags(body.tags)
+    # Held to the commit: of parallel creations of one name, the first makes it and the
+    # others find it (model_group_exists), never the unique index (a 500).
+    lock(ctx.db, f"registry.groups:{account}/{body.name}")
     if ctx.db.get(ModelGroup, (account, body.name)) is not None:
         raise Conflict(f"model group {body.name!r} already exists in {account}",
                        code="model_group_exists")
@@ -334,6 +338,9 @@ def create_version(ctx: Context, account: str, group: str,
     else:
         facts = _sources.run_facts(ctx, account, body.run_id)
         _sources.check_source_of_run(ctx, account, body.source, body.run_id, facts)
+    if body.model_id is not None:
+        _sources.check_model_of_source(ctx, account, body.source, body.model_id,
+                                       body.run_id)
     files = _sources.source_files(ctx, account, body.source)
     flavor = _flavor(ctx, account, body.source, files)
     # The number last: the lock is held from here to the commit, so it is held briefly.

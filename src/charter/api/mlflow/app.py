@@ -77,7 +77,7 @@ def create_mlflow_app(runtime: Runtime) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        return await _charter_error(request, _not_served(request, error))
+        return await _charter_error(request, not_served(request, error))
 
     return app
 
@@ -87,7 +87,9 @@ def _problems(errors: Any) -> str:
                      f"{e['msg']}" for e in errors)
 
 
-def _not_served(request: Request, error: StarletteHTTPException) -> CharterError:
+def not_served(request: Request, error: StarletteHTTPException) -> CharterError:
+    """What an HTTP error on an MLflow path (no such route, no such method, a body that
+    cannot be read) is refused as."""
     path = request.url.path
     if error.status_code in (404, 405):
         return CharterError(
