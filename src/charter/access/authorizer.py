@@ -254,11 +254,20 @@ def data_version(session: Session) -> int:
     return _state(session)[1]
 
 
+# Core statements, built once: every operation reads the state and every write bumps it,
+# and the ORM's per-statement work (an ORM UPDATE also searches the session for the rows
+# it changes) cost more than the statements.
+_STATE_TABLE = AuthzState.__table__
+_READ_STATE = select(_STATE_TABLE.c.version, _STATE_TABLE.c.data_version).where(
+    _STATE_TABLE.c.id == 1)
+_BUMP_DATA = update(_STATE_TABLE).where(_STATE_TABLE.c.id == 1).values(
+    data_version=_STATE_TABLE.c.data_version + 1)
+
+
 def _state(session: Session) -> tuple[int, int]:
     state = session.info.get("authz_state")
     if state is None:
-        row = session.execute(select(AuthzState.version, AuthzState.data_version)
-                              .where(AuthzState.id == 1)).first()
+        row = session.connection().execute(_READ_STATE).first()
         state = session.info["authz_state"] = (row[0], row[1]) if row else (0, 0)
     return state
 
@@ -278,10 +287,7 @@ def bump_data_version(session: Session) -> None:
     if session.info.get("data_bumped"):
         return
     session.info.pop("authz_state", None)
-    updated = session.execute(
-        update(AuthzState).where(AuthzState.id == 1)
-        .values(data_version=AuthzState.data_version + 1)
-    ).rowcount
+    updated = session.connection().execute(_BUMP_DATA).rowcount
     if not updated:
         session.add(AuthzState(id=1, version=0, data_version=1))
         session.flush()

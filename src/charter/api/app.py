@@ -39,11 +39,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         generate_unique_id_function=operation_id,
     )
     app.state.runtime = runtime
+    # MLflow's protocol (docs/mlflow.md) first: routes are matched in order, and the
+    # tracking calls training jobs send all day should not be tried against every route.
+    app.mount("/mlflow", create_mlflow_app(runtime))
     for router in domain_routers():
         app.include_router(router)
     add_docs(app)
     add_openapi(app)
-    app.mount("/mlflow", create_mlflow_app(runtime))  # MLflow's protocol: docs/mlflow.md
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -18,7 +18,18 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, exists, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from charter.access.records import AuditRecord
@@ -35,11 +46,23 @@ _EVENTS, _HEAD, _PENDING = AuditEvent.__table__, AuditHead.__table__, AuditPendi
 
 _MAX_SEQ = 2**63 - 1  # BIGINT
 
+# The statements every append runs, built once (building them cost about as much as
+# running them).
+_LOCK_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
+_LAST_TAKEN = select(_EVENTS.c.seq).where(
+    _EVENTS.c.seq.between(bindparam("low"), bindparam("high"))).order_by(
+    _EVENTS.c.seq.desc()).limit(1)
+_INSERT_EVENTS = insert(_EVENTS)
+_TAKE_STAGED = delete(_PENDING).where(_PENDING.c.id.in_(
+    select(_PENDING.c.id).order_by(_PENDING.c.id).limit(bindparam("most"))
+    .scalar_subquery())).returning(*_PENDING.c)
+_MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(
+    seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+
 
 def _lock_head(conn: Connection) -> tuple[int, str]:
     """(seq, hash) of the chain's head, locked until the transaction ends."""
-    head = conn.execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1)
-                        .with_for_update()).first()
+    head = conn.execute(_LOCK_HEAD).first()
     if head is None:
         if conn.execute(select(_EVENTS.c.seq).limit(1)).first() is not None:
             # Records without a head: the head row was removed. Refuse to start a second
@@ -62,9 +85,7 @@ def _free_run(conn: Connection, start: int, n: int) -> int:
     for _ in range(1000):
         if start + n - 1 > _MAX_SEQ:
             break
-        taken = conn.execute(select(_EVENTS.c.seq).where(
-            _EVENTS.c.seq.between(start, start + n - 1)).order_by(_EVENTS.c.seq.desc())
-            .limit(1)).scalar()
+        taken = conn.execute(_LAST_TAKEN, {"low": start, "high": start + n - 1}).scalar()
         if taken is None:
             return start
         # Past the run of taken seqs that holds the one found, read a window at a time.
@@ -107,8 +128,8 @@ def _write(conn: Connection, head: int, prev: str, rows: list[dict[str, Any]],
         prev = digest
     if chained:
         # Every row has every key, so the rows go in one executemany.
-        conn.execute(insert(_EVENTS), chained)
-        conn.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=seq, hash=prev))
+        conn.execute(_INSERT_EVENTS, chained)
+        conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev})
     return seq
 
 
@@ -134,6 +155,13 @@ def _chain_open() -> Any:
     return or_(sound, fresh)
 
 
+# Built once: every operation stages its record with it, and building the statement cost
+# more than running it.
+_STAGE = insert(_PENDING).from_select(
+    list(FIELDS), select(*(bindparam(k, type_=_PENDING.c[k].type) for k in FIELDS))
+    .where(_chain_open())).returning(_PENDING.c.id)
+
+
 def stage(session: Session, records: Iterable[AuditRecord]) -> None:
     """Write records into the pending table in the caller's transaction (their operation's):
     committed with its effect or not at all, and chained by the sequencer right after the
@@ -141,10 +169,7 @@ def stage(session: Session, records: Iterable[AuditRecord]) -> None:
     so nothing is done that could not be chained."""
     conn = session.connection()
     for rec in records:
-        values = fields(rec)
-        row = select(*(literal(v, _PENDING.c[k].type) for k, v in values.items()))
-        done = conn.execute(insert(_PENDING).from_select(list(values), row.where(
-            _chain_open())).returning(_PENDING.c.id)).first()
+        done = conn.execute(_STAGE, fields(rec)).first()
         if done is None:
             raise Unavailable("the audit trail's head record is missing or was changed; "
                               "nothing can be recorded until it is restored",
@@ -165,10 +190,8 @@ def chain_batch(session: Session, records: list[AuditRecord], *, key: bytes,
         # the table (one staged by a transaction that commits meanwhile, a lower id
         # committed later, waits for the next batch). Moved whole or not at all: the
         # delete commits with the inserts below.
-        oldest = select(_PENDING.c.id).order_by(_PENDING.c.id).limit(limit)
-        staged = sorted(conn.execute(delete(_PENDING).where(_PENDING.c.id.in_(
-            oldest.scalar_subquery())).returning(*_PENDING.c)).mappings(),
-            key=lambda row: row["id"])
+        staged = sorted(conn.execute(_TAKE_STAGED, {"most": limit}).mappings(),
+                        key=lambda row: row["id"])
     rows = [{k: s[k] for k in FIELDS} for s in staged] + [fields(r) for r in records]
     _write(conn, head, prev, rows, key)
     return len(staged)

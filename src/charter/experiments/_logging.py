@@ -104,17 +104,29 @@ def write_metrics(session: Session, run: Run, metrics: list[MetricIn]) -> None:
         seen = latest.get(point[1])
         if seen is None or (point[5], point[4], point[2]) > (seen[5], seen[4], seen[2]):
             latest[point[1]] = point
-    table = LatestMetric.__table__
-    upsert(session, table, ["run_id", "key"],
-           [dict(zip(_POINT_COLUMNS, p, strict=True)) for p in latest.values()],
-           ["value", "is_nan", "timestamp", "step"],
-           where=lambda new: tuple_(table.c.step, table.c.timestamp, table.c.value)
-           <= tuple_(new.step, new.timestamp, new.value))
+    session.execute(_upsert_latest(connection.dialect.name),
+                    [dict(zip(_POINT_COLUMNS, p, strict=True)) for p in latest.values()])
 
 
 _POINT_COLUMNS = ("run_id", "key", "value", "is_nan", "timestamp", "step")
 
 
+@functools.cache
+def _upsert_latest(dialect_name: str) -> Any:
+    """Each key's latest point: INSERT ... ON CONFLICT DO UPDATE when the new (step,
+    timestamp, value) is not smaller (built once: every log-batch runs it)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    table = LatestMetric.__table__
+    stmt = dialect.insert(table)
+    new = stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=["run_id", "key"],
+        set_={c: new[c] for c in ("value", "is_nan", "timestamp", "step")},
+        where=tuple_(table.c.step, table.c.timestamp, table.c.value)
+        <= tuple_(new.step, new.timestamp, new.value))
+
+
+@functools.cache
 def _insert_points(dialect: Any) -> Any:
     """INSERT a point, skipping one already stored (its unique index)."""
     return dialect.insert(MetricPoint.__table__).values(
