@@ -94,6 +94,15 @@ class Database:
         self.engine.dispose()
 
 
+def kept(session: Session, obj: Any) -> Any:
+    """`obj`, held by the session until it ends. The session's identity map holds objects
+    weakly, so a row one helper looked up and dropped is read again by the next helper's
+    `session.get`; one kept here is found in the map instead."""
+    if obj is not None:
+        session.info.setdefault("charter.kept", []).append(obj)
+    return obj
+
+
 def lock(session: Session, name: str) -> None:
     """Serialize transactions that take the same named lock until they end.
 

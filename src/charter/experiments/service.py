@@ -20,7 +20,7 @@ from charter.access.idempotency import idempotent
 from charter.access.pipeline import emit, operation
 from charter.core.clock import now
 from charter.core.context import Context
-from charter.core.db import lock
+from charter.core.db import kept, lock
 from charter.core.ids import crn, split_table_name
 from charter.core.pagination import MAX_LIMIT, PageParams, page_of, paginate
 from charter.errors import Conflict, Invalid, NotFound
@@ -89,8 +89,9 @@ def _run_crn_target(ctx: Context, account: str, run_id: str, below: str = "") ->
     """A run by its crn, `run/<experiment>/<run>` (and `below` it: its artifacts), as
     `runs show` prints it. A refusal names it `run/*/<run>`, the same words whether it
     exists or not."""
-    experiment = ctx.db.scalar(select(Run.experiment_id).where(
-        Run.id == run_id, Run.account == account)) if len(run_id) == 32 else None
+    # The run itself, kept for the operation (which reads it next) rather than a column.
+    run = kept(ctx.db, ctx.db.get(Run, run_id)) if len(run_id) == 32 else None
+    experiment = run.experiment_id if run is not None and run.account == account else None
     path = f"{'*' if experiment is None else experiment}/{run_id}"
     found = target(ctx, account, "run", path + (f"/{below}" if below else ""))
     return dataclasses.replace(found, shown_as=found.shown_as or crn(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from charter.access.authorizer import Target, data_version
@@ -93,7 +94,7 @@ def _look_up(runtime: Runtime, secret: str) -> tuple[Principal, int]:
     return principal, version
 
 
-def _refuse_unusable(token: Token, t: datetime) -> None:
+def _refuse_unusable(token: Any, t: datetime) -> None:
     if token.revoked_at is not None:
         raise Unauthenticated(f"token {token.id} was revoked; create a new one",
                               code="token_revoked")
@@ -107,23 +108,30 @@ def _mark_used(runtime: Runtime, token_id: str, t: datetime) -> None:
         session.execute(update(Token).where(Token.id == token_id).values(last_used_at=t))
 
 
+_TOKENS = Token.__table__
+# Built once: run by every operation after a write committed anywhere.
+_LIVENESS = select(_TOKENS.c.id, _TOKENS.c.secret_hash, _TOKENS.c.revoked_at,
+                   _TOKENS.c.expires_at).where(_TOKENS.c.id == bindparam("token_id"))
+
+
 def confirm_token(ctx: Context) -> None:
     """The caller's token, read again in the operation's transaction: still there, not
     revoked, not expired (installed with `register_credentials`)."""
-    token = ctx.db.get(Token, ctx.principal.token_id)
+    token = ctx.db.connection().execute(
+        _LIVENESS, {"token_id": ctx.principal.token_id}).first()
+    seen = _seen(ctx.runtime)
     try:
         if token is None:
             raise Unauthenticated("invalid token: unknown, expired or revoked",
                                   code="invalid_token")
         _refuse_unusable(token, now())
     except Unauthenticated:
-        seen = _seen(ctx.runtime)
         for digest in [d for d, s in seen.items()
                        if s.principal.token_id == ctx.principal.token_id]:
             seen.pop(digest, None)
         raise
-    if token.secret_hash in _seen(ctx.runtime):
-        _seen(ctx.runtime)[token.secret_hash].version = data_version(ctx.db)
+    if token.secret_hash in seen:
+        seen[token.secret_hash].version = data_version(ctx.db)
 
 
 def issue_token(ctx: Context, user: str, lifetime_days: int, description: str) -> TokenCreated:

@@ -13,6 +13,7 @@ from charter.access.pipeline import allowed, emit, operation
 from charter.core.accounts import LOG_ARCHIVE, MANAGEMENT
 from charter.core.clock import now
 from charter.core.context import Context
+from charter.core.db import kept
 from charter.core.ids import check_name, crn
 from charter.core.lookup import require
 from charter.core.pagination import PageParams, page_of, page_of_list
@@ -77,7 +78,8 @@ def _read(account: Account) -> AccountRead:
 
 def require_account(session: Session, name: str) -> Account:
     """The account called `name`, or NotFound."""
-    return require(session.get(Account, name), f"account {name!r}", code="account_not_found")
+    return require(kept(session, session.get(Account, name)), f"account {name!r}",
+                   code="account_not_found")
 
 
 def account_exists(session: Session, name: str) -> bool:
@@ -99,7 +101,7 @@ def target_in_account(session: Session, name: str, resource: str):
     exist; everyone else gets the same refusal as for an account that is not theirs.
     """
     check_name(name, "account")
-    if session.get(Account, name) is None:
+    if kept(session, session.get(Account, name)) is None:
         return ou_target("/", resource, attrs={"account": name})
     return account_target(name, resource)
 
