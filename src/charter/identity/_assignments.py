@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from charter.access.actions import expand
@@ -178,15 +178,20 @@ def delete_assignment(ctx: Context, assignment_id: str) -> AssignmentRead:
     return read
 
 
+# Built once: every whoami runs it.
+_HELD_BY = select(Assignment).where(
+    ((Assignment.principal_type == "user") & (Assignment.principal_name == bindparam("name")))
+    | ((Assignment.principal_type == "group")
+       & Assignment.principal_name.in_(bindparam("groups", expanding=True)))
+).order_by(Assignment.scope)
+
+
 @operation("identity:WhoAmI", "read",
            target=lambda ctx: id_target("user", ctx.principal.name, owner=ctx.principal.name))
 def whoami(ctx: Context) -> WhoAmI:
     """The caller, its groups and the permission sets it holds where."""
     name = ctx.principal.name
     groups = [] if ctx.principal.is_system else groups_of(ctx.db, name)
-    rows = ctx.db.scalars(select(Assignment).where(
-        ((Assignment.principal_type == "user") & (Assignment.principal_name == name))
-        | ((Assignment.principal_type == "group") & Assignment.principal_name.in_(groups or [""]))
-    ).order_by(Assignment.scope))
+    rows = ctx.db.scalars(_HELD_BY, {"name": name, "groups": groups or [""]})
     return WhoAmI(name=name, kind=ctx.principal.kind, token_id=ctx.principal.token_id,
                   groups=groups, assignments=[assignment_read(a) for a in rows])

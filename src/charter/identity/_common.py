@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from charter.access.authorizer import Target, account_target
@@ -30,10 +30,15 @@ def require_group(session: Session, name: str) -> Group:
     return require(session.get(Group, name), f"group {name!r}", code="group_not_found")
 
 
+_MEMBERSHIPS = Membership.__table__
+# Built once: read for many decisions.
+_GROUPS_OF = select(_MEMBERSHIPS.c.group).where(
+    _MEMBERSHIPS.c.user == bindparam("user")).order_by(_MEMBERSHIPS.c.group)
+
+
 def groups_of(session: Session, user: str) -> list[str]:
     """The groups a user belongs to (for decisions other domains make per group)."""
-    return list(session.scalars(select(Membership.group).where(Membership.user == user)
-                                .order_by(Membership.group)))
+    return list(session.connection().execute(_GROUPS_OF, {"user": user}).scalars())
 
 
 def user_reads(session: Session, users: list[User], *,
