@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -73,6 +74,7 @@ class Database:
             _configure_sqlite(self.engine)
         else:
             _ping_when_idle(self.engine)
+        self._writers = threading.RLock() if self.is_sqlite else None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Reads need no write lock: on SQLite they begin a deferred transaction.
         self._read_sessions = sessionmaker(self.engine.execution_options(charter_read=True),
@@ -81,8 +83,23 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session inside one transaction: commit on success, roll back on any error."""
-        with self._sessions() as session, session.begin():
-            yield session
+        if self._writers is None:
+            with self._sessions() as session, session.begin():
+                yield session
+            return
+        # SQLite: one writer at a time. The threads of this process queue here for it,
+        # woken as soon as it is free; left to SQLite's busy handler they would poll with
+        # sleeps of up to 100 ms, and under load a request could wait a second for a
+        # lock that was free most of that time. Other processes still meet the handler.
+        # Waited for as long as the handler would wait (30 s), then refused as it is.
+        if not self._writers.acquire(timeout=30):
+            raise exc.OperationalError("BEGIN IMMEDIATE", None,
+                                       Exception("database is locked"))
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        finally:
+            self._writers.release()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
