@@ -225,3 +225,65 @@ def test_a_write_whose_commit_fails_is_answered_500_and_recorded_once(platform):
     assert "lost" not in {g["name"] for g in platform.admin.groups.list()["items"]}
     rid = response.headers["x-request-id"]
     assert _records_of(platform, [rid]) == {rid: 1}
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+@needs_pg
+def test_connections_stay_within_the_share_when_a_worker_is_killed_mid_load(platform):
+    import signal
+
+    from tests.audit.test_workers import _start, _workers_of
+
+    server = _start(platform.settings.home, workers=2, CHARTER_DATABASE_CONNECTIONS="12")
+    headers = {"authorization": f"Bearer {platform.admin_token}"}
+    stop, peak, peak_before = threading.Event(), [0], [0]
+    killed = threading.Event()
+    pids = {server.proc.pid, *_workers_of(server)}
+
+    def count() -> int:
+        pids.update(_workers_of(server))  # the killed worker's stay counted
+        with platform.runtime.db.read() as session:
+            return session.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = ANY(:n)"),
+                {"n": [f"charter-{pid}" for pid in pids]})
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], count())
+            if not killed.is_set():
+                peak_before[0] = peak[0]
+            time.sleep(0.01)
+
+    def load(k: int) -> None:
+        i = 0
+        while not stop.is_set():
+            try:
+                with httpx.Client(base_url=server.url, headers=headers, timeout=60) as c:
+                    while not stop.is_set():
+                        c.post("/v1/identity/groups", json={"name": f"k-{k}-{i}"})
+                        i += 1
+            except httpx.TransportError:
+                i += 1
+
+    threads = [threading.Thread(target=load, args=(k,)) for k in range(30)]
+    sampler = threading.Thread(target=sample)
+    try:
+        sampler.start()
+        for t in threads:
+            t.start()
+        time.sleep(2)
+        killed.set()
+        os.kill(_workers_of(server)[0], signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while len(_workers_of(server)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(3)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        sampler.join()
+        server.stop()
+    assert 4 < peak_before[0] <= 12, peak_before[0]
+    assert peak[0] <= 12, (peak_before[0], peak[0])

@@ -305,3 +305,33 @@ def test_two_workers_refuse_a_token_revoked_in_either_at_once(platform):
         ("anonymous", "identity:Authenticate", "token_revoked")}
     names = {g["name"] for g in platform.admin.groups.list()["items"]}
     assert not any(n.startswith("never-") for n in names)
+
+
+def test_a_kept_token_of_a_user_removed_from_a_group_elsewhere_loses_its_rights(
+        platform, elsewhere):
+    ron, _ = platform.user("ron", "security-auditors")
+    nobody, _ = platform.user("nobody")
+    as_nobody = _shown(nobody.audit.events())
+    assert _shown(ron.audit.events()) != as_nobody  # an auditor reads the trail; kept
+    elsewhere.groups.remove_member("security-auditors", "ron")
+    assert _shown(ron.audit.events()) == as_nobody
+
+
+def _shown(page) -> str:
+    items = page["items"] if isinstance(page, dict) else page
+    return "some" if any(i["principal"] == "admin" for i in items) else "none"
+
+
+def test_a_revoked_token_is_refused_after_the_kept_tokens_overflow(platform, elsewhere, http,
+                                                                   monkeypatch):
+    monkeypatch.setattr(_tokens, "_SEEN_MOST", 3)
+    clients = [platform.user(f"user-{i}", "security-auditors") for i in range(5)]
+    for client, _ in clients:
+        client.whoami()  # the kept tokens overflow and are cleared on the way
+    token_id = clients[-1][0].whoami()["token_id"]
+    elsewhere.tokens.revoke(token_id)
+    for client, _ in clients[:-1]:
+        client.whoami()
+    response = http.get("/v1/identity/whoami",
+                        headers={"authorization": f"Bearer {clients[-1][1]}"})
+    _assert_refused_once(platform, response, "token_revoked")
