@@ -132,7 +132,7 @@ def test_sqlite_many_writers_in_a_server_and_a_cli_process_at_once(platform):
                     with lock:
                         answered.append((response.status_code,
                                          response.headers["x-request-id"]))
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             errors.append(repr(error))
 
     def cli() -> list[int]:
@@ -170,7 +170,7 @@ def test_sqlite_many_writers_in_a_server_and_a_cli_process_at_once(platform):
 
 
 def test_a_cli_process_revoking_a_token_a_server_keeps_is_seen_at_once(platform):
-    ron, token = platform.user("ron", "security-auditors")
+    _ron, token = platform.user("ron", "security-auditors")
     server = (start(platform.settings.home) if not PG_URL else None)
     if server is None:
         pytest.skip("SQLite run; the two-worker test covers PostgreSQL")

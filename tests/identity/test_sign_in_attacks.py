@@ -6,7 +6,7 @@ refusal is a 401 with a stable code, recorded once as `anonymous` /
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -181,7 +181,7 @@ def test_a_refusal_is_a_refusal_while_other_requests_sign_in(monkeypatch):
     import sys
     import threading
     import types
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from charter.core.context import Principal
 
@@ -197,7 +197,7 @@ def test_a_refusal_is_a_refusal_while_other_requests_sign_in(monkeypatch):
 
     runtime = types.SimpleNamespace(cache={})
     seen = _tokens._seen(runtime)
-    far = datetime.now(timezone.utc) + timedelta(days=1)
+    far = datetime.now(UTC) + timedelta(days=1)
 
     def kept(i: int) -> _tokens._Seen:
         return _tokens._Seen(Principal(name="u", token_id=f"tok-{i}"), far, far, 1)
