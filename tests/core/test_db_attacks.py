@@ -194,11 +194,6 @@ def test_a_cli_process_revoking_a_token_a_server_keeps_is_seen_at_once(platform)
         refused.headers["x-request-id"]: 1, write.headers["x-request-id"]: 1}
 
 
-@pytest.mark.xfail(strict=True, reason="an operation whose COMMIT fails (a PostgreSQL "
-                   "backend terminated, a disk full) is answered 500 with no audit record: "
-                   "ctx.audited is set when the allow record is staged in the transaction, "
-                   "the commit runs outside _execute's handler, and the middleware then "
-                   "skips audit_error")
 def test_a_write_whose_commit_fails_is_answered_500_and_recorded_once(platform):
     from sqlalchemy import event
     from starlette.testclient import TestClient

@@ -60,9 +60,6 @@ def _kept_then_revoked(platform, elsewhere, name: str = "ron") -> tuple[str, str
 
 # -- findings --------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="a kept, revoked token reaches request validation: "
-                   "a malformed body is answered 422 and recorded as its user "
-                   "(api:RejectRequest), not 401 anonymous / identity:Authenticate")
 def test_a_revoked_kept_token_with_a_malformed_body_is_answered_401(platform, elsewhere,
                                                                     http):
     token, _ = _kept_then_revoked(platform, elsewhere)
@@ -71,9 +68,6 @@ def test_a_revoked_kept_token_with_a_malformed_body_is_answered_401(platform, el
     _assert_refused_once(platform, response, "token_revoked")
 
 
-@pytest.mark.xfail(strict=True, reason="a kept, revoked token whose request a route refuses "
-                   "before its operation (here the MLflow artifact proxy's read-only "
-                   "folder) is answered 400 and recorded as its user, not 401 anonymous")
 def test_a_revoked_kept_token_refused_by_a_route_before_its_operation_is_answered_401(
         platform, elsewhere, http):
     token, _ = _kept_then_revoked(platform, elsewhere)
@@ -83,10 +77,6 @@ def test_a_revoked_kept_token_refused_by_a_route_before_its_operation_is_answere
     _assert_refused_once(platform, response, "token_revoked")
 
 
-@pytest.mark.xfail(strict=True, reason="sign_in's kept path marks last_used_at (a write "
-                   "outside any operation) on a token revoked elsewhere before the "
-                   "operation refuses it: the trail of a revoked token shows it used after "
-                   "its revocation")
 def test_a_revoked_kept_token_is_never_marked_used_after_its_revocation(platform, elsewhere,
                                                                        monkeypatch):
     client, _ = platform.user("ron", "security-auditors")
@@ -173,10 +163,6 @@ def test_odd_authorization_headers_are_refused_once(platform, http, header):
     assert [(r.principal, r.action) for r in rows] == [("anonymous", "identity:Authenticate")]
 
 
-@pytest.mark.xfail(strict=True, reason="confirm_token walks the process's kept tokens "
-                   "(a plain dict) while other request threads add to it: 'dictionary "
-                   "changed size during iteration' turns a token_revoked refusal into a 500 "
-                   "recorded as the revoked token's user")
 def test_a_refusal_is_a_refusal_while_other_requests_sign_in(monkeypatch):
     import sys
     import threading

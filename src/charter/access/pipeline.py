@@ -23,7 +23,8 @@ with `@operation`; calling it is the only way to run it. Key contracts:
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
 from charter.access.actions import declare
@@ -121,8 +122,10 @@ def operation(
 
 
 class _Failure(Exception):
-    def __init__(self, error: BaseException, target: Target | None, decision: str) -> None:
+    def __init__(self, error: BaseException, target: Target | None, decision: str, *,
+                 outside: bool = False) -> None:
         self.error, self.target, self.decision = error, target, decision
+        self.outside = outside  # failed in the transaction's BEGIN or COMMIT
 
 
 def _run(ctx: Context, action: str, fn: Callable[..., Any], target_fn: TargetFn,
@@ -140,7 +143,7 @@ def _run(ctx: Context, action: str, fn: Callable[..., Any], target_fn: TargetFn,
         if read_only or (effect == "read" and not ctx.runtime.db.is_sqlite):
             records: list[AuditRecord] = []
             begin = ctx.runtime.db.read if read_only else ctx.runtime.db.transaction
-            with begin() as session:
+            with _committing(ctx, begin) as session:
                 ctx.session = session
                 result = _execute(ctx, action, fn, target_fn, proposed_fn, effect,
                                   args, kwargs, deferred=records)
@@ -148,7 +151,7 @@ def _run(ctx: Context, action: str, fn: Callable[..., Any], target_fn: TargetFn,
             record_alone(ctx.runtime, records)
             ctx.audited = True
             return result
-        with ctx.runtime.db.transaction() as session:
+        with _committing(ctx, ctx.runtime.db.transaction) as session:
             ctx.session = session
             result = _execute(ctx, action, fn, target_fn, proposed_fn, effect, args, kwargs)
         ctx.session = None
@@ -162,6 +165,24 @@ def _run(ctx: Context, action: str, fn: Callable[..., Any], target_fn: TargetFn,
         ctx.session = None
 
 
+@contextmanager
+def _committing(ctx: Context, begin: Callable[[], Any]) -> Iterator[Any]:
+    """The operation's transaction; a failure outside the operation's own code (the
+    BEGIN, or the COMMIT: a connection dropped, a disk full) becomes a failure of the
+    operation, recorded as such, since its effect and its record were rolled back."""
+    opened: list[Any] = []
+    try:
+        with begin() as session:
+            opened.append(session)
+            yield session
+    except _Failure:
+        raise
+    except Exception as error:
+        target = opened[0].info.get("charter.target") if opened else None
+        ctx.audited = False  # a record staged with the effect went with it
+        raise _Failure(error, target, "allow", outside=True) from error
+
+
 def _execute(ctx: Context, action: str, fn: Callable[..., Any], target_fn: TargetFn,
              proposed_fn: Callable[..., dict[str, Any]] | None, effect: str,
              args: tuple[Any, ...], kwargs: dict[str, Any],
@@ -173,6 +194,7 @@ def _execute(ctx: Context, action: str, fn: Callable[..., Any], target_fn: Targe
     try:
         _confirm_credentials(ctx)
         target = target_fn(ctx, *args, **kwargs)
+        ctx.db.info.setdefault("charter.target", target)  # the outermost operation's
         verdict = authorizer(ctx.runtime, ctx.db).decide(ctx.principal, action, target)
         if not verdict.allowed:
             decision = "deny"
@@ -261,7 +283,9 @@ def _audit_failure(ctx: Context, action: str, failure: _Failure) -> None:
     else:
         code, message = "internal_error", type(error).__name__
     decision = failure.decision
-    if failure.target is None:  # refused before authorization: its input named nothing
+    if failure.outside:  # allowed, and lost with its transaction
+        outcome = "error"
+    elif failure.target is None:  # refused before authorization: its input named nothing
         decision, outcome = "deny", "rejected"
     elif decision == "deny":
         outcome = "denied"

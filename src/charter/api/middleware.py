@@ -27,7 +27,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from charter.access.pipeline import audit_error, audit_rejected
+from charter.access.pipeline import audit_error, audit_rejected, audit_unauthenticated
 from charter.api.access_log import log_request
 from charter.api.deps import get_context
 from charter.api.docs import ASSETS, REDOC_LOGO
@@ -123,6 +123,15 @@ def record_refusal(request: Request, error: CharterError) -> CharterError:
         except Unauthenticated as unauthenticated:
             return unauthenticated
     if not ctx.audited:
+        try:
+            # A kept token is confirmed by operations; this request met none, so its
+            # token is read now: one revoked meanwhile is answered and recorded as such.
+            identity.still_valid(ctx.runtime, ctx.principal)
+        except Unauthenticated as gone:
+            audit_unauthenticated(ctx.runtime, ctx.request_id, ctx.source,
+                                  _route(request.scope), gone)
+            ctx.audited = True
+            return gone
         audit_rejected(ctx, _route(request.scope), error)
     return error
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,12 +44,10 @@ def sign_in(runtime: Runtime, secret: str) -> tuple[Principal, int]:
     process keeps what it found, bounded, and forgets a token that failed its check."""
     seen: _Seen | None = _seen(runtime).get(hash_secret(secret))
     t = now()
-    if seen is None or seen.expires_at <= t:
-        principal, version = _look_up(runtime, secret)
-        return principal, version
-    if (t - seen.last_used_at).total_seconds() > 60:
-        _mark_used(runtime, seen.principal.token_id, t)  # type: ignore[arg-type]
-        seen.last_used_at = t
+    # Read again when it expired, and once a minute: the read marks it used, after it
+    # found the token live (a revoked token is never marked used).
+    if seen is None or seen.expires_at <= t or (t - seen.last_used_at).total_seconds() > 60:
+        return _look_up(runtime, secret)
     return seen.principal, seen.version
 
 
@@ -62,6 +61,15 @@ class _Seen:
 
 
 _SEEN_MOST = 10_000
+_SEEN_LOCK = threading.Lock()  # writers of the kept tokens; a lookup by hash needs none
+
+
+def _seen_by_id(runtime: Runtime) -> dict[str, str]:
+    """The hash each kept token is kept under, by the token's id."""
+    found = runtime.cache.get("identity.tokens_seen_by_id")
+    if found is None:
+        found = runtime.cache.setdefault("identity.tokens_seen_by_id", {})
+    return found
 
 
 def _seen(runtime: Runtime) -> dict[str, _Seen]:
@@ -88,9 +96,13 @@ def _look_up(runtime: Runtime, secret: str) -> tuple[Principal, int]:
         _mark_used(runtime, token.id, t)  # at most once a minute per token
     principal = Principal(name=token.user, token_id=token.id)
     seen = _seen(runtime)
-    if len(seen) >= _SEEN_MOST:
-        seen.clear()  # rare: more live tokens than that in use at once
-    seen[digest] = _Seen(principal, token.expires_at, t, version)
+    by_id = _seen_by_id(runtime)
+    with _SEEN_LOCK:
+        if len(seen) >= _SEEN_MOST:
+            seen.clear()  # rare: more live tokens than that in use at once
+            by_id.clear()
+        seen[digest] = _Seen(principal, token.expires_at, t, version)
+        by_id[token.id] = digest
     return principal, version
 
 
@@ -114,6 +126,33 @@ _LIVENESS = select(_TOKENS.c.id, _TOKENS.c.secret_hash, _TOKENS.c.revoked_at,
                    _TOKENS.c.expires_at).where(_TOKENS.c.id == bindparam("token_id"))
 
 
+def forget(runtime: Runtime, token_id: str | None) -> None:
+    """Drop the token `token_id` from what this process keeps."""
+    with _SEEN_LOCK:  # by its id: the kept tokens are never walked while others add
+        digest = _seen_by_id(runtime).pop(token_id or "", None)
+        if digest is not None:
+            _seen(runtime).pop(digest, None)
+
+
+def still_valid(runtime: Runtime, principal: Principal) -> None:
+    """Read the principal's token now, in a transaction of its own; raise Unauthenticated
+    (and forget it) if it was revoked, expired or removed. For refusals made before any
+    operation, which would otherwise answer a kept token unchecked."""
+    if principal.token_id is None:
+        return
+    with runtime.db.read() as session:
+        token = session.connection().execute(
+            _LIVENESS, {"token_id": principal.token_id}).first()
+    try:
+        if token is None:
+            raise Unauthenticated("invalid token: unknown, expired or revoked",
+                                  code="invalid_token")
+        _refuse_unusable(token, now())
+    except Unauthenticated:
+        forget(runtime, principal.token_id)
+        raise
+
+
 def confirm_token(ctx: Context) -> None:
     """The caller's token, read again in the operation's transaction: still there, not
     revoked, not expired (installed with `register_credentials`)."""
@@ -126,9 +165,7 @@ def confirm_token(ctx: Context) -> None:
                                   code="invalid_token")
         _refuse_unusable(token, now())
     except Unauthenticated:
-        for digest in [d for d, s in seen.items()
-                       if s.principal.token_id == ctx.principal.token_id]:
-            seen.pop(digest, None)
+        forget(ctx.runtime, ctx.principal.token_id)
         raise
     if token.secret_hash in seen:
         seen[token.secret_hash].version = data_version(ctx.db)

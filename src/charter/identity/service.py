@@ -56,6 +56,7 @@ from charter.identity._tokens import (
     list_tokens,
     revoke_token,
     sign_in,
+    still_valid,
 )
 from charter.org import service as org
 
@@ -67,7 +68,7 @@ __all__ = [
     "find_assignment", "group_exists", "groups_of", "hash_secret", "inventory_tokens",
     "inventory_users", "issue_token", "list_assignments", "list_groups",
     "list_permission_sets", "list_tokens", "list_users", "remove_group_member",
-    "revoke_token", "sign_in", "user_exists", "whoami",
+    "revoke_token", "sign_in", "still_valid", "user_exists", "whoami",
 ]
 
 register_source("identity", cedar.fragment)
