@@ -10,6 +10,9 @@ with `@operation`; calling it is the only way to run it. Key contracts:
   write it after the rollback, so nothing half-done remains. Records are chained in
   group commits (audit/_sequencer.py): an operation returns once its record is in the
   chain.
+- A transaction whose BEGIN or COMMIT fails (a dropped connection, a full disk) fails its
+  operation: the effect and a staged record are gone with it, so the failure is recorded
+  (allow / error) after it, like any other failure.
 - Nested operations (a service calling another inside an operation) join the open
   transaction and are authorized and audited there too.
 - Every transaction with a successful write operation bumps `data_version` (and one
