@@ -8,11 +8,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event
 
-from charter import Client
-from charter.api.app import create_app
 from charter.audit.orm import AuditEvent
 from charter.errors import Unauthenticated
-from charter.platform.runtime import build_runtime
 
 
 class _Reads:
@@ -35,15 +32,6 @@ def reads(platform):
     found = _Reads(platform.runtime.db.engine)
     yield found
     found.close()
-
-
-@pytest.fixture
-def elsewhere(platform):
-    """The administrator on a second platform process over the same stores."""
-    runtime = build_runtime(platform.settings)
-    with Client(token=platform.admin_token, app=create_app(runtime=runtime)) as admin:
-        yield admin
-    runtime.close()
 
 
 def test_a_seen_token_is_read_again_only_after_a_write(platform, reads):

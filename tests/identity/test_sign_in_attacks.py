@@ -12,22 +12,10 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from charter import Client
-from charter.api.app import create_app
 from charter.audit.orm import AuditEvent
 from charter.errors import Unauthenticated
 from charter.identity import _tokens
 from charter.identity.orm import Token
-from charter.platform.runtime import build_runtime
-
-
-@pytest.fixture
-def elsewhere(platform):
-    """The administrator on a second platform process over the same stores."""
-    runtime = build_runtime(platform.settings)
-    with Client(token=platform.admin_token, app=create_app(runtime=runtime)) as admin:
-        yield admin
-    runtime.close()
 
 
 @pytest.fixture

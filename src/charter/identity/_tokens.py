@@ -134,6 +134,21 @@ def forget(runtime: Runtime, token_id: str | None) -> None:
             _seen(runtime).pop(digest, None)
 
 
+def _live(runtime: Runtime, session: Session, token_id: str | None) -> Any:
+    """The token's row read in `session`, or Unauthenticated (and forgotten) if it was
+    revoked, expired or removed."""
+    token = session.connection().execute(_LIVENESS, {"token_id": token_id}).first()
+    try:
+        if token is None:
+            raise Unauthenticated("invalid token: unknown, expired or revoked",
+                                  code="invalid_token")
+        _refuse_unusable(token, now())
+    except Unauthenticated:
+        forget(runtime, token_id)
+        raise
+    return token
+
+
 def still_valid(runtime: Runtime, principal: Principal) -> None:
     """Read the principal's token now, in a transaction of its own; raise Unauthenticated
     (and forget it) if it was revoked, expired or removed. For refusals made before any
@@ -141,32 +156,14 @@ def still_valid(runtime: Runtime, principal: Principal) -> None:
     if principal.token_id is None:
         return
     with runtime.db.read() as session:
-        token = session.connection().execute(
-            _LIVENESS, {"token_id": principal.token_id}).first()
-    try:
-        if token is None:
-            raise Unauthenticated("invalid token: unknown, expired or revoked",
-                                  code="invalid_token")
-        _refuse_unusable(token, now())
-    except Unauthenticated:
-        forget(runtime, principal.token_id)
-        raise
+        _live(runtime, session, principal.token_id)
 
 
 def confirm_token(ctx: Context) -> None:
     """The caller's token, read again in the operation's transaction: still there, not
     revoked, not expired (installed with `register_credentials`)."""
-    token = ctx.db.connection().execute(
-        _LIVENESS, {"token_id": ctx.principal.token_id}).first()
+    token = _live(ctx.runtime, ctx.db, ctx.principal.token_id)
     seen = _seen(ctx.runtime)
-    try:
-        if token is None:
-            raise Unauthenticated("invalid token: unknown, expired or revoked",
-                                  code="invalid_token")
-        _refuse_unusable(token, now())
-    except Unauthenticated:
-        forget(ctx.runtime, ctx.principal.token_id)
-        raise
     if token.secret_hash in seen:
         seen[token.secret_hash].version = data_version(ctx.db)
 
