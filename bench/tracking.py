@@ -245,6 +245,10 @@ def main(quick: bool = False, only: tuple[str, ...] = WORKLOADS) -> None:
                     "token: authorized and audited",
                     "mlflow server, SQLite backend, --workers 1", rows(mine, peer, sizes, only),
                     speedup=True)
+        if "points" in only:
+            print("   log_metric async: the MLflow client's own queue sets the pace (its work "
+                  "per point, the same against either server); the server's share of it is "
+                  "the log-batch requests' time below.")
         times = server_times(log)
         print("\n   Charter's own time per request (its access log), p50 and count:")
         for endpoint, samples in sorted(times.items(), key=lambda kv: -sum(kv[1])):
