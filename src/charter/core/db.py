@@ -83,21 +83,24 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session inside one transaction: commit on success, roll back on any error."""
+        with self._writer_turn(), self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def _writer_turn(self) -> Iterator[None]:
+        """SQLite: one writer at a time. The threads of this process queue here for it,
+        woken as soon as it is free; left to SQLite's busy handler they would poll with
+        sleeps of up to 100 ms, and under load a request could wait a second for a lock
+        that was free most of that time. Other processes still meet the handler. Waited
+        for as long as the handler would wait (30 s), then refused as it is."""
         if self._writers is None:
-            with self._sessions() as session, session.begin():
-                yield session
+            yield
             return
-        # SQLite: one writer at a time. The threads of this process queue here for it,
-        # woken as soon as it is free; left to SQLite's busy handler they would poll with
-        # sleeps of up to 100 ms, and under load a request could wait a second for a
-        # lock that was free most of that time. Other processes still meet the handler.
-        # Waited for as long as the handler would wait (30 s), then refused as it is.
         if not self._writers.acquire(timeout=30):
             raise exc.OperationalError("BEGIN IMMEDIATE", None,
                                        Exception("database is locked"))
         try:
-            with self._sessions() as session, session.begin():
-                yield session
+            yield
         finally:
             self._writers.release()
 

@@ -66,17 +66,12 @@ _SEEN_LOCK = threading.Lock()  # writers of the kept tokens; a lookup by hash ne
 
 def _seen_by_id(runtime: Runtime) -> dict[str, str]:
     """The hash each kept token is kept under, by the token's id."""
-    found = runtime.cache.get("identity.tokens_seen_by_id")
-    if found is None:
-        found = runtime.cache.setdefault("identity.tokens_seen_by_id", {})
-    return found
+    return runtime.cache.setdefault("identity.tokens_seen_by_id", {})
 
 
 def _seen(runtime: Runtime) -> dict[str, _Seen]:
-    found = runtime.cache.get("identity.tokens_seen")
-    if found is None:
-        found = runtime.cache.setdefault("identity.tokens_seen", {})
-    return found
+    """The kept tokens, by their secret's hash."""
+    return runtime.cache.setdefault("identity.tokens_seen", {})
 
 
 def _look_up(runtime: Runtime, secret: str) -> tuple[Principal, int]:
